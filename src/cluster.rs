@@ -1,0 +1,167 @@
+//! Connecting to the cluster and creating the keyspace and table the load writes into.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use scylla::client::execution_profile::ExecutionProfile;
+use scylla::client::session::Session;
+use scylla::client::session_builder::SessionBuilder;
+use scylla::policies::load_balancing::DefaultPolicy;
+
+use crate::config::{ClusterSettings, Settings};
+
+/// The contact points with the default port filled in: `host:port`.
+pub fn contact_points(cluster: &ClusterSettings) -> Vec<String> {
+    cluster
+        .hosts
+        .iter()
+        .map(|host| with_port(host.trim(), cluster.port))
+        .collect()
+}
+
+fn with_port(host: &str, port: u16) -> String {
+    let has_port = match host.rsplit_once(':') {
+        // A bare IPv6 address has colons but no port; "[::1]:9042" has one.
+        Some((head, tail)) => {
+            tail.parse::<u16>().is_ok() && (!head.contains(':') || head.ends_with(']'))
+        }
+        None => false,
+    };
+    if has_port {
+        host.to_string()
+    } else if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// Opens a driver session to the configured cluster. Fails within the connect timeout (plus a
+/// little slack) with a message naming the hosts, never hangs.
+pub async fn connect(settings: &Settings) -> Result<Session> {
+    let cluster = &settings.cluster;
+    let hosts = contact_points(cluster);
+    let mut policy = DefaultPolicy::builder().token_aware(true);
+    if !cluster.local_datacenter.is_empty() {
+        policy = policy
+            .prefer_datacenter(cluster.local_datacenter.clone())
+            .permit_dc_failover(true);
+    }
+    let profile = ExecutionProfile::builder()
+        .consistency(cluster.consistency.to_driver())
+        .request_timeout(Some(cluster.request_timeout))
+        .load_balancing_policy(policy.build())
+        .build();
+    let mut builder = SessionBuilder::new()
+        .known_nodes(&hosts)
+        .connection_timeout(cluster.connect_timeout)
+        .default_execution_profile_handle(profile.into_handle())
+        .tcp_nodelay(true)
+        .fetch_schema_metadata(false);
+    if !settings.auth.username.is_empty() {
+        builder = builder.user(&settings.auth.username, &settings.auth.password);
+    }
+    // The driver bounds each attempt by the connect timeout; this outer bound covers the rest
+    // (name resolution, the metadata fetch) so an unreachable cluster can never hang us.
+    let deadline = cluster.connect_timeout * 2 + Duration::from_secs(1);
+    let started = Instant::now();
+    match tokio::time::timeout(deadline, builder.build()).await {
+        Ok(Ok(session)) => Ok(session),
+        Ok(Err(err)) => bail!(
+            "cannot connect to {} (after {:.1}s; connect timeout {}): {err}",
+            hosts.join(", "),
+            started.elapsed().as_secs_f64(),
+            humantime::format_duration(cluster.connect_timeout)
+        ),
+        Err(_) => bail!(
+            "cannot connect to {}: no answer within {}",
+            hosts.join(", "),
+            humantime::format_duration(deadline)
+        ),
+    }
+}
+
+/// The server's `release_version` (e.g. "5.0.9").
+pub async fn release_version(session: &Session) -> Result<String> {
+    let result = session
+        .query_unpaged("SELECT release_version FROM system.local", &[])
+        .await
+        .context("querying system.local")?
+        .into_rows_result()
+        .context("reading system.local")?;
+    let (version,) = result
+        .first_row::<(String,)>()
+        .context("reading release_version")?;
+    Ok(version)
+}
+
+/// Creates the keyspace (SimpleStrategy) and the write table when they do not exist.
+pub async fn create_schema(session: &Session, cluster: &ClusterSettings) -> Result<()> {
+    let keyspace = format!(
+        "CREATE KEYSPACE IF NOT EXISTS {} WITH replication = {{'class': 'SimpleStrategy', 'replication_factor': {}}}",
+        cluster.keyspace, cluster.replication_factor
+    );
+    session
+        .query_unpaged(keyspace, &[])
+        .await
+        .with_context(|| format!("creating keyspace `{}`", cluster.keyspace))?;
+    let table = format!(
+        "CREATE TABLE IF NOT EXISTS {}.{} (key bigint PRIMARY KEY, payload blob)",
+        cluster.keyspace, cluster.table
+    );
+    session
+        .query_unpaged(table, &[])
+        .await
+        .with_context(|| format!("creating table `{}.{}`", cluster.keyspace, cluster.table))?;
+    session
+        .await_schema_agreement()
+        .await
+        .context("waiting for schema agreement")?;
+    Ok(())
+}
+
+/// Empties the write table, so its row count can be compared with the successes of one run.
+pub async fn truncate(session: &Session, cluster: &ClusterSettings) -> Result<()> {
+    session
+        .query_unpaged(
+            format!("TRUNCATE {}.{}", cluster.keyspace, cluster.table),
+            &[],
+        )
+        .await
+        .with_context(|| format!("truncating `{}.{}`", cluster.keyspace, cluster.table))?;
+    Ok(())
+}
+
+/// Counts the rows of the write table (a full scan: for tests and checks, not for big tables).
+pub async fn count_rows(session: &Session, cluster: &ClusterSettings) -> Result<i64> {
+    let mut statement = scylla::statement::unprepared::Statement::new(format!(
+        "SELECT COUNT(*) FROM {}.{}",
+        cluster.keyspace, cluster.table
+    ));
+    statement.set_request_timeout(Some(Duration::from_secs(120)));
+    let result = session
+        .query_unpaged(statement, &[])
+        .await
+        .context("counting rows")?
+        .into_rows_result()?;
+    let (count,) = result.first_row::<(i64,)>()?;
+    Ok(count)
+}
+
+/// A session shared by the workers of one run.
+pub type SharedSession = Arc<Session>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contact_points_get_the_default_port() {
+        assert_eq!(with_port("127.0.0.1", 9042), "127.0.0.1:9042");
+        assert_eq!(with_port("db1:9043", 9042), "db1:9043");
+        assert_eq!(with_port("::1", 9042), "[::1]:9042");
+        assert_eq!(with_port("[::1]:9999", 9042), "[::1]:9999");
+        assert_eq!(with_port("localhost", 19042), "localhost:19042");
+    }
+}

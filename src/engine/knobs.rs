@@ -1,0 +1,252 @@
+//! The knobs a user turns: their names, their values and their limits.
+//!
+//! One name per knob everywhere: config key, flag, `:` command, JSON field and screen label all use
+//! the names defined here (`depth`, `batch`, `cpu_work_us`, ...).
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// How a worker schedules its writes; after the DataStax python-driver benchmark suite.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Strategy {
+    /// One write at a time: the next starts when the previous has finished.
+    Sync,
+    /// Issue `batch` writes at once, wait for all of them, repeat.
+    Batches,
+    /// A FIFO of `depth` writes in flight; when full, wait for the oldest.
+    Pipeline,
+    /// Issue writes without waiting for any, up to the safety cap in flight.
+    Throttle,
+    /// `depth` independent chains: each completion issues the next write of its chain.
+    Callbacks,
+}
+
+impl Strategy {
+    pub const ALL: [Strategy; 5] = [
+        Strategy::Sync,
+        Strategy::Batches,
+        Strategy::Pipeline,
+        Strategy::Throttle,
+        Strategy::Callbacks,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Strategy::Sync => "sync",
+            Strategy::Batches => "batches",
+            Strategy::Pipeline => "pipeline",
+            Strategy::Throttle => "throttle",
+            Strategy::Callbacks => "callbacks",
+        }
+    }
+
+    /// One line on what the strategy does, for help screens.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Strategy::Sync => "one write at a time; the next starts when the previous has finished",
+            Strategy::Batches => "fire `batch` writes, wait for all of them, repeat",
+            Strategy::Pipeline => "FIFO of `depth` in flight; when full, wait for the oldest",
+            Strategy::Throttle => "fire everything without waiting, up to `throttle_cap` in flight",
+            Strategy::Callbacks => "`depth` independent chains; each completion issues the next",
+        }
+    }
+
+    /// The strategy after this one, for cycling with Tab.
+    pub fn next(self) -> Strategy {
+        let index = Strategy::ALL.iter().position(|s| *s == self).unwrap_or(0);
+        Strategy::ALL[(index + 1) % Strategy::ALL.len()]
+    }
+}
+
+impl fmt::Display for Strategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Strategy {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Strategy::ALL
+            .into_iter()
+            .find(|s| s.name().eq_ignore_ascii_case(text.trim()))
+            .ok_or_else(|| {
+                format!(
+                    "unknown strategy `{text}` (expected one of: sync, batches, pipeline, throttle, callbacks)"
+                )
+            })
+    }
+}
+
+/// The async runtime the engine runs on (the python benchmarks' reactor choice).
+/// Fixed for the life of a session: tokio cannot swap runtimes under running tasks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Runtime {
+    /// One OS thread for every worker and the driver: the seed's single Python process.
+    CurrentThread,
+    /// A tokio work-stealing pool of `threads` OS threads.
+    MultiThread,
+}
+
+impl fmt::Display for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Runtime::CurrentThread => "current-thread",
+            Runtime::MultiThread => "multi-thread",
+        })
+    }
+}
+
+/// CQL consistency level of the writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
+pub enum Consistency {
+    Any,
+    One,
+    Two,
+    Three,
+    Quorum,
+    All,
+    LocalQuorum,
+    EachQuorum,
+    LocalOne,
+}
+
+impl Consistency {
+    pub const ALL: [Consistency; 9] = [
+        Consistency::Any,
+        Consistency::One,
+        Consistency::Two,
+        Consistency::Three,
+        Consistency::Quorum,
+        Consistency::All,
+        Consistency::LocalQuorum,
+        Consistency::EachQuorum,
+        Consistency::LocalOne,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Consistency::Any => "any",
+            Consistency::One => "one",
+            Consistency::Two => "two",
+            Consistency::Three => "three",
+            Consistency::Quorum => "quorum",
+            Consistency::All => "all",
+            Consistency::LocalQuorum => "local_quorum",
+            Consistency::EachQuorum => "each_quorum",
+            Consistency::LocalOne => "local_one",
+        }
+    }
+
+    pub fn to_driver(self) -> scylla::statement::Consistency {
+        use scylla::statement::Consistency as C;
+        match self {
+            Consistency::Any => C::Any,
+            Consistency::One => C::One,
+            Consistency::Two => C::Two,
+            Consistency::Three => C::Three,
+            Consistency::Quorum => C::Quorum,
+            Consistency::All => C::All,
+            Consistency::LocalQuorum => C::LocalQuorum,
+            Consistency::EachQuorum => C::EachQuorum,
+            Consistency::LocalOne => C::LocalOne,
+        }
+    }
+}
+
+impl fmt::Display for Consistency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Consistency {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Consistency::ALL
+            .into_iter()
+            .find(|c| c.name().eq_ignore_ascii_case(text.trim()))
+            .ok_or_else(|| {
+                format!(
+                    "unknown consistency `{text}` (expected one of: any, one, two, three, quorum, all, local_quorum, each_quorum, local_one)"
+                )
+            })
+    }
+}
+
+/// Limits shared by config validation, the engine and the `:` command line.
+pub mod limits {
+    pub const MAX_DEPTH: u32 = 1_000_000;
+    pub const MAX_BATCH: u32 = 1_000_000;
+    pub const MAX_WORKERS: u32 = 256;
+    pub const MAX_THREADS: u32 = 256;
+    pub const MAX_PAYLOAD_BYTES: u32 = 64 << 20;
+    pub const MAX_CPU_WORK_US: u32 = 1_000_000;
+    /// Cassandra rejects batches of more than 65,535 statements.
+    pub const MAX_ROWS_PER_REQUEST: u32 = 65_535;
+    pub const MAX_THROTTLE_CAP: u32 = 10_000_000;
+}
+
+/// The knobs the engine reads live, at the top of every scheduling step.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Knobs {
+    pub strategy: Strategy,
+    /// Writes in flight for `pipeline` and chains for `callbacks`.
+    pub depth: u32,
+    /// Writes per round for `batches`.
+    pub batch: u32,
+    pub workers: u32,
+    /// Target writes (requests) per second over all workers; 0 = as fast as the strategy allows.
+    pub rate: f64,
+    pub payload_bytes: u32,
+    /// Microseconds of deterministic client computation per write.
+    pub cpu_work_us: u32,
+    /// 1 = one INSERT per request; more = one UNLOGGED BATCH of that many rows.
+    pub rows_per_request: u32,
+    pub consistency: Consistency,
+    /// Safety cap on writes in flight per worker, for `throttle`.
+    pub throttle_cap: u32,
+    pub paused: bool,
+}
+
+impl Knobs {
+    /// The most writes a worker may have in flight under these knobs.
+    pub fn in_flight_limit(&self) -> u32 {
+        match self.strategy {
+            Strategy::Sync => 1,
+            Strategy::Batches => self.batch,
+            Strategy::Pipeline | Strategy::Callbacks => self.depth,
+            Strategy::Throttle => self.throttle_cap,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strategy_names_round_trip_and_cycle() {
+        for strategy in Strategy::ALL {
+            assert_eq!(strategy.name().parse::<Strategy>(), Ok(strategy));
+        }
+        assert_eq!(Strategy::Callbacks.next(), Strategy::Sync);
+        assert!("fast".parse::<Strategy>().unwrap_err().contains("`fast`"));
+    }
+
+    #[test]
+    fn consistency_names_round_trip() {
+        for level in Consistency::ALL {
+            assert_eq!(level.name().parse::<Consistency>(), Ok(level));
+        }
+        assert_eq!("LOCAL_QUORUM".parse(), Ok(Consistency::LocalQuorum));
+    }
+}

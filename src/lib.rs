@@ -1,0 +1,162 @@
+//! casstop: drive writes at Cassandra, steer the load live, and see why the client is not faster.
+//!
+//! `main.rs` only calls [`main_with_args`]; tests drive the same entry point in-process.
+
+pub mod cli;
+pub mod cluster;
+pub mod config;
+pub mod engine;
+pub mod local;
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+
+use crate::cli::{Cli, Command, LocalAction};
+use crate::config::{ConfigError, Loaded};
+use crate::local::{LocalNode, StderrProgress};
+
+/// A mistake in how casstop was invoked (as opposed to a failure while running): exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Parses `args`, runs the command and maps the outcome to an exit code: 0 success, 1 failure,
+/// 2 a usage or configuration error. Errors go to stderr as one line per cause.
+pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return ExitCode::from(err.exit_code().clamp(0, 255) as u8);
+        }
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("casstop: {}", one_line(&err));
+            ExitCode::from(exit_code(&err))
+        }
+    }
+}
+
+/// The error and its causes, as `error: cause: cause`.
+fn one_line(err: &anyhow::Error) -> String {
+    err.chain()
+        .map(|cause| cause.to_string())
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
+fn exit_code(err: &anyhow::Error) -> u8 {
+    let usage = err
+        .chain()
+        .any(|cause| cause.is::<ConfigError>() || cause.is::<UsageError>());
+    if usage { 2 } else { 1 }
+}
+
+/// Loads the settings for `cli` from every layer.
+pub fn load_settings(cli: &Cli) -> Result<Loaded> {
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let path = config::config_path(cli.config.as_deref());
+    Ok(config::load(path.as_deref(), &env, &cli.flag_overrides())?)
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    let loaded = load_settings(&cli)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("casstop-main")
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    match cli.command {
+        None | Some(Command::Tui(_)) => Err(UsageError(
+            "the interactive session is not yet built; use `casstop bench`".into(),
+        )
+        .into()),
+        Some(Command::Bench(_)) => {
+            Err(UsageError("`casstop bench` is not yet built".into()).into())
+        }
+        Some(Command::Sweep(_)) => {
+            Err(UsageError("`casstop sweep` is not yet built".into()).into())
+        }
+        Some(Command::Report(_)) => {
+            Err(UsageError("`casstop report` is not yet built".into()).into())
+        }
+        Some(Command::Local(args)) => runtime.block_on(local_command(args.action, &loaded)),
+    }
+}
+
+async fn local_command(action: LocalAction, loaded: &Loaded) -> Result<()> {
+    let settings = &loaded.settings;
+    let node = LocalNode::new(&settings.local);
+    match action {
+        LocalAction::Up => {
+            let report = node.up(settings, &mut StderrProgress::new()).await?;
+            match report.boot_time {
+                Some(boot) => println!(
+                    "local node up: Apache Cassandra {} on {} (pid {}){}, booted in {:.1}s",
+                    report.version,
+                    report.address,
+                    report.pid,
+                    report
+                        .install_time
+                        .map(|t| format!(", downloaded in {:.1}s", t.as_secs_f64()))
+                        .unwrap_or_default(),
+                    boot.as_secs_f64()
+                ),
+                None => println!(
+                    "local node already up: Apache Cassandra {} on {} (pid {})",
+                    report.version, report.address, report.pid
+                ),
+            }
+        }
+        LocalAction::Down => match node.down()? {
+            Some(pid) => println!("local node stopped (pid {pid})"),
+            None => println!("local node is not running"),
+        },
+        LocalAction::Status => {
+            let status = node.status(settings).await;
+            let state = match (status.pid, status.answers_cql) {
+                (Some(_), true) => "up",
+                (Some(_), false) => "starting (process runs, CQL does not answer yet)",
+                (None, _) => "down",
+            };
+            println!("local node: {state}");
+            if let Some(pid) = status.pid {
+                println!("  pid:       {pid}");
+            }
+            println!(
+                "  version:   {}",
+                status
+                    .version
+                    .clone()
+                    .unwrap_or_else(|| format!("{} (configured)", settings.local.version))
+            );
+            println!("  address:   {}", status.address);
+            println!(
+                "  data:      {} ({:.1} MB)",
+                status.data_dir.display(),
+                status.data_bytes as f64 / 1e6
+            );
+            println!("  log:       {}", node.log_file().display());
+            println!(
+                "  installed: {}",
+                if status.installed {
+                    format!("yes, {}", node.lib_dir().display())
+                } else {
+                    "no (the first `casstop local up` downloads it)".into()
+                }
+            );
+        }
+        LocalAction::Logs { lines } => {
+            for line in node.log_tail(lines)? {
+                println!("{line}");
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,494 @@
+//! The local node's lifecycle: a single Apache Cassandra 5.0 node that casstop installs from Maven
+//! Central and runs on the machine's JDK, for users without a cluster at hand and for our tests.
+//!
+//! Layout: jars in `<cache_dir>/cassandra-<version>/lib` (shared, reused); everything of the running
+//! node (rendered config, data, logs, pid file) in `<data_dir>`, created owner-only.
+
+mod install;
+mod process;
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::net::{SocketAddr, TcpStream};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use crate::config::{LocalSettings, Settings};
+
+pub use install::{check_java, check_maven};
+
+const YAML_TEMPLATE: &str = include_str!("../../assets/cassandra/cassandra.yaml");
+const LOGBACK_XML: &str = include_str!("../../assets/cassandra/logback.xml");
+const JVM_OPTIONS: &str = include_str!("../../assets/cassandra/jvm17.options");
+
+/// Where progress of a long step (download, boot) is reported; stderr for the CLI.
+pub trait Progress {
+    /// A transient status line, replaced by the next one.
+    fn update(&mut self, line: &str);
+    /// A line that stays.
+    fn finish(&mut self, line: &str);
+}
+
+/// Progress on stderr: a status line rewritten in place when stderr is a terminal.
+pub struct StderrProgress {
+    is_terminal: bool,
+    last_plain: Instant,
+}
+
+impl StderrProgress {
+    pub fn new() -> Self {
+        use std::io::IsTerminal;
+        StderrProgress {
+            is_terminal: std::io::stderr().is_terminal(),
+            last_plain: Instant::now(),
+        }
+    }
+}
+
+impl Default for StderrProgress {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Progress for StderrProgress {
+    fn update(&mut self, line: &str) {
+        let mut err = std::io::stderr();
+        if self.is_terminal {
+            let _ = write!(err, "\r\x1b[2K{line}");
+            let _ = err.flush();
+        } else if self.last_plain.elapsed() >= Duration::from_secs(5) {
+            // Logs get a line every few seconds, not a flood of rewrites.
+            self.last_plain = Instant::now();
+            let _ = writeln!(err, "{line}");
+        }
+    }
+
+    fn finish(&mut self, line: &str) {
+        let mut err = std::io::stderr();
+        if self.is_terminal {
+            let _ = write!(err, "\r\x1b[2K");
+        }
+        let _ = writeln!(err, "{line}");
+    }
+}
+
+/// What `up` did.
+#[derive(Debug, Clone)]
+pub struct UpReport {
+    pub pid: u32,
+    pub version: String,
+    pub address: SocketAddr,
+    /// Time spent downloading jars, when they were not cached yet.
+    pub install_time: Option<Duration>,
+    /// Time from launching the JVM to CQL answering; `None` when the node was already up.
+    pub boot_time: Option<Duration>,
+}
+
+/// What `status` found.
+#[derive(Debug, Clone)]
+pub struct Status {
+    pub pid: Option<u32>,
+    pub version: Option<String>,
+    pub answers_cql: bool,
+    pub address: SocketAddr,
+    pub data_dir: PathBuf,
+    pub data_bytes: u64,
+    pub installed: bool,
+}
+
+/// The local node as configured.
+#[derive(Debug, Clone)]
+pub struct LocalNode {
+    settings: LocalSettings,
+    data_dir: PathBuf,
+    cache_dir: PathBuf,
+}
+
+impl LocalNode {
+    pub fn new(settings: &LocalSettings) -> Self {
+        LocalNode {
+            settings: settings.clone(),
+            data_dir: settings.data_dir(),
+            cache_dir: settings.cache_dir(),
+        }
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.settings.cql_port))
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    pub fn lib_dir(&self) -> PathBuf {
+        self.cache_dir
+            .join(format!("cassandra-{}", self.settings.version))
+            .join("lib")
+    }
+
+    pub fn log_file(&self) -> PathBuf {
+        self.data_dir.join("logs").join("system.log")
+    }
+
+    fn pid_file(&self) -> PathBuf {
+        self.data_dir.join("node.pid")
+    }
+
+    /// The pid of the node casstop started, if that process still runs. A pid file whose process
+    /// is gone (or is now some other program) is stale and removed.
+    pub fn running_pid(&self) -> Option<u32> {
+        let text = fs::read_to_string(self.pid_file()).ok()?;
+        let pid = text.trim().parse::<u32>().ok();
+        match pid {
+            Some(pid) if process::is_our_node(pid, &self.data_dir) => Some(pid),
+            _ => {
+                let _ = fs::remove_file(self.pid_file());
+                None
+            }
+        }
+    }
+
+    /// Installs when needed, starts the node unless it already runs, and returns once CQL answers.
+    /// Safe to call concurrently (from several test binaries): a file lock serialises callers.
+    pub async fn up(&self, settings: &Settings, progress: &mut dyn Progress) -> Result<UpReport> {
+        create_private_dir(&self.data_dir)?;
+        let lock = File::create(self.data_dir.join("up.lock"))
+            .with_context(|| format!("creating {}", self.data_dir.join("up.lock").display()))?;
+        let lock = tokio::task::spawn_blocking(move || lock.lock().map(|_| lock))
+            .await?
+            .context("locking the local node's directory")?;
+
+        let address = self.address();
+        if let Some(pid) = self.running_pid() {
+            progress.update(&format!(
+                "local node already running (pid {pid}); checking CQL"
+            ));
+            let version = self.wait_for_cql(settings, pid, None, progress).await?;
+            drop(lock);
+            return Ok(UpReport {
+                pid,
+                version,
+                address,
+                install_time: None,
+                boot_time: None,
+            });
+        }
+
+        check_port_free(address, "CQL (local.cql_port)")?;
+        check_port_free(
+            SocketAddr::from(([127, 0, 0, 1], self.settings.storage_port)),
+            "storage (local.storage_port)",
+        )?;
+        let java = check_java()?;
+
+        let install_time = if install::is_installed(&self.lib_dir(), &self.settings.version) {
+            None
+        } else {
+            Some(install::install(&self.settings.version, &self.lib_dir(), progress).await?)
+        };
+
+        self.render_config(settings)?;
+        let started = Instant::now();
+        let mut child = process::launch(&java, &self.java_args(), &self.data_dir)?;
+        let pid = child.id();
+        fs::write(self.pid_file(), format!("{pid}\n"))
+            .with_context(|| format!("writing {}", self.pid_file().display()))?;
+        let version = self
+            .wait_for_cql(settings, pid, Some(&mut child), progress)
+            .await;
+        let version = match version {
+            Ok(version) => version,
+            Err(err) => {
+                // A node that did not come up is not left half-running.
+                process::terminate(pid, Duration::from_secs(10));
+                let _ = child.try_wait();
+                let _ = fs::remove_file(self.pid_file());
+                return Err(err);
+            }
+        };
+        drop(lock);
+        Ok(UpReport {
+            pid,
+            version,
+            address,
+            install_time,
+            boot_time: Some(started.elapsed()),
+        })
+    }
+
+    /// Stops the node casstop started. Returns its pid, or `None` when none was running.
+    pub fn down(&self) -> Result<Option<u32>> {
+        let Some(pid) = self.running_pid() else {
+            return Ok(None);
+        };
+        if !process::terminate(pid, Duration::from_secs(60)) {
+            bail!("local node (pid {pid}) did not stop after SIGTERM and SIGKILL");
+        }
+        let _ = fs::remove_file(self.pid_file());
+        Ok(Some(pid))
+    }
+
+    pub async fn status(&self, settings: &Settings) -> Status {
+        let pid = self.running_pid();
+        let address = self.address();
+        let version = match pid {
+            Some(_) => probe_version(settings, address, Duration::from_secs(3))
+                .await
+                .ok(),
+            None => None,
+        };
+        Status {
+            pid,
+            answers_cql: version.is_some(),
+            version,
+            address,
+            data_dir: self.data_dir.clone(),
+            data_bytes: dir_size(&self.data_dir),
+            installed: install::is_installed(&self.lib_dir(), &self.settings.version),
+        }
+    }
+
+    /// The last `lines` lines of the node's log.
+    pub fn log_tail(&self, lines: usize) -> Result<Vec<String>> {
+        let path = self.log_file();
+        let text = fs::read_to_string(&path).with_context(|| {
+            format!(
+                "no log at {} (has the node been started with `casstop local up`?)",
+                path.display()
+            )
+        })?;
+        let all: Vec<&str> = text.lines().collect();
+        let start = all.len().saturating_sub(lines);
+        Ok(all[start..].iter().map(|l| l.to_string()).collect())
+    }
+
+    fn render_config(&self, settings: &Settings) -> Result<()> {
+        let conf = self.data_dir.join("conf");
+        for dir in ["conf", "logs", "tmp", "data"] {
+            create_private_dir(&self.data_dir.join(dir))?;
+        }
+        let authenticated = !settings.auth.username.is_empty();
+        let yaml = YAML_TEMPLATE
+            .replace("{{data_dir}}", &self.data_dir.display().to_string())
+            .replace("{{cql_port}}", &self.settings.cql_port.to_string())
+            .replace("{{storage_port}}", &self.settings.storage_port.to_string())
+            .replace(
+                "{{authenticator}}",
+                if authenticated {
+                    "PasswordAuthenticator"
+                } else {
+                    "AllowAllAuthenticator"
+                },
+            )
+            .replace(
+                "{{authorizer}}",
+                if authenticated {
+                    "CassandraAuthorizer"
+                } else {
+                    "AllowAllAuthorizer"
+                },
+            )
+            .replace("{{client_encryption_options}}", "");
+        fs::write(conf.join("cassandra.yaml"), yaml).context("writing cassandra.yaml")?;
+        fs::write(conf.join("logback.xml"), LOGBACK_XML).context("writing logback.xml")?;
+        Ok(())
+    }
+
+    fn java_args(&self) -> Vec<String> {
+        let dir = |name: &str| self.data_dir.join(name).display().to_string();
+        let lib = self.lib_dir();
+        let heap = &self.settings.heap;
+        let mut args = vec![format!("-Xms{heap}"), format!("-Xmx{heap}")];
+        args.extend(
+            JVM_OPTIONS
+                .lines()
+                .map(str::trim)
+                .filter(|line| !line.is_empty() && !line.starts_with('#'))
+                .map(str::to_string),
+        );
+        let jamm = lib.join("jamm-0.4.0.jar");
+        if jamm.exists() {
+            args.push(format!("-javaagent:{}", jamm.display()));
+        }
+        args.extend([
+            format!(
+                "-Dcassandra.config=file://{}",
+                self.data_dir.join("conf/cassandra.yaml").display()
+            ),
+            format!("-Dcassandra.storagedir={}", self.data_dir.display()),
+            format!("-Dcassandra.logdir={}", dir("logs")),
+            format!(
+                "-Dlogback.configurationFile={}",
+                self.data_dir.join("conf/logback.xml").display()
+            ),
+            format!("-Djava.io.tmpdir={}", dir("tmp")),
+            format!("-Djna.tmpdir={}", dir("tmp")),
+            format!("-XX:HeapDumpPath={}", dir("tmp")),
+            "-cp".into(),
+            format!("{}:{}/*", dir("conf"), lib.display()),
+            "org.apache.cassandra.service.CassandraDaemon".into(),
+        ]);
+        args
+    }
+
+    /// Polls until a CQL login and `SELECT release_version` succeed, watching the process so a
+    /// JVM that died is reported at once with the end of its log.
+    async fn wait_for_cql(
+        &self,
+        settings: &Settings,
+        pid: u32,
+        mut child: Option<&mut std::process::Child>,
+        progress: &mut dyn Progress,
+    ) -> Result<String> {
+        let started = Instant::now();
+        let timeout = self.settings.boot_timeout;
+        let address = self.address();
+        loop {
+            let exited = match child.as_deref_mut() {
+                Some(child) => child.try_wait().ok().flatten().map(|s| s.to_string()),
+                None => (!process::is_our_node(pid, &self.data_dir)).then(|| "gone".to_string()),
+            };
+            if let Some(status) = exited {
+                bail!(
+                    "the local node (pid {pid}) exited ({status}) before CQL answered on {address}; \
+                     its log ({}) ends with:\n{}",
+                    self.log_file().display(),
+                    self.failure_excerpt()
+                );
+            }
+            if TcpStream::connect_timeout(&address, Duration::from_millis(300)).is_ok()
+                && let Ok(version) = probe_version(settings, address, Duration::from_secs(5)).await
+            {
+                return Ok(version);
+            }
+            if started.elapsed() > timeout {
+                bail!(
+                    "the local node (pid {pid}) did not answer CQL on {address} within {} \
+                     (local.boot_timeout); its log ({}) ends with:\n{}",
+                    humantime::format_duration(timeout),
+                    self.log_file().display(),
+                    self.failure_excerpt()
+                );
+            }
+            progress.update(&format!(
+                "booting Apache Cassandra {} (pid {pid}) ... {}s",
+                self.settings.version,
+                started.elapsed().as_secs()
+            ));
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    /// The end of the node's logs, errors first, for failure messages.
+    fn failure_excerpt(&self) -> String {
+        let mut lines = self.log_tail(15).unwrap_or_default();
+        let stdout = self.data_dir.join("logs").join("stdout.log");
+        if let Ok(text) = fs::read_to_string(&stdout) {
+            let tail: Vec<&str> = text.lines().rev().take(10).collect();
+            lines.extend(tail.into_iter().rev().map(|l| format!("stdout: {l}")));
+        }
+        lines.join("\n")
+    }
+}
+
+/// Logs in over CQL and asks for the server version, bounded by `timeout`.
+async fn probe_version(
+    settings: &Settings,
+    address: SocketAddr,
+    timeout: Duration,
+) -> Result<String> {
+    let mut probe = settings.clone();
+    probe.cluster.hosts = vec![address.to_string()];
+    probe.cluster.connect_timeout = timeout;
+    probe.cluster.local_datacenter.clear();
+    let session = crate::cluster::connect(&probe).await?;
+    crate::cluster::release_version(&session).await
+}
+
+fn check_port_free(address: SocketAddr, role: &str) -> Result<()> {
+    if TcpStream::connect_timeout(&address, Duration::from_millis(500)).is_ok() {
+        bail!(
+            "another process already listens on {address}, the local node's {role} port, and it \
+             is not a node casstop started; stop it, or point casstop at it with --hosts {address}, \
+             or set another port in [local]"
+        );
+    }
+    Ok(())
+}
+
+fn create_private_dir(dir: &Path) -> Result<()> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("creating {}", dir.display()))?;
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("making {} owner-only", dir.display()))
+}
+
+/// Total size of the files under `dir`.
+pub fn dir_size(dir: &Path) -> u64 {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|entry| match entry.file_type() {
+            Ok(t) if t.is_dir() => dir_size(&entry.path()),
+            Ok(_) => entry.metadata().map(|m| m.len()).unwrap_or(0),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rendered_yaml_has_no_placeholders_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = Settings {
+            local: LocalSettings {
+                data_dir: dir.path().to_path_buf(),
+                ..LocalSettings::default()
+            },
+            ..Settings::default()
+        };
+        let node = LocalNode::new(&settings.local);
+        node.render_config(&settings).unwrap();
+        let yaml = fs::read_to_string(dir.path().join("conf/cassandra.yaml")).unwrap();
+        assert!(!yaml.contains("{{"), "{yaml}");
+        assert!(yaml.contains("native_transport_port: 9042"));
+        assert!(yaml.contains(&format!("- {}/data", dir.path().display())));
+        let mode = fs::metadata(dir.path().join("data"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700);
+    }
+
+    #[test]
+    fn java_args_carry_the_jdk17_flags_and_paths() {
+        let node = LocalNode::new(&LocalSettings {
+            data_dir: "/d".into(),
+            cache_dir: "/c".into(),
+            ..LocalSettings::default()
+        });
+        let args = node.java_args();
+        assert_eq!(args[0], "-Xms1G");
+        assert!(args.contains(&"--add-opens=java.base/java.lang=ALL-UNNAMED".to_string()));
+        assert!(args.contains(&"-Dcassandra.config=file:///d/conf/cassandra.yaml".to_string()));
+        assert!(args.contains(&"/d/conf:/c/cassandra-5.0.9/lib/*".to_string()));
+        assert_eq!(
+            args.last().map(String::as_str),
+            Some("org.apache.cassandra.service.CassandraDaemon")
+        );
+        assert!(!args.iter().any(|a| a.starts_with('#')));
+    }
+}

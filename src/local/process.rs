@@ -1,0 +1,80 @@
+//! Starting and stopping the node's JVM, and telling our node's process from any other.
+
+use std::fs::{self, File};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+/// Starts the JVM in its own process group, so a Ctrl-C meant for casstop does not reach the
+/// node: the node outlives the session that started it, and the next session reuses it.
+pub fn launch(java: &Path, args: &[String], data_dir: &Path) -> Result<Child> {
+    use std::os::unix::process::CommandExt;
+    let stdout_path = data_dir.join("logs").join("stdout.log");
+    let stdout = File::create(&stdout_path)
+        .with_context(|| format!("creating {}", stdout_path.display()))?;
+    let stderr = stdout.try_clone()?;
+    Command::new(java)
+        .args(args)
+        .current_dir(data_dir)
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr)
+        .process_group(0)
+        .spawn()
+        .with_context(|| format!("starting {}", java.display()))
+}
+
+/// True when `pid` is a live (not zombie) CassandraDaemon using `data_dir`: a recycled pid that
+/// now belongs to another program is never mistaken for the node, and never signalled.
+pub fn is_our_node(pid: u32, data_dir: &Path) -> bool {
+    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().next());
+    if matches!(state, Some("Z") | Some("X") | None) {
+        return false;
+    }
+    let Ok(cmdline) = fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
+    let cmdline = String::from_utf8_lossy(&cmdline);
+    let storage = format!("-Dcassandra.storagedir={}", data_dir.display());
+    cmdline.contains("org.apache.cassandra.service.CassandraDaemon")
+        && cmdline.split('\0').any(|arg| arg == storage)
+}
+
+fn alive(pid: u32) -> bool {
+    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().next());
+    !matches!(state, Some("Z") | Some("X") | None)
+}
+
+fn signal(pid: u32, signal: libc::c_int) {
+    // SAFETY: kill(2) with a pid we verified to be our node; no memory is touched.
+    unsafe {
+        libc::kill(pid as libc::pid_t, signal);
+    }
+}
+
+/// SIGTERM (Cassandra drains), then SIGKILL after `grace`. True once the process is gone.
+pub fn terminate(pid: u32, grace: Duration) -> bool {
+    signal(pid, libc::SIGTERM);
+    let started = Instant::now();
+    while alive(pid) {
+        if started.elapsed() > grace {
+            signal(pid, libc::SIGKILL);
+            std::thread::sleep(Duration::from_millis(500));
+            return !alive(pid);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    true
+}
