@@ -2,11 +2,14 @@
 //!
 //! `main.rs` only calls [`main_with_args`]; tests drive the same entry point in-process.
 
+pub mod bench;
 pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod engine;
 pub mod local;
+pub mod metrics;
+pub mod units;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -14,8 +17,9 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::Parser;
 
-use crate::cli::{Cli, Command, LocalAction};
-use crate::config::{ConfigError, Loaded};
+use crate::cli::{BenchArgs, Cli, Command, LocalAction};
+use crate::config::{ConfigError, Loaded, Settings};
+use crate::engine::knobs::Strategy;
 use crate::local::{LocalNode, StderrProgress};
 
 /// A mistake in how casstop was invoked (as opposed to a failure while running): exit code 2.
@@ -77,8 +81,10 @@ pub fn run(cli: Cli) -> Result<()> {
             "the interactive session is not yet built; use `casstop bench`".into(),
         )
         .into()),
-        Some(Command::Bench(_)) => {
-            Err(UsageError("`casstop bench` is not yet built".into()).into())
+        Some(Command::Bench(args)) => {
+            let node_pid = runtime.block_on(prepare_cluster(&loaded.settings))?;
+            drop(runtime);
+            bench_command(&args, loaded.settings, node_pid)
         }
         Some(Command::Sweep(_)) => {
             Err(UsageError("`casstop sweep` is not yet built".into()).into())
@@ -156,6 +162,86 @@ async fn local_command(action: LocalAction, loaded: &Loaded) -> Result<()> {
             for line in node.log_tail(lines)? {
                 println!("{line}");
             }
+        }
+    }
+    Ok(())
+}
+
+/// True when every contact point is the local node's address.
+fn targets_local_node(settings: &Settings) -> bool {
+    let local_port = settings.local.cql_port;
+    cluster::contact_points(&settings.cluster)
+        .iter()
+        .all(|point| {
+            [
+                format!("127.0.0.1:{local_port}"),
+                format!("localhost:{local_port}"),
+            ]
+            .contains(point)
+        })
+}
+
+/// Makes sure something answers at the configured hosts: when they are the local node's address,
+/// nothing answers and `local.auto_start` is on, installs and starts the local node. Returns the
+/// local node's pid when casstop runs it (its CPU is then shown beside the client's).
+pub async fn prepare_cluster(settings: &Settings) -> Result<Option<u32>> {
+    if !targets_local_node(settings) {
+        return Ok(None);
+    }
+    let node = LocalNode::new(&settings.local);
+    let address = node.address();
+    let answers =
+        std::net::TcpStream::connect_timeout(&address, std::time::Duration::from_millis(500))
+            .is_ok();
+    if !answers && settings.local.auto_start {
+        eprintln!("nothing answers on {address}; starting the local node (casstop local up)");
+        let report = node.up(settings, &mut StderrProgress::new()).await?;
+        eprintln!(
+            "local node up: Apache Cassandra {} on {} (pid {}){}",
+            report.version,
+            report.address,
+            report.pid,
+            report
+                .boot_time
+                .map(|t| format!(", booted in {:.1}s", t.as_secs_f64()))
+                .unwrap_or_default()
+        );
+    }
+    Ok(node.running_pid())
+}
+
+fn bench_command(args: &BenchArgs, mut settings: Settings, node_pid: Option<u32>) -> Result<()> {
+    if settings.load.duration.is_zero() && settings.load.ops == 0 {
+        settings.load.duration = bench::DEFAULT_DURATION;
+    }
+    if args.truncate {
+        let truncate_settings = settings.clone();
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(async move {
+                let session = cluster::connect(&truncate_settings).await?;
+                cluster::create_schema(&session, &truncate_settings.cluster).await?;
+                cluster::truncate(&session, &truncate_settings.cluster).await
+            })?;
+    }
+    if args.matrix {
+        let mut results = Vec::new();
+        for strategy in Strategy::ALL {
+            let mut run = settings.clone();
+            run.load.strategy = strategy;
+            eprintln!("running {strategy} ...");
+            results.push(bench::run_one(&run, node_pid, args.quiet)?);
+        }
+        bench::print_matrix(&results);
+        if let Some(path) = &args.json {
+            bench::write_json(path, &results)?;
+        }
+    } else {
+        let result = bench::run_one(&settings, node_pid, args.quiet)?;
+        bench::print_result(&result);
+        if let Some(path) = &args.json {
+            bench::write_json(path, &result)?;
         }
     }
     Ok(())

@@ -250,3 +250,132 @@ mod tests {
         assert_eq!("LOCAL_QUORUM".parse(), Ok(Consistency::LocalQuorum));
     }
 }
+
+/// One change to one knob, as the UI, the `:` command line or a test asks for it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "knob", content = "value", rename_all = "snake_case")]
+pub enum KnobChange {
+    Strategy(Strategy),
+    Depth(u32),
+    Batch(u32),
+    Workers(u32),
+    Rate(f64),
+    PayloadBytes(u32),
+    CpuWorkUs(u32),
+    RowsPerRequest(u32),
+    Consistency(Consistency),
+    ThrottleCap(u32),
+    Paused(bool),
+}
+
+impl fmt::Display for KnobChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KnobChange::Strategy(s) => write!(f, "strategy {s}"),
+            KnobChange::Depth(v) => write!(f, "depth {v}"),
+            KnobChange::Batch(v) => write!(f, "batch {v}"),
+            KnobChange::Workers(v) => write!(f, "workers {v}"),
+            KnobChange::Rate(v) if *v == 0.0 => write!(f, "rate open"),
+            KnobChange::Rate(v) => write!(f, "rate {v}/s"),
+            KnobChange::PayloadBytes(v) => write!(f, "payload_bytes {v}"),
+            KnobChange::CpuWorkUs(v) => write!(f, "cpu_work_us {v}"),
+            KnobChange::RowsPerRequest(v) => write!(f, "rows_per_request {v}"),
+            KnobChange::Consistency(c) => write!(f, "consistency {c}"),
+            KnobChange::ThrottleCap(v) => write!(f, "throttle_cap {v}"),
+            KnobChange::Paused(true) => f.write_str("paused"),
+            KnobChange::Paused(false) => f.write_str("resumed"),
+        }
+    }
+}
+
+impl Knobs {
+    /// The knobs after `change`, or a message naming the knob and what it accepts.
+    pub fn apply(&self, change: &KnobChange) -> Result<Knobs, String> {
+        fn within(name: &str, value: u32, min: u32, max: u32) -> Result<u32, String> {
+            if (min..=max).contains(&value) {
+                Ok(value)
+            } else {
+                Err(format!(
+                    "{name} must be between {min} and {max}, got {value}"
+                ))
+            }
+        }
+        let mut next = self.clone();
+        match *change {
+            KnobChange::Strategy(s) => next.strategy = s,
+            KnobChange::Depth(v) => {
+                next.depth = within("depth", v, 1, limits::MAX_DEPTH.min(self.throttle_cap))?
+            }
+            KnobChange::Batch(v) => {
+                next.batch = within("batch", v, 1, limits::MAX_BATCH.min(self.throttle_cap))?
+            }
+            KnobChange::Workers(v) => next.workers = within("workers", v, 1, limits::MAX_WORKERS)?,
+            KnobChange::Rate(v) => {
+                if !(v.is_finite() && v >= 0.0) {
+                    return Err(format!(
+                        "rate must be 0 (open) or a positive number of writes/s, got {v}"
+                    ));
+                }
+                next.rate = v;
+            }
+            KnobChange::PayloadBytes(v) => {
+                next.payload_bytes = within("payload_bytes", v, 0, limits::MAX_PAYLOAD_BYTES)?
+            }
+            KnobChange::CpuWorkUs(v) => {
+                next.cpu_work_us = within("cpu_work_us", v, 0, limits::MAX_CPU_WORK_US)?
+            }
+            KnobChange::RowsPerRequest(v) => {
+                next.rows_per_request =
+                    within("rows_per_request", v, 1, limits::MAX_ROWS_PER_REQUEST)?
+            }
+            KnobChange::Consistency(c) => next.consistency = c,
+            KnobChange::ThrottleCap(v) => {
+                let min = self.depth.max(self.batch);
+                next.throttle_cap = within("throttle_cap", v, min, limits::MAX_THROTTLE_CAP)?
+            }
+            KnobChange::Paused(p) => next.paused = p,
+        }
+        Ok(next)
+    }
+}
+
+#[cfg(test)]
+mod change_tests {
+    use super::*;
+
+    fn knobs() -> Knobs {
+        crate::config::LoadSettings::default().initial_knobs(Consistency::LocalQuorum)
+    }
+
+    #[test]
+    fn changes_apply_and_out_of_range_is_refused_with_the_knob_name() {
+        let k = knobs().apply(&KnobChange::Depth(384)).unwrap();
+        assert_eq!(k.depth, 384);
+        assert_eq!(k.in_flight_limit(), 384, "callbacks: depth chains");
+        let k = k.apply(&KnobChange::Strategy(Strategy::Batches)).unwrap();
+        assert_eq!(k.in_flight_limit(), 120);
+        assert_eq!(
+            knobs().apply(&KnobChange::Depth(0)),
+            Err("depth must be between 1 and 100000, got 0".to_string())
+        );
+        assert!(
+            knobs()
+                .apply(&KnobChange::Rate(-1.0))
+                .unwrap_err()
+                .contains("rate")
+        );
+        assert!(knobs().apply(&KnobChange::Rate(f64::NAN)).is_err());
+        assert!(
+            knobs()
+                .apply(&KnobChange::Workers(1000))
+                .unwrap_err()
+                .contains("workers")
+        );
+        assert!(
+            knobs()
+                .apply(&KnobChange::ThrottleCap(10))
+                .unwrap_err()
+                .contains("between 128")
+        );
+    }
+}

@@ -1,3 +1,416 @@
-//! The engine: workers that schedule writes by the live knobs and measure them.
+//! The engine: workers that schedule writes by the live knobs, on a runtime of their own.
+//!
+//! ```text
+//!  Engine::change ──► controller (validates, versions the knobs) ──watch──► workers
+//!                                  │                                         │ hand-over per interval
+//!                                  └──────────── knob events ───────► metrics aggregator
+//! ```
+//! The engine runs on its own OS thread ("casstop-engine"), with either a current-thread tokio
+//! runtime (everything, the driver included, on that one thread) or a multi-thread one. The driver
+//! session is created inside that runtime so its connection tasks run there too: the client's CPU
+//! is all in one place, where the user's knobs put it.
 
 pub mod knobs;
+pub mod pacer;
+pub mod slots;
+pub mod worker;
+pub mod workload;
+
+use std::sync::Arc;
+use std::sync::mpsc::SyncSender;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::task::JoinSet;
+
+use crate::config::Settings;
+use crate::metrics::aggregate::RunTotals;
+use crate::metrics::{Aggregator, EventKind, MetricsMessage, RunState, Snapshot};
+use knobs::{KnobChange, Knobs, Runtime};
+use worker::{Budget, KnobState, Shared, Worker};
+
+/// What the UI (or a test) asks the engine to do.
+#[derive(Debug)]
+pub enum Command {
+    Change(KnobChange),
+    /// Stop issuing, let writes in flight finish, and end the run.
+    Stop,
+}
+
+/// Facts about the run fixed at start.
+#[derive(Clone, Debug)]
+pub struct EngineInfo {
+    pub hosts: Vec<String>,
+    pub server_version: String,
+    pub runtime: Runtime,
+    pub threads: u32,
+    pub interval: Duration,
+    pub cpu_rounds_per_us: f64,
+    pub run_nonce: u16,
+}
+
+/// A running engine. Dropping it stops the run.
+pub struct Engine {
+    pub info: EngineInfo,
+    commands: mpsc::UnboundedSender<Command>,
+    knobs: watch::Receiver<KnobState>,
+    latest: watch::Receiver<Arc<Snapshot>>,
+    /// Kept only to subscribe from: the aggregator owns the sender, so subscribers see the
+    /// channel close when the run ends.
+    every: broadcast::Receiver<Arc<Snapshot>>,
+    thread: Option<JoinHandle<Result<()>>>,
+    aggregator: Option<JoinHandle<RunTotals>>,
+}
+
+/// What the engine thread hands back once connected.
+struct Ready {
+    info: EngineInfo,
+    knobs: watch::Receiver<KnobState>,
+    aggregator: Aggregator,
+}
+
+impl Engine {
+    /// Connects, creates the schema, prepares the INSERT and starts the workers. Returns once
+    /// writes are flowing, or the error that kept them from starting.
+    pub fn start(settings: &Settings, node_pid: Option<u32>) -> Result<Engine> {
+        let settings = settings.clone();
+        let (ready_tx, ready_rx) = oneshot::channel::<Result<Ready>>();
+        let (commands, command_rx) = mpsc::unbounded_channel();
+        let thread = std::thread::Builder::new()
+            .name("casstop-engine".into())
+            .spawn(move || engine_thread(settings, node_pid, ready_tx, command_rx))
+            .context("starting the engine thread")?;
+        let ready = match ready_rx.blocking_recv() {
+            Ok(Ok(ready)) => ready,
+            Ok(Err(err)) => {
+                let _ = thread.join();
+                return Err(err);
+            }
+            Err(_) => {
+                let outcome = thread.join();
+                return Err(match outcome {
+                    Ok(Err(err)) => err,
+                    _ => anyhow!("the engine thread ended before it was ready"),
+                });
+            }
+        };
+        let Aggregator {
+            latest,
+            every,
+            thread: aggregator,
+            ..
+        } = ready.aggregator;
+        Ok(Engine {
+            info: ready.info,
+            commands,
+            knobs: ready.knobs,
+            latest,
+            every,
+            thread: Some(thread),
+            aggregator: Some(aggregator),
+        })
+    }
+
+    /// The knobs in force now.
+    pub fn knobs(&self) -> Knobs {
+        self.knobs.borrow().knobs.clone()
+    }
+
+    /// Asks for a knob change. Checked here against the knobs in force, so a bad value is refused
+    /// at once with a message naming the knob; never waits for the engine.
+    pub fn change(&self, change: KnobChange) -> Result<(), String> {
+        self.knobs().apply(&change)?;
+        self.commands
+            .send(Command::Change(change))
+            .map_err(|_| "the run has ended".to_string())
+    }
+
+    /// The latest snapshot; cheap, never waits for the engine.
+    pub fn latest(&self) -> watch::Receiver<Arc<Snapshot>> {
+        self.latest.clone()
+    }
+
+    /// Every snapshot from now on (a slow reader skips some: it gets `Lagged`).
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Snapshot>> {
+        self.every.resubscribe()
+    }
+
+    /// Whether the run has ended by itself (its `ops` or `duration` reached).
+    pub fn is_finished(&self) -> bool {
+        self.thread.as_ref().is_none_or(|t| t.is_finished())
+    }
+
+    /// Stops the run (writes in flight finish) and returns its totals.
+    pub fn stop(mut self) -> Result<RunTotals> {
+        let _ = self.commands.send(Command::Stop);
+        self.join()
+    }
+
+    /// Waits for a run limited by `ops` or `duration` to end, and returns its totals.
+    pub fn wait(mut self) -> Result<RunTotals> {
+        self.join()
+    }
+
+    fn join(&mut self) -> Result<RunTotals> {
+        if let Some(thread) = self.thread.take() {
+            thread
+                .join()
+                .map_err(|_| anyhow!("the engine thread panicked"))??;
+        }
+        let aggregator = self.aggregator.take().context("run already joined")?;
+        aggregator
+            .join()
+            .map_err(|_| anyhow!("the metrics thread panicked"))
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            let _ = self.commands.send(Command::Stop);
+            let _ = self.join();
+        }
+    }
+}
+
+fn build_runtime(settings: &Settings) -> Result<tokio::runtime::Runtime> {
+    let mut builder = match settings.load.runtime {
+        Runtime::CurrentThread => tokio::runtime::Builder::new_current_thread(),
+        Runtime::MultiThread => {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            let counter = std::sync::atomic::AtomicUsize::new(0);
+            builder
+                .worker_threads(settings.load.threads as usize)
+                .thread_name_fn(move || {
+                    let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    format!("casstop-worker-{n}")
+                });
+            builder
+        }
+    };
+    builder
+        .enable_all()
+        .build()
+        .context("building the engine runtime")
+}
+
+fn engine_thread(
+    settings: Settings,
+    node_pid: Option<u32>,
+    ready: oneshot::Sender<Result<Ready>>,
+    commands: mpsc::UnboundedReceiver<Command>,
+) -> Result<()> {
+    let runtime = match build_runtime(&settings) {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            let _ = ready.send(Err(err));
+            return Ok(());
+        }
+    };
+    runtime.block_on(async move {
+        let setup = setup(&settings, node_pid).await;
+        let (shared, knobs_tx, stop_tx, aggregator_sender, info_ready) = match setup {
+            Ok(parts) => parts,
+            Err(err) => {
+                let _ = ready.send(Err(err));
+                return Ok(());
+            }
+        };
+        let Ready {
+            info,
+            knobs,
+            aggregator,
+        } = info_ready;
+        if ready
+            .send(Ok(Ready {
+                info,
+                knobs,
+                aggregator,
+            }))
+            .is_err()
+        {
+            return Ok(());
+        }
+        control(
+            &settings,
+            shared,
+            knobs_tx,
+            stop_tx,
+            aggregator_sender,
+            commands,
+        )
+        .await;
+        Ok(())
+    })
+}
+
+type Setup = (
+    Arc<Shared>,
+    watch::Sender<KnobState>,
+    watch::Sender<bool>,
+    SyncSender<MetricsMessage>,
+    Ready,
+);
+
+async fn setup(settings: &Settings, node_pid: Option<u32>) -> Result<Setup> {
+    let session = crate::cluster::connect(settings).await?;
+    let server_version = crate::cluster::release_version(&session)
+        .await
+        .unwrap_or_else(|_| "unknown".into());
+    crate::cluster::create_schema(&session, &settings.cluster).await?;
+    let insert = workload::prepare_insert(&session, &settings.cluster).await?;
+    let rounds_per_us = workload::calibrate_cpu_work();
+    let run_nonce = run_nonce();
+
+    let knobs = settings.load.initial_knobs(settings.cluster.consistency);
+    let started = Instant::now();
+    let aggregator = Aggregator::spawn(knobs.clone(), settings.load.interval, started, node_pid)?;
+    let sender = aggregator.sender.clone();
+    let _ = sender.send(MetricsMessage::State(RunState::Running));
+    let (knobs_tx, knobs_rx) = watch::channel(KnobState {
+        knobs,
+        version: 0,
+        changed_at: started,
+    });
+    let (stop_tx, _) = watch::channel(false);
+    let shared = Arc::new(Shared {
+        session: Arc::new(session),
+        insert,
+        rounds_per_us,
+        run_nonce,
+        started,
+        interval: settings.load.interval,
+        drain_deadline: settings.cluster.request_timeout + Duration::from_secs(1),
+        budget: Budget::new(settings.load.ops),
+    });
+    let info = EngineInfo {
+        hosts: crate::cluster::contact_points(&settings.cluster),
+        server_version,
+        runtime: settings.load.runtime,
+        threads: match settings.load.runtime {
+            Runtime::CurrentThread => 1,
+            Runtime::MultiThread => settings.load.threads,
+        },
+        interval: settings.load.interval,
+        cpu_rounds_per_us: rounds_per_us,
+        run_nonce,
+    };
+    Ok((
+        shared,
+        knobs_tx,
+        stop_tx,
+        sender,
+        Ready {
+            info,
+            knobs: knobs_rx,
+            aggregator,
+        },
+    ))
+}
+
+/// A nonce that differs between runs, so runs sharing a table do not overwrite each other's rows.
+fn run_nonce() -> u16 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    ((nanos >> 10) as u16) ^ (std::process::id() as u16)
+}
+
+/// Applies commands, spawns workers as `workers` grows, and ends the run on Stop, on the duration
+/// deadline, or once the `ops` budget is spent.
+async fn control(
+    settings: &Settings,
+    shared: Arc<Shared>,
+    knobs_tx: watch::Sender<KnobState>,
+    stop_tx: watch::Sender<bool>,
+    metrics: SyncSender<MetricsMessage>,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+) {
+    let mut workers = JoinSet::new();
+    let mut spawned = 0u32;
+    let spawn_up_to = |count: u32, spawned: &mut u32, workers: &mut JoinSet<()>| {
+        while *spawned < count {
+            let worker = Worker::new(
+                *spawned,
+                shared.clone(),
+                knobs_tx.subscribe(),
+                stop_tx.subscribe(),
+                metrics.clone(),
+            );
+            workers.spawn(worker.run());
+            *spawned += 1;
+        }
+    };
+    spawn_up_to(settings.load.workers, &mut spawned, &mut workers);
+
+    let deadline = (!settings.load.duration.is_zero())
+        .then(|| tokio::time::Instant::from(shared.started + settings.load.duration));
+    let mut version = 0u64;
+    loop {
+        tokio::select! {
+            command = commands.recv() => match command {
+                Some(Command::Change(change)) => {
+                    let current = knobs_tx.borrow().knobs.clone();
+                    match current.apply(&change) {
+                        Ok(next) => {
+                            version += 1;
+                            let at = Instant::now();
+                            let grow_to = next.workers;
+                            let paused = next.paused;
+                            let _ = metrics.send(MetricsMessage::Knobs {
+                                knobs: next.clone(),
+                                version,
+                                change: Some(change.clone()),
+                                at,
+                            });
+                            if current.paused != paused {
+                                let _ = metrics.send(MetricsMessage::State(if paused {
+                                    RunState::Paused
+                                } else {
+                                    RunState::Running
+                                }));
+                            }
+                            knobs_tx.send_replace(KnobState { knobs: next, version, changed_at: at });
+                            spawn_up_to(grow_to, &mut spawned, &mut workers);
+                        }
+                        Err(message) => {
+                            let _ = metrics.send(MetricsMessage::Event {
+                                text: format!("refused `{change}`: {message}"),
+                                kind: EventKind::Error,
+                                at: Instant::now(),
+                            });
+                        }
+                    }
+                }
+                Some(Command::Stop) | None => break,
+            },
+            _ = sleep_until_opt(deadline), if deadline.is_some() => break,
+            joined = workers.join_next(), if !workers.is_empty() => {
+                if let Some(Err(err)) = joined {
+                    let _ = metrics.send(MetricsMessage::Event {
+                        text: format!("a worker failed: {err}"),
+                        kind: EventKind::Error,
+                        at: Instant::now(),
+                    });
+                }
+                // Workers end by themselves only once the ops budget is spent.
+                if workers.is_empty() {
+                    break;
+                }
+            }
+        }
+    }
+    let _ = metrics.send(MetricsMessage::State(RunState::Draining));
+    let _ = stop_tx.send(true);
+    while workers.join_next().await.is_some() {}
+    let _ = metrics.send(MetricsMessage::State(RunState::Finished));
+}
+
+async fn sleep_until_opt(at: Option<tokio::time::Instant>) {
+    if let Some(at) = at {
+        tokio::time::sleep_until(at).await;
+    }
+}

@@ -1,0 +1,351 @@
+//! One worker: a single loop, parameterised by the live knobs, that issues writes as the strategy
+//! admits them, records each completion into its own histograms, and hands its numbers to the
+//! aggregator once per interval.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{SyncSender, TrySendError};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use scylla::client::session::Session;
+use scylla::statement::prepared::PreparedStatement;
+use tokio::sync::watch;
+use tokio::time::MissedTickBehavior;
+
+use super::knobs::Knobs;
+use super::pacer::Pacer;
+use super::slots::Slots;
+use super::workload::{self, Completion, RequestTemplate};
+use crate::metrics::{MAX_LATENCY_US, MetricsMessage, WorkerReport};
+
+/// Writes issued in one go before the loop looks at completions and timers again, so a
+/// fire-everything strategy cannot starve the interval hand-over.
+const ISSUE_BURST: u32 = 256;
+
+/// The knobs as the controller publishes them: a version and when it was made, so workers can
+/// report how soon a change reached the wire.
+#[derive(Clone, Debug)]
+pub struct KnobState {
+    pub knobs: Knobs,
+    pub version: u64,
+    pub changed_at: Instant,
+}
+
+/// A run-wide budget of requests (`--ops`), claimed in small chunks so workers rarely touch the
+/// shared counter.
+#[derive(Debug)]
+pub struct Budget {
+    remaining: Option<AtomicU64>,
+}
+
+impl Budget {
+    pub fn new(ops: u64) -> Self {
+        Budget {
+            remaining: (ops > 0).then(|| AtomicU64::new(ops)),
+        }
+    }
+
+    /// True once a limited budget has been handed out entirely.
+    pub fn is_spent(&self) -> bool {
+        self.remaining
+            .as_ref()
+            .is_some_and(|r| r.load(Ordering::Acquire) == 0)
+    }
+
+    /// Claims up to `want` requests; `u64::MAX` when unlimited, 0 when spent.
+    fn claim(&self, want: u64) -> u64 {
+        let Some(remaining) = &self.remaining else {
+            return u64::MAX;
+        };
+        let mut granted = 0;
+        let _ = remaining.fetch_update(Ordering::AcqRel, Ordering::Acquire, |left| {
+            granted = left.min(want);
+            Some(left - granted)
+        });
+        granted
+    }
+}
+
+/// What every worker shares; nothing in it is locked on the write path.
+pub struct Shared {
+    pub session: Arc<Session>,
+    pub insert: PreparedStatement,
+    pub rounds_per_us: f64,
+    pub run_nonce: u16,
+    pub started: Instant,
+    pub interval: Duration,
+    /// Longest a stopping worker waits for its writes in flight.
+    pub drain_deadline: Duration,
+    pub budget: Budget,
+}
+
+pub struct Worker {
+    id: u32,
+    shared: Arc<Shared>,
+    knobs_rx: watch::Receiver<KnobState>,
+    stop_rx: watch::Receiver<bool>,
+    metrics: SyncSender<MetricsMessage>,
+    knobs: Knobs,
+    knob_version: u64,
+    /// Set when a knob change has not yet been followed by a write.
+    unapplied_change: Option<Instant>,
+    template: Arc<RequestTemplate>,
+    slots: Slots,
+    pacer: Pacer,
+    seq: u64,
+    next_row: u64,
+    quota: u64,
+    budget_spent: bool,
+    report: WorkerReport,
+}
+
+impl Worker {
+    pub fn new(
+        id: u32,
+        shared: Arc<Shared>,
+        knobs_rx: watch::Receiver<KnobState>,
+        stop_rx: watch::Receiver<bool>,
+        metrics: SyncSender<MetricsMessage>,
+    ) -> Self {
+        let state = knobs_rx.borrow().clone();
+        let now = Instant::now();
+        let template = Arc::new(RequestTemplate::new(
+            &shared.insert,
+            &state.knobs,
+            shared.rounds_per_us,
+        ));
+        let mut report = WorkerReport::new(id);
+        report.knob_version = state.version;
+        Worker {
+            id,
+            pacer: Pacer::new(per_worker_rate(&state.knobs), now),
+            shared,
+            knobs_rx,
+            stop_rx,
+            metrics,
+            knobs: state.knobs,
+            knob_version: state.version,
+            unapplied_change: None,
+            template,
+            slots: Slots::default(),
+            seq: 0,
+            next_row: 0,
+            quota: 0,
+            budget_spent: false,
+            report,
+        }
+    }
+
+    fn active(&self, stopping: bool) -> bool {
+        !stopping && !self.budget_spent && !self.knobs.paused && self.id < self.knobs.workers
+    }
+
+    fn adopt_knobs(&mut self) {
+        let state = self.knobs_rx.borrow_and_update().clone();
+        let now = Instant::now();
+        let old = std::mem::replace(&mut self.knobs, state.knobs);
+        if old.rate != self.knobs.rate || old.workers != self.knobs.workers {
+            self.pacer.set_rate(per_worker_rate(&self.knobs), now);
+        } else if old.paused && !self.knobs.paused {
+            self.pacer.restart(now);
+        }
+        if self.template.is_stale(&self.knobs) {
+            self.template = Arc::new(RequestTemplate::new(
+                &self.shared.insert,
+                &self.knobs,
+                self.shared.rounds_per_us,
+            ));
+        }
+        self.knob_version = state.version;
+        self.unapplied_change = Some(state.changed_at);
+    }
+
+    /// Takes one request from the run's budget.
+    fn take_quota(&mut self) -> bool {
+        if self.quota == 0 {
+            self.quota = self.shared.budget.claim(64);
+            if self.quota == 0 {
+                self.budget_spent = true;
+                return false;
+            }
+        }
+        if self.quota != u64::MAX {
+            self.quota -= 1;
+        }
+        true
+    }
+
+    fn record(&mut self, done: &Completion) {
+        self.slots.on_complete(done.seq);
+        let us = |d: Duration| (d.as_micros() as u64).clamp(1, MAX_LATENCY_US);
+        match done.outcome {
+            Ok(()) => {
+                self.report.ok += 1;
+                self.report.ok_rows += u64::from(done.rows);
+                self.report
+                    .service
+                    .saturating_record(us(done.service_time()));
+                self.report
+                    .response
+                    .saturating_record(us(done.response_time()));
+            }
+            Err(kind) => self.report.errors.add(kind),
+        }
+    }
+
+    /// Hands this interval's numbers to the aggregator without waiting; if its queue is full the
+    /// numbers stay here and go with the next hand-over.
+    fn hand_over(&mut self) {
+        self.report.in_flight = self.slots.in_flight();
+        self.report.in_flight_max = self
+            .report
+            .in_flight_max
+            .max(self.slots.take_max_in_flight());
+        let report = std::mem::replace(&mut self.report, WorkerReport::new(self.id));
+        self.report.knob_version = self.knob_version;
+        match self.metrics.try_send(MetricsMessage::Report(report)) {
+            Ok(()) => {}
+            Err(TrySendError::Full(MetricsMessage::Report(kept))) => {
+                let fresh = std::mem::replace(&mut self.report, kept);
+                self.report.absorb(fresh);
+            }
+            Err(_) => {}
+        }
+    }
+
+    pub async fn run(mut self) {
+        let shared = self.shared.clone();
+        let mut in_flight = FuturesUnordered::new();
+        let mut tick =
+            tokio::time::interval_at((shared.started + shared.interval).into(), shared.interval);
+        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut stopping = *self.stop_rx.borrow();
+        let mut knobs_closed = false;
+        let mut drain_until: Option<Instant> = None;
+
+        loop {
+            if self.knobs_rx.has_changed().unwrap_or(false) {
+                self.adopt_knobs();
+            }
+            let mut issued = 0;
+            let mut now = Instant::now();
+            while issued < ISSUE_BURST
+                && self.active(stopping)
+                && self.pacer.ready(now)
+                && self.slots.may_issue(&self.knobs)
+                && self.take_quota()
+            {
+                let intended = self.pacer.take(now);
+                let key = workload::key_of(shared.run_nonce, self.id, self.next_row);
+                self.next_row += u64::from(self.template.rows);
+                if self.template.cpu_rounds > 0 {
+                    std::hint::black_box(workload::cpu_work(
+                        &self.template.payload,
+                        key,
+                        self.template.cpu_rounds,
+                    ));
+                    now = Instant::now();
+                }
+                self.slots.on_issue(self.seq);
+                in_flight.push(workload::write(
+                    shared.session.clone(),
+                    self.template.clone(),
+                    key,
+                    self.seq,
+                    intended,
+                ));
+                self.seq += 1;
+                self.report.issued += 1;
+                if let Some(changed_at) = self.unapplied_change.take() {
+                    self.report.knob_apply_latency =
+                        Some(now.saturating_duration_since(changed_at));
+                }
+                issued += 1;
+            }
+
+            let idle = !self.active(stopping);
+            // A parked worker (beyond `workers`) also ends once the budget is gone.
+            if idle
+                && in_flight.is_empty()
+                && (stopping || self.budget_spent || (self.quota == 0 && shared.budget.is_spent()))
+            {
+                break;
+            }
+            if stopping && drain_until.is_some_and(|until| Instant::now() > until) {
+                // Writes still unanswered past the deadline are given up as timeouts: never
+                // counted as successes.
+                for _ in 0..in_flight.len() {
+                    self.report.errors.add(crate::metrics::ErrorKind::Timeout);
+                }
+                break;
+            }
+            let pacer_due = self.pacer.due().filter(|_| !idle);
+            let more_to_issue = issued == ISSUE_BURST;
+
+            tokio::select! {
+                biased;
+                _ = tick.tick() => self.hand_over(),
+                Some(done) = in_flight.next(), if !in_flight.is_empty() => {
+                    self.record(&done);
+                    // Take every other completion that is already there before issuing again.
+                    while let Some(Some(done)) = futures::FutureExt::now_or_never(in_flight.next()) {
+                        self.record(&done);
+                    }
+                }
+                changed = self.knobs_rx.changed(), if !knobs_closed => {
+                    if changed.is_err() {
+                        knobs_closed = true;
+                        stopping = true;
+                        drain_until = Some(Instant::now() + shared.drain_deadline);
+                    }
+                }
+                changed = self.stop_rx.changed(), if !stopping => {
+                    if changed.is_err() || *self.stop_rx.borrow() {
+                        stopping = true;
+                        drain_until = Some(Instant::now() + shared.drain_deadline);
+                    }
+                }
+                _ = sleep_until_opt(pacer_due), if pacer_due.is_some() && !more_to_issue => {}
+                _ = tokio::task::yield_now(), if more_to_issue => {}
+                _ = sleep_until_opt(drain_until), if drain_until.is_some() => {}
+            }
+        }
+        self.hand_over();
+    }
+}
+
+async fn sleep_until_opt(at: Option<Instant>) {
+    if let Some(at) = at {
+        tokio::time::sleep_until(at.into()).await;
+    }
+}
+
+fn per_worker_rate(knobs: &Knobs) -> f64 {
+    if knobs.rate > 0.0 {
+        knobs.rate / f64::from(knobs.workers.max(1))
+    } else {
+        0.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budget_hands_out_exactly_what_it_has() {
+        let budget = Budget::new(100);
+        let mut total = 0;
+        loop {
+            let got = budget.claim(64);
+            if got == 0 {
+                break;
+            }
+            total += got;
+        }
+        assert_eq!(total, 100);
+        assert_eq!(Budget::new(0).claim(64), u64::MAX);
+    }
+}

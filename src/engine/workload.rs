@@ -1,0 +1,248 @@
+//! What one write is: a prepared INSERT (or an UNLOGGED BATCH of them) with a unique key and a
+//! payload, optionally preceded by the client's own CPU work, and how its failure is classified.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use scylla::client::session::Session;
+use scylla::errors::{DbError, ExecutionError, RequestAttemptError};
+use scylla::statement::batch::{Batch, BatchType};
+use scylla::statement::prepared::PreparedStatement;
+
+use super::knobs::Knobs;
+use crate::config::ClusterSettings;
+use crate::metrics::ErrorKind;
+
+/// The statement and payload a worker sends; rebuilt only when a knob that shapes them changes.
+pub struct RequestTemplate {
+    pub single: PreparedStatement,
+    /// `rows_per_request` copies of the INSERT, when more than one.
+    pub batch: Option<Batch>,
+    pub rows: u32,
+    pub payload: Arc<[u8]>,
+    /// Rounds of [`cpu_work`] per write.
+    pub cpu_rounds: u64,
+    pub shaped_by: (u32, u32, u32, crate::engine::knobs::Consistency),
+}
+
+impl RequestTemplate {
+    pub fn new(insert: &PreparedStatement, knobs: &Knobs, rounds_per_us: f64) -> Self {
+        let mut single = insert.clone();
+        single.set_consistency(knobs.consistency.to_driver());
+        let batch = (knobs.rows_per_request > 1).then(|| {
+            let mut batch = Batch::new(BatchType::Unlogged);
+            for _ in 0..knobs.rows_per_request {
+                batch.append_statement(single.clone());
+            }
+            batch.set_consistency(knobs.consistency.to_driver());
+            batch
+        });
+        RequestTemplate {
+            single,
+            batch,
+            rows: knobs.rows_per_request,
+            payload: payload(knobs.payload_bytes as usize),
+            cpu_rounds: (knobs.cpu_work_us as f64 * rounds_per_us).round() as u64,
+            shaped_by: Self::shape(knobs),
+        }
+    }
+
+    fn shape(knobs: &Knobs) -> (u32, u32, u32, crate::engine::knobs::Consistency) {
+        (
+            knobs.payload_bytes,
+            knobs.cpu_work_us,
+            knobs.rows_per_request,
+            knobs.consistency,
+        )
+    }
+
+    /// Whether `knobs` need a different template.
+    pub fn is_stale(&self, knobs: &Knobs) -> bool {
+        self.shaped_by != Self::shape(knobs)
+    }
+}
+
+/// Deterministic, incompressible-looking payload bytes.
+fn payload(len: usize) -> Arc<[u8]> {
+    let mut state = 0x9E37_79B9_7F4A_7C15u64 ^ len as u64;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect()
+}
+
+/// The client's own work per write: `rounds` of FNV-1a hashing over the payload (or the key when
+/// there is no payload). Real, deterministic computation the compiler cannot drop.
+pub fn cpu_work(payload: &[u8], key: i64, rounds: u64) -> u64 {
+    let mut hash = 0xcbf2_9ce4_8422_2325u64 ^ key as u64;
+    let block: &[u8] = if payload.is_empty() {
+        &[0x5a; 64]
+    } else {
+        &payload[..payload.len().min(64)]
+    };
+    for _ in 0..rounds {
+        for byte in block {
+            hash = (hash ^ u64::from(*byte)).wrapping_mul(0x100_0000_01b3);
+        }
+        hash = std::hint::black_box(hash);
+    }
+    hash
+}
+
+/// Rounds of [`cpu_work`] per microsecond on this machine, measured once at start.
+pub fn calibrate_cpu_work() -> f64 {
+    let block = payload(64);
+    let mut best = 0.0f64;
+    for _ in 0..5 {
+        let rounds = 20_000;
+        let started = Instant::now();
+        std::hint::black_box(cpu_work(&block, 1, rounds));
+        let us = started.elapsed().as_secs_f64() * 1e6;
+        if us > 0.0 {
+            best = best.max(rounds as f64 / us);
+        }
+    }
+    best.max(1.0)
+}
+
+/// How one write ended.
+#[derive(Debug)]
+pub struct Completion {
+    pub seq: u64,
+    pub rows: u32,
+    /// When the write was due (the pacer's schedule), when it was sent, when it finished.
+    pub intended: Instant,
+    pub sent: Instant,
+    pub done: Instant,
+    pub outcome: Result<(), ErrorKind>,
+}
+
+impl Completion {
+    pub fn service_time(&self) -> Duration {
+        self.done.saturating_duration_since(self.sent)
+    }
+
+    pub fn response_time(&self) -> Duration {
+        self.done.saturating_duration_since(self.intended)
+    }
+}
+
+/// Sends one request: `template.rows` rows with keys `key, key + 1, ...`.
+pub async fn write(
+    session: Arc<Session>,
+    template: Arc<RequestTemplate>,
+    key: i64,
+    seq: u64,
+    intended: Instant,
+) -> Completion {
+    let sent = Instant::now();
+    let payload: &[u8] = &template.payload;
+    let result = match &template.batch {
+        None => session
+            .execute_unpaged(&template.single, (key, payload))
+            .await
+            .map(drop),
+        Some(batch) => {
+            let values: Vec<(i64, &[u8])> = (0..i64::from(template.rows))
+                .map(|row| (key + row, payload))
+                .collect();
+            session.batch(batch, values).await.map(drop)
+        }
+    };
+    Completion {
+        seq,
+        rows: template.rows,
+        intended,
+        sent,
+        done: Instant::now(),
+        outcome: result.map_err(|err| classify(&err)),
+    }
+}
+
+/// Sorts a driver error into the kinds casstop counts.
+pub fn classify(err: &ExecutionError) -> ErrorKind {
+    match err {
+        ExecutionError::RequestTimeout(_) => ErrorKind::Timeout,
+        ExecutionError::ConnectionPoolError(_) | ExecutionError::EmptyPlan => ErrorKind::Connection,
+        ExecutionError::LastAttemptError(attempt) => match attempt {
+            RequestAttemptError::DbError(db, _) => match db {
+                DbError::WriteTimeout { .. } | DbError::ReadTimeout { .. } => ErrorKind::Timeout,
+                DbError::Overloaded | DbError::RateLimitReached { .. } => ErrorKind::Overloaded,
+                DbError::Unavailable { .. } | DbError::IsBootstrapping => ErrorKind::Unavailable,
+                _ => ErrorKind::Other,
+            },
+            RequestAttemptError::BrokenConnectionError(_)
+            | RequestAttemptError::UnableToAllocStreamId => ErrorKind::Connection,
+            _ => ErrorKind::Other,
+        },
+        _ => ErrorKind::Other,
+    }
+}
+
+/// Prepares the INSERT the workers send.
+pub async fn prepare_insert(
+    session: &Session,
+    cluster: &ClusterSettings,
+) -> Result<PreparedStatement> {
+    let text = format!(
+        "INSERT INTO {}.{} (key, payload) VALUES (?, ?)",
+        cluster.keyspace, cluster.table
+    );
+    session.prepare(text).await.with_context(|| {
+        format!(
+            "preparing the INSERT into `{}.{}` (does the table have columns key bigint and payload blob?)",
+            cluster.keyspace, cluster.table
+        )
+    })
+}
+
+/// Keys are unique within a run and across runs that share a table: the top 16 bits are the
+/// run's nonce, the next 8 the worker, the low 40 the worker's row counter.
+pub fn key_of(run_nonce: u16, worker: u32, row: u64) -> i64 {
+    ((u64::from(run_nonce) << 48) | (u64::from(worker & 0xff) << 40) | (row & ((1 << 40) - 1)))
+        as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_never_collide_across_workers_and_runs() {
+        let mut seen = std::collections::HashSet::new();
+        for nonce in [1u16, 2] {
+            for worker in 0..4 {
+                for row in 0..100 {
+                    assert!(seen.insert(key_of(nonce, worker, row)));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn cpu_work_is_deterministic_and_scales() {
+        let data = payload(100);
+        assert_eq!(cpu_work(&data, 7, 10), cpu_work(&data, 7, 10));
+        assert_ne!(cpu_work(&data, 7, 10), cpu_work(&data, 8, 10));
+        let rounds_per_us = calibrate_cpu_work();
+        assert!(rounds_per_us >= 1.0);
+        // 2 ms of work takes about 2 ms (generous bounds: shared machines).
+        let rounds = (2000.0 * rounds_per_us) as u64;
+        let started = Instant::now();
+        cpu_work(&data, 1, rounds);
+        let took = started.elapsed();
+        assert!(took >= Duration::from_micros(1000), "{took:?}");
+    }
+
+    #[test]
+    fn payload_has_the_asked_length() {
+        assert_eq!(payload(0).len(), 0);
+        assert_eq!(payload(100).len(), 100);
+        assert_ne!(payload(100)[..10], [0u8; 10]);
+    }
+}

@@ -1,0 +1,353 @@
+//! The aggregator thread: merges worker hand-overs at interval edges and publishes snapshots.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use hdrhistogram::Histogram;
+use tokio::sync::{broadcast, watch};
+
+use super::proc::CpuSampler;
+use super::{
+    ErrorCounts, Event, EventKind, IntervalStats, LatencySummary, RunState, Snapshot, Totals,
+    WorkerReport, new_histogram,
+};
+use crate::engine::knobs::{KnobChange, Knobs};
+
+/// Intervals kept for charts: an hour at the default 1 s.
+const HISTORY_LEN: usize = 3600;
+/// Events kept for the event log.
+const EVENTS_LEN: usize = 500;
+
+/// What the engine tells the aggregator.
+#[derive(Debug)]
+pub enum MetricsMessage {
+    Report(WorkerReport),
+    /// The knobs changed (or were set at start: `change` is `None`).
+    Knobs {
+        knobs: Knobs,
+        version: u64,
+        change: Option<KnobChange>,
+        at: Instant,
+    },
+    Event {
+        text: String,
+        kind: EventKind,
+        at: Instant,
+    },
+    State(RunState),
+}
+
+/// The whole run, once every sender has gone.
+#[derive(Debug, Clone)]
+pub struct RunTotals {
+    pub duration: Duration,
+    pub totals: Totals,
+    pub service: Histogram<u64>,
+    pub response: Histogram<u64>,
+    pub knobs: Knobs,
+    pub paced: bool,
+    pub events: Vec<Event>,
+    pub history: Vec<IntervalStats>,
+}
+
+/// Handles to a running aggregator.
+pub struct Aggregator {
+    pub sender: SyncSender<MetricsMessage>,
+    pub latest: watch::Receiver<Arc<Snapshot>>,
+    pub every: broadcast::Receiver<Arc<Snapshot>>,
+    pub thread: JoinHandle<RunTotals>,
+}
+
+impl Aggregator {
+    /// Starts the aggregator thread. Interval edges fall at `started + k * interval`, the same
+    /// edges the workers hand over at.
+    pub fn spawn(
+        knobs: Knobs,
+        interval: Duration,
+        started: Instant,
+        node_pid: Option<u32>,
+    ) -> Result<Aggregator> {
+        // Room for a few intervals of every worker; a full channel only delays a hand-over.
+        let (sender, receiver) = std::sync::mpsc::sync_channel(4096);
+        let first = Arc::new(Snapshot {
+            started,
+            ..Snapshot::empty(knobs.clone())
+        });
+        let (latest_tx, latest) = watch::channel(first);
+        let (every_tx, every) = broadcast::channel(1024);
+        let state = State::new(knobs, interval, started, node_pid, latest_tx, every_tx);
+        let thread = std::thread::Builder::new()
+            .name("casstop-metrics".into())
+            .spawn(move || state.run(receiver))
+            .context("starting the metrics thread")?;
+        Ok(Aggregator {
+            sender,
+            latest,
+            every,
+            thread,
+        })
+    }
+}
+
+/// An interval being filled.
+struct Bucket {
+    issued: u64,
+    ok: u64,
+    ok_rows: u64,
+    errors: ErrorCounts,
+    service: Histogram<u64>,
+    response: Histogram<u64>,
+    in_flight_max: BTreeMap<u32, u32>,
+}
+
+impl Bucket {
+    fn new() -> Self {
+        Bucket {
+            issued: 0,
+            ok: 0,
+            ok_rows: 0,
+            errors: ErrorCounts::default(),
+            service: new_histogram(),
+            response: new_histogram(),
+            in_flight_max: BTreeMap::new(),
+        }
+    }
+}
+
+struct State {
+    interval: Duration,
+    started: Instant,
+    sampler: CpuSampler,
+    latest: watch::Sender<Arc<Snapshot>>,
+    every: broadcast::Sender<Arc<Snapshot>>,
+    knobs: Knobs,
+    run_state: RunState,
+    bucket: Bucket,
+    /// Latest in-flight count per worker (a gauge, not a sum over time).
+    in_flight: BTreeMap<u32, u32>,
+    totals: Totals,
+    service: Histogram<u64>,
+    response: Histogram<u64>,
+    history: VecDeque<Arc<IntervalStats>>,
+    events: VecDeque<Arc<Event>>,
+    /// Knob versions whose first write has not been seen yet, and their event's index.
+    pending_versions: BTreeMap<u64, (Instant, String)>,
+    last_edge: Instant,
+    ended: Option<Instant>,
+}
+
+impl State {
+    fn new(
+        knobs: Knobs,
+        interval: Duration,
+        started: Instant,
+        node_pid: Option<u32>,
+        latest: watch::Sender<Arc<Snapshot>>,
+        every: broadcast::Sender<Arc<Snapshot>>,
+    ) -> Self {
+        State {
+            interval,
+            started,
+            sampler: CpuSampler::new(node_pid),
+            latest,
+            every,
+            knobs,
+            run_state: RunState::Starting,
+            bucket: Bucket::new(),
+            in_flight: BTreeMap::new(),
+            totals: Totals::default(),
+            service: new_histogram(),
+            response: new_histogram(),
+            history: VecDeque::new(),
+            events: VecDeque::new(),
+            pending_versions: BTreeMap::new(),
+            last_edge: started,
+            ended: None,
+        }
+    }
+
+    fn run(mut self, receiver: Receiver<MetricsMessage>) -> RunTotals {
+        // Wait a little past each edge so the workers' hand-overs for it have arrived.
+        let grace = (self.interval / 10).min(Duration::from_millis(50));
+        let mut next_edge = self.started + self.interval;
+        loop {
+            let wake = next_edge + grace;
+            let now = Instant::now();
+            if now >= wake {
+                self.close_interval(next_edge);
+                next_edge += self.interval;
+                // After a stall (a suspended process), skip edges rather than publish empty ones.
+                while next_edge + grace < Instant::now() {
+                    next_edge += self.interval;
+                }
+                continue;
+            }
+            match receiver.recv_timeout(wake - now) {
+                Ok(message) => self.handle(message),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        let end = self.ended.unwrap_or_else(Instant::now);
+        if end > self.last_edge {
+            self.close_interval(end);
+        }
+        self.run_state = RunState::Finished;
+        self.publish();
+        RunTotals {
+            duration: end.duration_since(self.started),
+            totals: self.totals.clone(),
+            service: self.service,
+            response: self.response,
+            paced: self.knobs.rate > 0.0,
+            knobs: self.knobs,
+            events: self.events.iter().map(|e| (**e).clone()).collect(),
+            history: self.history.iter().map(|i| (**i).clone()).collect(),
+        }
+    }
+
+    fn at_s(&self, at: Instant) -> f64 {
+        at.saturating_duration_since(self.started).as_secs_f64()
+    }
+
+    fn push_event(&mut self, event: Event) {
+        if self.events.len() == EVENTS_LEN {
+            self.events.pop_front();
+        }
+        self.events.push_back(Arc::new(event));
+    }
+
+    fn handle(&mut self, message: MetricsMessage) {
+        match message {
+            MetricsMessage::Report(report) => self.absorb(report),
+            MetricsMessage::Knobs {
+                knobs,
+                version,
+                change,
+                at,
+            } => {
+                self.knobs = knobs;
+                if let Some(change) = change {
+                    let text = change.to_string();
+                    self.pending_versions.insert(version, (at, text.clone()));
+                    let event = Event {
+                        at_s: self.at_s(at),
+                        text,
+                        kind: EventKind::Knob(change),
+                    };
+                    self.push_event(event);
+                }
+            }
+            MetricsMessage::Event { text, kind, at } => {
+                let event = Event {
+                    at_s: self.at_s(at),
+                    text,
+                    kind,
+                };
+                self.push_event(event);
+            }
+            MetricsMessage::State(state) => {
+                if state == RunState::Finished {
+                    self.ended = Some(Instant::now());
+                }
+                self.run_state = state;
+            }
+        }
+    }
+
+    fn absorb(&mut self, report: WorkerReport) {
+        let bucket = &mut self.bucket;
+        bucket.issued += report.issued;
+        bucket.ok += report.ok;
+        bucket.ok_rows += report.ok_rows;
+        bucket.errors.merge(&report.errors);
+        let _ = bucket.service.add(&report.service);
+        let _ = bucket.response.add(&report.response);
+        let max = bucket.in_flight_max.entry(report.worker).or_default();
+        *max = (*max).max(report.in_flight_max);
+        self.in_flight.insert(report.worker, report.in_flight);
+        if let Some(latency) = report.knob_apply_latency
+            && let Some((at, text)) = self.pending_versions.remove(&report.knob_version)
+        {
+            // Older versions were superseded before any write used them.
+            self.pending_versions
+                .retain(|v, _| *v > report.knob_version);
+            let event = Event {
+                at_s: self.at_s(at + latency),
+                text: format!(
+                    "first write under `{text}` {:.1} ms after the change",
+                    latency.as_secs_f64() * 1e3
+                ),
+                kind: EventKind::Info,
+            };
+            self.push_event(event);
+        }
+    }
+
+    fn close_interval(&mut self, edge: Instant) {
+        let length = edge.saturating_duration_since(self.last_edge);
+        self.last_edge = edge;
+        let bucket = std::mem::replace(&mut self.bucket, Bucket::new());
+        let cpu = self.sampler.sample();
+        let paced = self.knobs.rate > 0.0;
+        let stats = IntervalStats {
+            at_s: self.at_s(edge),
+            length_s: length.as_secs_f64(),
+            issued: bucket.issued,
+            ok: bucket.ok,
+            ok_rows: bucket.ok_rows,
+            errors: bucket.errors,
+            throughput: if length.is_zero() {
+                0.0
+            } else {
+                bucket.ok as f64 / length.as_secs_f64()
+            },
+            in_flight: self.in_flight.values().sum(),
+            in_flight_max: bucket.in_flight_max.values().sum(),
+            service: LatencySummary::of(&bucket.service),
+            response: paced.then(|| LatencySummary::of(&bucket.response)),
+            cpu,
+        };
+        let _ = self.service.add(&bucket.service);
+        let _ = self.response.add(&bucket.response);
+        let totals = &mut self.totals;
+        totals.issued += stats.issued;
+        totals.ok += stats.ok;
+        totals.ok_rows += stats.ok_rows;
+        totals.errors.merge(&stats.errors);
+        totals.service = LatencySummary::of(&self.service);
+        totals.response = LatencySummary::of(&self.response);
+        totals.client_cpu_s = stats.cpu.process_cpu_s;
+        totals.rss_max_bytes = totals.rss_max_bytes.max(stats.cpu.rss_bytes);
+        if self.history.len() == HISTORY_LEN {
+            self.history.pop_front();
+        }
+        self.history.push_back(Arc::new(stats));
+        self.publish();
+    }
+
+    fn publish(&mut self) {
+        let Some(interval) = self.history.back().cloned() else {
+            return;
+        };
+        let snapshot = Arc::new(Snapshot {
+            started: self.started,
+            elapsed: self.last_edge.saturating_duration_since(self.started),
+            state: self.run_state,
+            knobs: self.knobs.clone(),
+            paced: self.knobs.rate > 0.0,
+            interval,
+            totals: self.totals.clone(),
+            // Shares every interval and event with the previous snapshot: no deep copies.
+            history: self.history.clone(),
+            events: self.events.clone(),
+        });
+        // Neither send waits: a watch keeps the latest, a broadcast drops for laggards.
+        let _ = self.latest.send(snapshot.clone());
+        let _ = self.every.send(snapshot);
+    }
+}

@@ -1,0 +1,344 @@
+//! Metrics: what workers measure, how intervals are put together, and the snapshots readers see.
+//!
+//! Workers record each write into their own HDR histograms (no lock, no allocation, no message per
+//! write) and hand them over once per interval on a bounded channel with `try_send`; when the
+//! channel is full a worker keeps its numbers and adds them to the next hand-over, so nothing is
+//! lost and the engine never waits. The aggregator thread merges the hand-overs at each interval
+//! edge, samples `/proc`, and publishes a [`Snapshot`]: the latest on a `watch` (the UI), and every
+//! one on a `broadcast` (headless printers, recorders).
+
+pub mod aggregate;
+pub mod proc;
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use crate::engine::knobs::{KnobChange, Knobs};
+pub use aggregate::{Aggregator, MetricsMessage};
+pub use proc::CpuSample;
+
+/// Highest latency a histogram tracks, in µs; longer ones are recorded as this.
+pub const MAX_LATENCY_US: u64 = 600_000_000;
+
+/// A latency histogram in microseconds with 3 significant digits.
+pub fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("static histogram bounds are valid")
+}
+
+/// Why a write failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    Timeout,
+    Overloaded,
+    Unavailable,
+    Connection,
+    Other,
+}
+
+impl ErrorKind {
+    pub const ALL: [ErrorKind; 5] = [
+        ErrorKind::Timeout,
+        ErrorKind::Overloaded,
+        ErrorKind::Unavailable,
+        ErrorKind::Connection,
+        ErrorKind::Other,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Overloaded => "overloaded",
+            ErrorKind::Unavailable => "unavailable",
+            ErrorKind::Connection => "connection",
+            ErrorKind::Other => "other",
+        }
+    }
+}
+
+/// Errors counted by kind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ErrorCounts([u64; 5]);
+
+impl ErrorCounts {
+    pub fn add(&mut self, kind: ErrorKind) {
+        self.0[kind as usize] += 1;
+    }
+
+    pub fn get(&self, kind: ErrorKind) -> u64 {
+        self.0[kind as usize]
+    }
+
+    pub fn total(&self) -> u64 {
+        self.0.iter().sum()
+    }
+
+    pub fn merge(&mut self, other: &ErrorCounts) {
+        for (mine, theirs) in self.0.iter_mut().zip(other.0) {
+            *mine += theirs;
+        }
+    }
+}
+
+impl Serialize for ErrorCounts {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(ErrorKind::ALL.len()))?;
+        for kind in ErrorKind::ALL {
+            map.serialize_entry(kind.name(), &self.get(kind))?;
+        }
+        map.end()
+    }
+}
+
+impl fmt::Display for ErrorCounts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.total() == 0 {
+            return f.write_str("none");
+        }
+        let parts: Vec<String> = ErrorKind::ALL
+            .iter()
+            .filter(|k| self.get(**k) > 0)
+            .map(|k| format!("{} {}", self.get(*k), k.name()))
+            .collect();
+        f.write_str(&parts.join(", "))
+    }
+}
+
+/// Percentiles of a latency histogram, in microseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct LatencySummary {
+    pub count: u64,
+    pub mean: f64,
+    pub p50: u64,
+    pub p90: u64,
+    pub p99: u64,
+    pub p999: u64,
+    pub max: u64,
+}
+
+impl LatencySummary {
+    pub fn of(histogram: &Histogram<u64>) -> Self {
+        if histogram.is_empty() {
+            return LatencySummary::default();
+        }
+        LatencySummary {
+            count: histogram.len(),
+            mean: histogram.mean(),
+            p50: histogram.value_at_quantile(0.5),
+            p90: histogram.value_at_quantile(0.9),
+            p99: histogram.value_at_quantile(0.99),
+            p999: histogram.value_at_quantile(0.999),
+            max: histogram.max(),
+        }
+    }
+}
+
+/// What one worker measured over one interval (or more, when a hand-over had to wait).
+#[derive(Clone, Debug)]
+pub struct WorkerReport {
+    pub worker: u32,
+    /// Requests issued.
+    pub issued: u64,
+    /// Requests that succeeded, and the rows they wrote.
+    pub ok: u64,
+    pub ok_rows: u64,
+    pub errors: ErrorCounts,
+    /// From the moment the request was sent.
+    pub service: Histogram<u64>,
+    /// From the moment the request was due under the target rate (coordinated omission corrected).
+    pub response: Histogram<u64>,
+    pub in_flight: u32,
+    pub in_flight_max: u32,
+    /// Knob version this worker has adopted, and how long after the change its first write under
+    /// it was issued.
+    pub knob_version: u64,
+    pub knob_apply_latency: Option<Duration>,
+}
+
+impl WorkerReport {
+    pub fn new(worker: u32) -> Self {
+        WorkerReport {
+            worker,
+            issued: 0,
+            ok: 0,
+            ok_rows: 0,
+            errors: ErrorCounts::default(),
+            service: new_histogram(),
+            response: new_histogram(),
+            in_flight: 0,
+            in_flight_max: 0,
+            knob_version: 0,
+            knob_apply_latency: None,
+        }
+    }
+
+    /// Adds a later report's counts to this one (histograms merged, in-flight from the later).
+    pub fn absorb(&mut self, later: WorkerReport) {
+        self.issued += later.issued;
+        self.ok += later.ok;
+        self.ok_rows += later.ok_rows;
+        self.errors.merge(&later.errors);
+        let _ = self.service.add(&later.service);
+        let _ = self.response.add(&later.response);
+        self.in_flight = later.in_flight;
+        self.in_flight_max = self.in_flight_max.max(later.in_flight_max);
+        self.knob_version = self.knob_version.max(later.knob_version);
+        self.knob_apply_latency = later.knob_apply_latency.or(self.knob_apply_latency);
+    }
+}
+
+/// One interval over all workers.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct IntervalStats {
+    /// Seconds since the run started, at the end of the interval.
+    pub at_s: f64,
+    pub length_s: f64,
+    pub issued: u64,
+    pub ok: u64,
+    pub ok_rows: u64,
+    pub errors: ErrorCounts,
+    /// Successful requests per second.
+    pub throughput: f64,
+    pub in_flight: u32,
+    pub in_flight_max: u32,
+    pub service: LatencySummary,
+    /// Only under a target rate; otherwise equal to `service`.
+    pub response: Option<LatencySummary>,
+    pub cpu: CpuSample,
+}
+
+/// A knob change or another thing that happened, with its time.
+#[derive(Clone, Debug, Serialize)]
+pub struct Event {
+    pub at_s: f64,
+    pub text: String,
+    pub kind: EventKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    Knob(KnobChange),
+    Info,
+    Error,
+}
+
+/// Whole-run counters.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Totals {
+    pub issued: u64,
+    pub ok: u64,
+    pub ok_rows: u64,
+    pub errors: ErrorCounts,
+    pub service: LatencySummary,
+    pub response: LatencySummary,
+    pub client_cpu_s: f64,
+    pub rss_max_bytes: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    Starting,
+    Running,
+    Paused,
+    Draining,
+    Finished,
+}
+
+impl fmt::Display for RunState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RunState::Starting => "starting",
+            RunState::Running => "running",
+            RunState::Paused => "paused",
+            RunState::Draining => "draining",
+            RunState::Finished => "finished",
+        })
+    }
+}
+
+/// What readers see after each interval. Cheap to clone: the history is shared.
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    pub started: Instant,
+    pub elapsed: Duration,
+    pub state: RunState,
+    pub knobs: Knobs,
+    /// The most recent interval.
+    pub interval: Arc<IntervalStats>,
+    pub totals: Totals,
+    /// Recent intervals, oldest first (bounded); shared between snapshots.
+    pub history: VecDeque<Arc<IntervalStats>>,
+    /// Recent events, oldest first (bounded); shared between snapshots.
+    pub events: VecDeque<Arc<Event>>,
+    /// True when a target rate is set: response time is then reported beside service time.
+    pub paced: bool,
+}
+
+impl Snapshot {
+    pub fn empty(knobs: Knobs) -> Self {
+        Snapshot {
+            started: Instant::now(),
+            elapsed: Duration::ZERO,
+            state: RunState::Starting,
+            paced: knobs.rate > 0.0,
+            knobs,
+            interval: Arc::new(IntervalStats::default()),
+            totals: Totals::default(),
+            history: VecDeque::new(),
+            events: VecDeque::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn absorbing_keeps_every_count() {
+        let mut first = WorkerReport::new(0);
+        first.ok = 3;
+        first.errors.add(ErrorKind::Timeout);
+        first.service.record(100).unwrap();
+        first.in_flight_max = 7;
+        let mut later = WorkerReport::new(0);
+        later.ok = 2;
+        later.errors.add(ErrorKind::Timeout);
+        later.errors.add(ErrorKind::Overloaded);
+        later.service.record(300).unwrap();
+        later.in_flight = 1;
+        later.in_flight_max = 4;
+        first.absorb(later);
+        assert_eq!(first.ok, 5);
+        assert_eq!(first.errors.get(ErrorKind::Timeout), 2);
+        assert_eq!(first.errors.total(), 3);
+        assert_eq!(first.service.len(), 2);
+        assert_eq!((first.in_flight, first.in_flight_max), (1, 7));
+        assert_eq!(first.errors.to_string(), "2 timeout, 1 overloaded");
+    }
+
+    #[test]
+    fn latency_summary_reads_percentiles() {
+        let mut histogram = new_histogram();
+        for us in 1..=1000 {
+            histogram.record(us).unwrap();
+        }
+        let summary = LatencySummary::of(&histogram);
+        assert_eq!(summary.count, 1000);
+        assert_eq!(summary.p50, 500);
+        assert_eq!(summary.p99, 990);
+        assert_eq!(summary.max, 1000);
+        assert_eq!(
+            LatencySummary::of(&new_histogram()),
+            LatencySummary::default()
+        );
+    }
+}

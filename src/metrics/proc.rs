@@ -1,0 +1,260 @@
+//! Client (and local node) CPU and memory from `/proc`: process and per-thread CPU time, RSS.
+
+use std::collections::HashMap;
+use std::fs;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+/// Clock ticks per second of `/proc/*/stat` times.
+fn ticks_per_second() -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if ticks > 0 { ticks as f64 } else { 100.0 }
+}
+
+fn page_size() -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if size > 0 { size as u64 } else { 4096 }
+}
+
+/// The fields of a `/proc/<pid>/stat` (or `task/<tid>/stat`) line casstop uses.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatLine {
+    pub name: String,
+    pub state: char,
+    /// User + system CPU time, in clock ticks.
+    pub cpu_ticks: u64,
+    /// Resident pages.
+    pub rss_pages: u64,
+}
+
+/// Parses a stat line. The name sits in parentheses and may itself hold spaces and parentheses,
+/// so the fields are counted from the *last* `)`.
+pub fn parse_stat(line: &str) -> Option<StatLine> {
+    let open = line.find('(')?;
+    let close = line.rfind(')')?;
+    let name = line.get(open + 1..close)?.to_string();
+    let fields: Vec<&str> = line.get(close + 1..)?.split_whitespace().collect();
+    // After the name: state is field 3 of the man page, utime 14, stime 15, rss 24.
+    let field = |n: usize| fields.get(n - 3).and_then(|f| f.parse::<u64>().ok());
+    Some(StatLine {
+        name,
+        state: fields.first()?.chars().next()?,
+        cpu_ticks: field(14)? + field(15)?,
+        rss_pages: field(24)?,
+    })
+}
+
+/// `VmHWM` (peak resident set) from a `/proc/<pid>/status` text, in bytes.
+pub fn parse_peak_rss(status: &str) -> Option<u64> {
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| {
+            rest.trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
+        .map(|kb| kb * 1024)
+}
+
+/// One thread's share of a core over the last interval.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ThreadCpu {
+    pub name: String,
+    /// Percent of one core (100 = one core fully busy).
+    pub percent: f64,
+}
+
+/// CPU and memory over one interval.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct CpuSample {
+    /// casstop's whole process, percent of one core.
+    pub process_percent: f64,
+    /// casstop's threads, busiest first.
+    pub threads: Vec<ThreadCpu>,
+    pub rss_bytes: u64,
+    /// The local node's JVM, percent of one core, when casstop knows its pid.
+    pub node_percent: Option<f64>,
+    pub node_rss_bytes: Option<u64>,
+    /// casstop's CPU seconds since the sampler started.
+    pub process_cpu_s: f64,
+}
+
+impl CpuSample {
+    pub fn busiest_thread(&self) -> Option<&ThreadCpu> {
+        self.threads.first()
+    }
+}
+
+/// Samples `/proc` at interval edges and turns tick counters into percentages.
+pub struct CpuSampler {
+    ticks_per_s: f64,
+    page_size: u64,
+    node_pid: Option<u32>,
+    started_ticks: u64,
+    last_at: Instant,
+    last_process: u64,
+    last_threads: HashMap<u32, u64>,
+    last_node: Option<u64>,
+}
+
+impl CpuSampler {
+    pub fn new(node_pid: Option<u32>) -> Self {
+        let process = read_stat("/proc/self/stat")
+            .map(|s| s.cpu_ticks)
+            .unwrap_or(0);
+        let mut sampler = CpuSampler {
+            ticks_per_s: ticks_per_second(),
+            page_size: page_size(),
+            node_pid,
+            started_ticks: process,
+            last_at: Instant::now(),
+            last_process: process,
+            last_threads: HashMap::new(),
+            last_node: None,
+        };
+        sampler.last_threads = sampler
+            .read_threads()
+            .into_iter()
+            .map(|(tid, s)| (tid, s.cpu_ticks))
+            .collect();
+        sampler.last_node = node_pid
+            .and_then(|pid| read_stat(&format!("/proc/{pid}/stat")))
+            .map(|s| s.cpu_ticks);
+        sampler
+    }
+
+    pub fn set_node_pid(&mut self, node_pid: Option<u32>) {
+        if self.node_pid != node_pid {
+            self.node_pid = node_pid;
+            self.last_node = None;
+        }
+    }
+
+    fn read_threads(&self) -> Vec<(u32, StatLine)> {
+        let Ok(entries) = fs::read_dir("/proc/self/task") else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .filter_map(|entry| {
+                let tid = entry.file_name().to_str()?.parse::<u32>().ok()?;
+                let stat = read_stat(&format!("/proc/self/task/{tid}/stat"))?;
+                Some((tid, stat))
+            })
+            .collect()
+    }
+
+    /// CPU over the time since the previous sample.
+    pub fn sample(&mut self) -> CpuSample {
+        let now = Instant::now();
+        let wall = now
+            .duration_since(self.last_at)
+            .max(Duration::from_millis(1))
+            .as_secs_f64();
+        let percent = |ticks: u64| ticks as f64 / self.ticks_per_s / wall * 100.0;
+        let mut sample = CpuSample::default();
+
+        if let Some(stat) = read_stat("/proc/self/stat") {
+            sample.process_percent = percent(stat.cpu_ticks.saturating_sub(self.last_process));
+            sample.rss_bytes = stat.rss_pages * self.page_size;
+            sample.process_cpu_s =
+                stat.cpu_ticks.saturating_sub(self.started_ticks) as f64 / self.ticks_per_s;
+            self.last_process = stat.cpu_ticks;
+        }
+
+        let mut threads = HashMap::new();
+        let mut by_name: HashMap<String, f64> = HashMap::new();
+        for (tid, stat) in self.read_threads() {
+            let before = self
+                .last_threads
+                .get(&tid)
+                .copied()
+                .unwrap_or(stat.cpu_ticks);
+            *by_name.entry(stat.name.clone()).or_default() +=
+                percent(stat.cpu_ticks.saturating_sub(before));
+            threads.insert(tid, stat.cpu_ticks);
+        }
+        self.last_threads = threads;
+        // Threads of one name (a pool's) are summed: the role is what the user reads.
+        sample.threads = by_name
+            .into_iter()
+            .map(|(name, percent)| ThreadCpu { name, percent })
+            .collect();
+        sample.threads.sort_by(|a, b| {
+            b.percent
+                .total_cmp(&a.percent)
+                .then_with(|| a.name.cmp(&b.name))
+        });
+        self.last_at = now;
+
+        if let Some(pid) = self.node_pid {
+            match read_stat(&format!("/proc/{pid}/stat")) {
+                Some(stat) => {
+                    if let Some(before) = self.last_node {
+                        sample.node_percent = Some(percent(stat.cpu_ticks.saturating_sub(before)));
+                    }
+                    sample.node_rss_bytes = Some(stat.rss_pages * self.page_size);
+                    self.last_node = Some(stat.cpu_ticks);
+                }
+                None => self.last_node = None,
+            }
+        }
+        sample
+    }
+}
+
+fn read_stat(path: &str) -> Option<StatLine> {
+    parse_stat(&fs::read_to_string(path).ok()?)
+}
+
+/// Peak resident set of this process so far, in bytes.
+pub fn peak_rss_bytes() -> Option<u64> {
+    parse_peak_rss(&fs::read_to_string("/proc/self/status").ok()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_stat_with_awkward_names() {
+        let line = "4242 (casstop (worker) 1) S 1 4242 4242 0 -1 4194560 1234 0 0 0 150 37 0 0 20 0 3 0 \
+                    12345 456789012 2048 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0";
+        let stat = parse_stat(line).unwrap();
+        assert_eq!(stat.name, "casstop (worker) 1");
+        assert_eq!(stat.state, 'S');
+        assert_eq!(stat.cpu_ticks, 187);
+        assert_eq!(stat.rss_pages, 2048);
+        assert_eq!(parse_stat("garbage"), None);
+        assert_eq!(parse_stat("1 (x) R 1 2"), None);
+    }
+
+    #[test]
+    fn parses_peak_rss() {
+        let status =
+            "Name:\tcasstop\nVmPeak:\t  200000 kB\nVmHWM:\t   51200 kB\nVmRSS:\t 40000 kB\n";
+        assert_eq!(parse_peak_rss(status), Some(51200 * 1024));
+        assert_eq!(parse_peak_rss("Name: x\n"), None);
+    }
+
+    #[test]
+    fn sampler_sees_this_process_burn_cpu() {
+        let mut sampler = CpuSampler::new(None);
+        let start = Instant::now();
+        let mut x = 0u64;
+        while start.elapsed() < Duration::from_millis(200) {
+            x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+        }
+        let sample = sampler.sample();
+        assert!(sample.process_percent > 30.0, "{sample:?}");
+        assert!(sample.rss_bytes > 0);
+        let busiest = sample.busiest_thread().expect("threads are listed");
+        assert!(busiest.percent > 30.0, "{sample:?}");
+    }
+}
