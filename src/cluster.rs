@@ -62,9 +62,9 @@ pub async fn connect(settings: &Settings) -> Result<Session> {
     if !settings.auth.username.is_empty() {
         builder = builder.user(&settings.auth.username, &settings.auth.password);
     }
-    // The driver bounds each attempt by the connect timeout; this outer bound covers the rest
-    // (name resolution, the metadata fetch) so an unreachable cluster can never hang us.
-    let deadline = cluster.connect_timeout * 2 + Duration::from_secs(1);
+    // The driver bounds only the TCP connect by the timeout; this outer bound covers the CQL
+    // handshake and the metadata fetch too, so a host that never answers cannot hang us.
+    let deadline = cluster.connect_timeout;
     let started = Instant::now();
     match tokio::time::timeout(deadline, builder.build()).await {
         Ok(Ok(session)) => Ok(session),
@@ -75,7 +75,7 @@ pub async fn connect(settings: &Settings) -> Result<Session> {
             humantime::format_duration(cluster.connect_timeout)
         ),
         Err(_) => bail!(
-            "cannot connect to {}: no answer within {}",
+            "cannot connect to {}: no CQL answer within {} (cluster.connect_timeout)",
             hosts.join(", "),
             humantime::format_duration(deadline)
         ),

@@ -21,7 +21,7 @@ pub const DEFAULT_CONFIG_TOML: &str = include_str!("../config.toml");
 /// Environment variables with the `CASSTOP_` prefix that are not settings.
 const NON_SETTING_VARS: &[&str] = &["CASSTOP_CONFIG", "CASSTOP_LOG"];
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
     pub cluster: ClusterSettings,
@@ -153,21 +153,6 @@ pub struct LocalSettings {
     pub auto_start: bool,
     #[serde(with = "duration")]
     pub boot_timeout: Duration,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            cluster: ClusterSettings::default(),
-            auth: AuthSettings::default(),
-            tls: TlsSettings::default(),
-            load: LoadSettings::default(),
-            ui: UiSettings::default(),
-            profiler: ProfilerSettings::default(),
-            output: OutputSettings::default(),
-            local: LocalSettings::default(),
-        }
-    }
 }
 
 impl Default for ClusterSettings {
@@ -313,10 +298,10 @@ impl fmt::Display for Origin {
 pub enum ConfigError {
     #[error("{origin}: {message}")]
     Invalid { origin: Origin, message: String },
-    #[error("cannot read config file {}: {source}", path.display())]
+    #[error("cannot read config file {}: {cause}", path.display())]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 }
 
@@ -383,9 +368,9 @@ pub fn load(
     let mut file = None;
 
     if let Some(path) = path {
-        let source = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let source = std::fs::read_to_string(path).map_err(|cause| ConfigError::Read {
             path: path.to_path_buf(),
-            source,
+            cause,
         })?;
         table = parse_file(&source, path, &mut origins)?;
         file = Some(path.to_path_buf());

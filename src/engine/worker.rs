@@ -205,10 +205,10 @@ impl Worker {
             .max(self.slots.take_max_in_flight());
         let report = std::mem::replace(&mut self.report, WorkerReport::new(self.id));
         self.report.knob_version = self.knob_version;
-        match self.metrics.try_send(MetricsMessage::Report(report)) {
+        match self.metrics.try_send(MetricsMessage::Report(Box::new(report))) {
             Ok(()) => {}
             Err(TrySendError::Full(MetricsMessage::Report(kept))) => {
-                let fresh = std::mem::replace(&mut self.report, kept);
+                let fresh = std::mem::replace(&mut self.report, *kept);
                 self.report.absorb(fresh);
             }
             Err(_) => {}

@@ -25,7 +25,7 @@ const EVENTS_LEN: usize = 500;
 /// What the engine tells the aggregator.
 #[derive(Debug)]
 pub enum MetricsMessage {
-    Report(WorkerReport),
+    Report(Box<WorkerReport>),
     /// The knobs changed (or were set at start: `change` is `None`).
     Knobs {
         knobs: Knobs,
@@ -223,7 +223,7 @@ impl State {
 
     fn handle(&mut self, message: MetricsMessage) {
         match message {
-            MetricsMessage::Report(report) => self.absorb(report),
+            MetricsMessage::Report(report) => self.absorb(*report),
             MetricsMessage::Knobs {
                 knobs,
                 version,

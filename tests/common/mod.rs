@@ -1,0 +1,80 @@
+//! Shared by the integration tests: the real local node, started once per test run through the
+//! same code path as `casstop local up`. A test that needs it fails when it cannot come up.
+
+#![allow(dead_code)]
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use casstop::config::Settings;
+use casstop::local::{LocalNode, Progress};
+
+struct Quiet;
+
+impl Progress for Quiet {
+    fn update(&mut self, _line: &str) {}
+    fn finish(&mut self, line: &str) {
+        eprintln!("{line}");
+    }
+}
+
+/// Blocks until the local node answers CQL (starting it if needed) and returns its pid.
+/// Panics — failing the test — when it cannot come up.
+pub fn node_pid() -> u32 {
+    static PID: OnceLock<u32> = OnceLock::new();
+    *PID.get_or_init(|| {
+        let settings = Settings::default();
+        let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+        let report = runtime
+            .block_on(LocalNode::new(&settings.local).up(&settings, &mut Quiet))
+            .unwrap_or_else(|err| panic!("the local Cassandra node did not come up: {err:#}"));
+        eprintln!(
+            "local node: Apache Cassandra {} pid {} (boot {:?}, install {:?})",
+            report.version, report.pid, report.boot_time, report.install_time
+        );
+        report.pid
+    })
+}
+
+/// Settings for a test writing into its own table of the test keyspace, with short intervals.
+pub fn settings(table: &str) -> Settings {
+    node_pid();
+    let mut settings = Settings::default();
+    settings.cluster.keyspace = "casstop_test".into();
+    settings.cluster.table = table.into();
+    settings.load.interval = Duration::from_millis(250);
+    settings
+}
+
+/// Runs `f` on a small runtime with a session to the test cluster.
+pub fn with_session<T>(
+    settings: &Settings,
+    f: impl AsyncFnOnce(&scylla::client::session::Session) -> anyhow::Result<T>,
+) -> T {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    runtime
+        .block_on(async {
+            let session = casstop::cluster::connect(settings).await?;
+            f(&session).await
+        })
+        .unwrap_or_else(|err| panic!("{err:#}"))
+}
+
+/// Creates the test's table (if needed) and empties it.
+pub fn fresh_table(settings: &Settings) {
+    let cluster = settings.cluster.clone();
+    with_session(settings, async move |session| {
+        casstop::cluster::create_schema(session, &cluster).await?;
+        casstop::cluster::truncate(session, &cluster).await
+    });
+}
+
+pub fn count_rows(settings: &Settings) -> i64 {
+    let cluster = settings.cluster.clone();
+    with_session(settings, async move |session| {
+        casstop::cluster::count_rows(session, &cluster).await
+    })
+}

@@ -1,0 +1,195 @@
+//! The engine against the real local node: exact row counts, bounds on in flight, live switching,
+//! pacing and coordinated-omission correction.
+
+mod common;
+
+use std::time::Duration;
+
+use casstop::config::Settings;
+use casstop::engine::Engine;
+use casstop::engine::knobs::{KnobChange, Strategy};
+use casstop::metrics::aggregate::RunTotals;
+
+fn run_ops(settings: &Settings) -> RunTotals {
+    Engine::start(settings, None)
+        .expect("engine starts")
+        .wait()
+        .expect("run ends")
+}
+
+#[test]
+fn every_strategy_writes_exactly_its_ok_count() {
+    for strategy in Strategy::ALL {
+        let mut settings = common::settings(&format!("strategy_{strategy}"));
+        settings.load.strategy = strategy;
+        settings.load.depth = 16;
+        settings.load.batch = 10;
+        settings.load.throttle_cap = 300;
+        settings.load.ops = 1500;
+        common::fresh_table(&settings);
+        let totals = run_ops(&settings).totals;
+        assert_eq!(totals.issued, 1500, "{strategy}: the ops budget is exact");
+        assert_eq!(totals.errors.total(), 0, "{strategy}: {}", totals.errors);
+        assert_eq!(totals.ok, 1500, "{strategy}");
+        assert_eq!(
+            common::count_rows(&settings),
+            1500,
+            "{strategy}: rows == ok"
+        );
+    }
+}
+
+#[test]
+fn rows_per_request_writes_unlogged_batches() {
+    let mut settings = common::settings("rows_per_request");
+    settings.load.strategy = Strategy::Callbacks;
+    settings.load.depth = 8;
+    settings.load.rows_per_request = 5;
+    settings.load.ops = 200;
+    settings.load.workers = 2;
+    common::fresh_table(&settings);
+    let totals = run_ops(&settings).totals;
+    assert_eq!((totals.ok, totals.ok_rows), (200, 1000));
+    assert_eq!(common::count_rows(&settings), 1000);
+}
+
+#[test]
+fn switching_strategy_depth_and_workers_live_loses_and_doubles_nothing() {
+    let mut settings = common::settings("live_switch");
+    settings.load.strategy = Strategy::Sync;
+    common::fresh_table(&settings);
+    let engine = Engine::start(&settings, None).expect("engine starts");
+    let changes = [
+        KnobChange::Strategy(Strategy::Callbacks),
+        KnobChange::Depth(64),
+        KnobChange::Strategy(Strategy::Pipeline),
+        KnobChange::Depth(8),
+        KnobChange::Workers(3),
+        KnobChange::Strategy(Strategy::Batches),
+        KnobChange::Batch(25),
+        KnobChange::Strategy(Strategy::Throttle),
+        KnobChange::Workers(1),
+        KnobChange::Strategy(Strategy::Callbacks),
+        KnobChange::PayloadBytes(1000),
+        KnobChange::RowsPerRequest(3),
+        KnobChange::Paused(true),
+        KnobChange::Paused(false),
+        KnobChange::Strategy(Strategy::Sync),
+    ];
+    for change in changes {
+        engine
+            .change(change.clone())
+            .unwrap_or_else(|e| panic!("{change}: {e}"));
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert!(
+        engine.change(KnobChange::Depth(0)).is_err(),
+        "a bad value is refused"
+    );
+    let totals = engine.stop().expect("run ends");
+    let t = &totals.totals;
+    assert!(t.ok > 1000, "the load ran: {} ok", t.ok);
+    assert_eq!(t.errors.total(), 0, "{}", t.errors);
+    assert_eq!(t.issued, t.ok, "every issued write is counted once");
+    assert_eq!(
+        common::count_rows(&settings) as u64,
+        t.ok_rows,
+        "rows == ok rows"
+    );
+    let knob_events = totals
+        .events
+        .iter()
+        .filter(|e| matches!(e.kind, casstop::metrics::EventKind::Knob(_)))
+        .count();
+    assert_eq!(knob_events, 15, "every change is an event");
+    assert!(
+        totals
+            .events
+            .iter()
+            .any(|e| e.text.starts_with("first write under")),
+        "the time to the first write under a change is reported"
+    );
+}
+
+fn max_in_flight(settings: &Settings) -> u32 {
+    let engine = Engine::start(settings, None).expect("engine starts");
+    std::thread::sleep(Duration::from_secs(2));
+    let totals = engine.stop().expect("run ends");
+    assert!(totals.totals.ok > 100, "the load ran");
+    totals
+        .history
+        .iter()
+        .map(|i| i.in_flight_max)
+        .max()
+        .unwrap_or(0)
+}
+
+#[test]
+fn in_flight_never_exceeds_the_strategy_limit() {
+    let cases = [
+        (Strategy::Sync, 1),
+        (Strategy::Pipeline, 8),
+        (Strategy::Callbacks, 12),
+        (Strategy::Batches, 10),
+        (Strategy::Throttle, 200),
+    ];
+    for (strategy, limit) in cases {
+        let mut settings = common::settings("in_flight");
+        settings.load.strategy = strategy;
+        settings.load.depth = limit.max(1);
+        settings.load.batch = limit.max(1);
+        settings.load.throttle_cap = limit.max(10);
+        let max = max_in_flight(&settings);
+        assert!(max <= limit, "{strategy}: {max} in flight > {limit}");
+        assert!(
+            max >= limit.min(2),
+            "{strategy}: {max} in flight; the limit was never reached"
+        );
+    }
+}
+
+#[test]
+fn a_fixed_rate_lands_within_five_percent() {
+    let mut settings = common::settings("rate");
+    settings.load.strategy = Strategy::Callbacks;
+    settings.load.depth = 64;
+    settings.load.rate = 1000.0;
+    settings.load.duration = Duration::from_secs(5);
+    let totals = run_ops(&settings);
+    let achieved = totals.totals.ok as f64 / totals.duration.as_secs_f64();
+    assert!(
+        (950.0..=1050.0).contains(&achieved),
+        "{achieved:.0} writes/s for a 1000/s target"
+    );
+    assert!(totals.paced);
+}
+
+#[test]
+fn an_unsustainable_rate_shows_growing_response_times() {
+    // One write at a time cannot reach 50,000/s: every write falls further behind its schedule,
+    // and the response time (from the intended start) must say so while service time stays flat.
+    let mut settings = common::settings("coordinated_omission");
+    settings.load.strategy = Strategy::Sync;
+    settings.load.rate = 50_000.0;
+    settings.load.duration = Duration::from_secs(3);
+    let totals = run_ops(&settings);
+    let intervals: Vec<_> = totals.history.iter().filter(|i| i.ok > 0).collect();
+    assert!(intervals.len() >= 6, "{} intervals", intervals.len());
+    let first = intervals[1]
+        .response
+        .expect("paced runs report response time")
+        .p50;
+    let last = intervals[intervals.len() - 2].response.expect("paced").p50;
+    assert!(
+        last > first * 3,
+        "response p50 grows: {first} µs then {last} µs"
+    );
+    let response = casstop::metrics::LatencySummary::of(&totals.response);
+    let service = casstop::metrics::LatencySummary::of(&totals.service);
+    assert!(
+        response.p50 > service.p50 * 10,
+        "response p50 {} µs vs service p50 {} µs",
+        response.p50,
+        service.p50
+    );
+}
