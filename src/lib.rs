@@ -9,6 +9,7 @@ pub mod config;
 pub mod engine;
 pub mod local;
 pub mod metrics;
+pub mod ui;
 pub mod units;
 
 use std::ffi::OsString;
@@ -68,7 +69,33 @@ pub fn load_settings(cli: &Cli) -> Result<Loaded> {
     Ok(config::load(path.as_deref(), &env, &cli.flag_overrides())?)
 }
 
+/// Logs go to a file (`~/.local/state/casstop/casstop.log`), never to the screen; `CASSTOP_LOG`
+/// sets the filter (default `info`). Logging that cannot start is not a reason to stop.
+fn init_logging() -> Option<tracing_appender::non_blocking::WorkerGuard> {
+    let dir = dirs::state_dir()
+        .or_else(dirs::data_local_dir)?
+        .join("casstop");
+    std::fs::create_dir_all(&dir).ok()?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("casstop.log"))
+        .ok()?;
+    let (writer, guard) = tracing_appender::non_blocking(file);
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CASSTOP_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_writer(writer)
+        .with_ansi(false)
+        .with_env_filter(filter)
+        .try_init()
+        .ok()?;
+    Some(guard)
+}
+
 pub fn run(cli: Cli) -> Result<()> {
+    let _log_guard = init_logging();
+    tracing::info!(command = ?cli.command, "casstop starting");
     let loaded = load_settings(&cli)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -77,10 +104,14 @@ pub fn run(cli: Cli) -> Result<()> {
         .build()
         .context("starting the async runtime")?;
     match cli.command {
-        None | Some(Command::Tui(_)) => Err(UsageError(
-            "the interactive session is not yet built; use `casstop bench`".into(),
-        )
-        .into()),
+        None | Some(Command::Tui(_)) => {
+            let node_pid = runtime.block_on(prepare_cluster(&loaded.settings))?;
+            drop(runtime);
+            let result = ui::run(&loaded.settings, node_pid)?;
+            println!("session summary");
+            bench::print_result(&result);
+            Ok(())
+        }
         Some(Command::Bench(args)) => {
             let node_pid = runtime.block_on(prepare_cluster(&loaded.settings))?;
             drop(runtime);

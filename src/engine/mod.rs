@@ -142,6 +142,12 @@ impl Engine {
         self.thread.as_ref().is_none_or(|t| t.is_finished())
     }
 
+    /// Asks the run to stop without waiting for it: writes in flight finish, then
+    /// [`Engine::is_finished`] turns true.
+    pub fn request_stop(&self) {
+        let _ = self.commands.send(Command::Stop);
+    }
+
     /// Stops the run (writes in flight finish) and returns its totals.
     pub fn stop(mut self) -> Result<RunTotals> {
         let _ = self.commands.send(Command::Stop);

@@ -205,7 +205,10 @@ impl Worker {
             .max(self.slots.take_max_in_flight());
         let report = std::mem::replace(&mut self.report, WorkerReport::new(self.id));
         self.report.knob_version = self.knob_version;
-        match self.metrics.try_send(MetricsMessage::Report(Box::new(report))) {
+        match self
+            .metrics
+            .try_send(MetricsMessage::Report(Box::new(report)))
+        {
             Ok(()) => {}
             Err(TrySendError::Full(MetricsMessage::Report(kept))) => {
                 let fresh = std::mem::replace(&mut self.report, *kept);
@@ -259,6 +262,7 @@ impl Worker {
                 self.seq += 1;
                 self.report.issued += 1;
                 if let Some(changed_at) = self.unapplied_change.take() {
+                    self.report.knob_version = self.knob_version;
                     self.report.knob_apply_latency =
                         Some(now.saturating_duration_since(changed_at));
                 }

@@ -1,0 +1,569 @@
+//! The interactive session's state and its input handling: keys and the `:` command line turn into
+//! [`Action`]s. Pure functions of the state and the key, so they are tested without a terminal.
+
+use std::sync::Arc;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+use crate::engine::EngineInfo;
+use crate::engine::knobs::{Consistency, KnobChange, Knobs, Strategy, limits};
+use crate::metrics::Snapshot;
+
+/// Chart windows `z` cycles through, in seconds.
+pub const WINDOWS: [u32; 5] = [60, 120, 300, 600, 1800];
+
+/// What a key asks for, beyond changing the app's own state.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    Change(KnobChange),
+    Profile,
+    Quit,
+    /// A second Ctrl-C: leave now, without waiting for writes in flight.
+    QuitNow,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Mode {
+    Normal,
+    /// Typing a `:` command; the text typed so far.
+    Command(String),
+    Help,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Severity {
+    Info,
+    Error,
+}
+
+/// Everything drawn on screen; drawing is a pure function of this.
+pub struct App {
+    pub info: EngineInfo,
+    pub snapshot: Arc<Snapshot>,
+    pub window_secs: u32,
+    pub mode: Mode,
+    /// Feedback on the last key or command.
+    pub message: Option<(String, Severity)>,
+    pub quitting: bool,
+    /// Where the load goes, for the header.
+    pub node_label: String,
+}
+
+impl App {
+    pub fn new(info: EngineInfo, snapshot: Arc<Snapshot>, window_secs: u32) -> Self {
+        let node_label = format!(
+            "{} · Cassandra {}",
+            info.hosts.join(","),
+            info.server_version
+        );
+        App {
+            info,
+            snapshot,
+            window_secs,
+            mode: Mode::Normal,
+            message: None,
+            quitting: false,
+            node_label,
+        }
+    }
+
+    fn knobs(&self) -> &Knobs {
+        &self.snapshot.knobs
+    }
+
+    fn say(&mut self, text: impl Into<String>, severity: Severity) {
+        self.message = Some((text.into(), severity));
+    }
+
+    /// Handles one key; returns what the engine (or the session) should do.
+    pub fn on_key(&mut self, key: KeyEvent) -> Option<Action> {
+        if key.kind == KeyEventKind::Release {
+            return None;
+        }
+        let ctrl_c = key.modifiers.contains(KeyModifiers::CONTROL)
+            && matches!(key.code, KeyCode::Char('c') | KeyCode::Char('C'));
+        if ctrl_c {
+            return Some(if self.quitting {
+                Action::QuitNow
+            } else {
+                self.quitting = true;
+                Action::Quit
+            });
+        }
+        match std::mem::replace(&mut self.mode, Mode::Normal) {
+            Mode::Help => {
+                // Any key closes help; `q` still quits.
+                if key.code == KeyCode::Char('q') {
+                    self.quitting = true;
+                    return Some(Action::Quit);
+                }
+                None
+            }
+            Mode::Command(mut text) => match key.code {
+                KeyCode::Esc => None,
+                KeyCode::Enter => self.run_command(&text),
+                KeyCode::Backspace => {
+                    if text.pop().is_some() {
+                        self.mode = Mode::Command(text);
+                    }
+                    None
+                }
+                KeyCode::Char(c) => {
+                    text.push(c);
+                    self.mode = Mode::Command(text);
+                    None
+                }
+                _ => {
+                    self.mode = Mode::Command(text);
+                    None
+                }
+            },
+            Mode::Normal => self.on_normal_key(key),
+        }
+    }
+
+    fn on_normal_key(&mut self, key: KeyEvent) -> Option<Action> {
+        let k = self.knobs().clone();
+        let change = |change: KnobChange| Some(Action::Change(change));
+        match key.code {
+            KeyCode::Char('q') => {
+                self.quitting = true;
+                Some(Action::Quit)
+            }
+            KeyCode::Char('?') | KeyCode::F(1) => {
+                self.mode = Mode::Help;
+                None
+            }
+            KeyCode::Char(':') => {
+                self.mode = Mode::Command(String::new());
+                None
+            }
+            KeyCode::Char(c @ '1'..='5') => change(KnobChange::Strategy(
+                Strategy::ALL[(c as u8 - b'1') as usize],
+            )),
+            KeyCode::Tab => change(KnobChange::Strategy(k.strategy.next())),
+            KeyCode::Char('+') | KeyCode::Char('=') => {
+                change(KnobChange::Depth(grow(k.depth, depth_max(&k))))
+            }
+            KeyCode::Char('-') => change(KnobChange::Depth(shrink(k.depth))),
+            KeyCode::Char('>') => change(KnobChange::Depth((k.depth + 1).min(depth_max(&k)))),
+            KeyCode::Char('<') => change(KnobChange::Depth(k.depth.saturating_sub(1).max(1))),
+            KeyCode::Char(']') => change(KnobChange::Batch(grow(k.batch, depth_max(&k)))),
+            KeyCode::Char('[') => change(KnobChange::Batch(shrink(k.batch))),
+            KeyCode::Char('}') => change(KnobChange::Batch((k.batch + 1).min(depth_max(&k)))),
+            KeyCode::Char('{') => change(KnobChange::Batch(k.batch.saturating_sub(1).max(1))),
+            KeyCode::Char('w') => change(KnobChange::Workers(
+                (k.workers + 1).min(limits::MAX_WORKERS),
+            )),
+            KeyCode::Char('W') => change(KnobChange::Workers(k.workers.saturating_sub(1).max(1))),
+            KeyCode::Char('r') => {
+                if k.rate > 0.0 {
+                    change(KnobChange::Rate(k.rate * 2.0))
+                } else {
+                    self.say(
+                        "rate is open (as fast as the strategy allows); R sets a target, :rate N an exact one",
+                        Severity::Info,
+                    );
+                    None
+                }
+            }
+            KeyCode::Char('R') => {
+                let base = if k.rate > 0.0 {
+                    k.rate
+                } else {
+                    self.snapshot.interval.throughput
+                };
+                change(KnobChange::Rate(round_rate(base / 2.0)))
+            }
+            KeyCode::Char('p') | KeyCode::Char(' ') => change(KnobChange::Paused(!k.paused)),
+            KeyCode::Char('f') => Some(Action::Profile),
+            KeyCode::Char('z') => {
+                let index = WINDOWS.iter().position(|w| *w == self.window_secs);
+                self.window_secs = WINDOWS[index.map(|i| (i + 1) % WINDOWS.len()).unwrap_or(0)];
+                self.say(
+                    format!("chart window {} s", self.window_secs),
+                    Severity::Info,
+                );
+                None
+            }
+            KeyCode::Esc => {
+                self.message = None;
+                None
+            }
+            _ => None,
+        }
+    }
+
+    fn run_command(&mut self, text: &str) -> Option<Action> {
+        match parse_command(text) {
+            Ok(CommandLine::Change(change)) => match self.knobs().apply(&change) {
+                Ok(_) => Some(Action::Change(change)),
+                Err(message) => {
+                    self.say(message, Severity::Error);
+                    None
+                }
+            },
+            Ok(CommandLine::Quit) => {
+                self.quitting = true;
+                Some(Action::Quit)
+            }
+            Ok(CommandLine::Profile) => Some(Action::Profile),
+            Ok(CommandLine::Help) => {
+                self.mode = Mode::Help;
+                None
+            }
+            Ok(CommandLine::Nothing) => None,
+            Err(message) => {
+                self.say(message, Severity::Error);
+                None
+            }
+        }
+    }
+}
+
+fn depth_max(k: &Knobs) -> u32 {
+    limits::MAX_DEPTH.min(k.throttle_cap)
+}
+
+fn grow(value: u32, max: u32) -> u32 {
+    value.saturating_mul(2).clamp(1, max.max(1))
+}
+
+fn shrink(value: u32) -> u32 {
+    (value / 2).max(1)
+}
+
+/// A rate rounded to two significant digits, at least 1/s.
+fn round_rate(rate: f64) -> f64 {
+    if rate < 1.0 {
+        return 1.0;
+    }
+    let magnitude = 10f64.powi(rate.log10().floor() as i32 - 1);
+    ((rate / magnitude).round() * magnitude).max(1.0)
+}
+
+/// A parsed `:` command.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CommandLine {
+    Change(KnobChange),
+    Profile,
+    Quit,
+    Help,
+    Nothing,
+}
+
+/// The knobs as `:` commands take them: `(name, aliases, what it takes)`.
+pub const COMMANDS: &[(&str, &[&str], &str)] = &[
+    (
+        "strategy",
+        &["s"],
+        "sync|batches|pipeline|throttle|callbacks",
+    ),
+    ("depth", &["d"], "writes in flight / chains, 1.."),
+    ("batch", &["b"], "writes per round, 1.."),
+    ("workers", &["w"], "independent workers, 1..256"),
+    ("rate", &[], "target writes/s, 0 = open"),
+    ("payload_bytes", &["payload"], "bytes per row"),
+    ("cpu_work_us", &["cpu"], "µs of client CPU work per write"),
+    (
+        "rows_per_request",
+        &["rows"],
+        "1 = INSERT, more = UNLOGGED BATCH",
+    ),
+    ("consistency", &["cl"], "one, local_quorum, ..."),
+    (
+        "throttle_cap",
+        &["cap"],
+        "safety cap in flight for throttle",
+    ),
+    ("pause", &[], ""),
+    ("resume", &[], ""),
+    ("profile", &[], "capture a CPU profile"),
+    ("quit", &["q"], ""),
+];
+
+/// Parses `:depth 384`, `:rate 5000`, `:strategy pipeline`, `:cpu 50`, ...
+pub fn parse_command(text: &str) -> Result<CommandLine, String> {
+    let mut words = text.split_whitespace();
+    let Some(name) = words.next() else {
+        return Ok(CommandLine::Nothing);
+    };
+    let value = words.next();
+    if let Some(extra) = words.next() {
+        return Err(format!("`:{name}` takes one value; what is `{extra}`?"));
+    }
+    let canonical = COMMANDS
+        .iter()
+        .find(|(full, aliases, _)| *full == name || aliases.contains(&name))
+        .map(|(full, _, _)| *full)
+        .ok_or_else(|| {
+            let names: Vec<&str> = COMMANDS.iter().map(|(n, _, _)| *n).collect();
+            format!("unknown command `:{name}` (commands: {})", names.join(", "))
+        })?;
+    let need = |what: &str| -> Result<&str, String> {
+        value.ok_or_else(|| format!("`:{canonical}` needs a value: {what}"))
+    };
+    let number = |what: &str| -> Result<u32, String> {
+        let text = need(what)?;
+        parse_count(text)
+            .ok_or_else(|| format!("`:{canonical}` takes a whole number ({what}), not `{text}`"))
+    };
+    let no_value = |line: CommandLine| match value {
+        Some(v) => Err(format!("`:{canonical}` takes no value, got `{v}`")),
+        None => Ok(line),
+    };
+    Ok(CommandLine::Change(match canonical {
+        "strategy" => {
+            KnobChange::Strategy(need("sync|batches|pipeline|throttle|callbacks")?.parse()?)
+        }
+        "depth" => KnobChange::Depth(number("1 or more")?),
+        "batch" => KnobChange::Batch(number("1 or more")?),
+        "workers" => KnobChange::Workers(number("1 to 256")?),
+        "rate" => {
+            let text = need("writes/s, 0 = open")?;
+            let rate = parse_rate(text).ok_or_else(|| {
+                format!("`:rate` takes writes per second (e.g. 5000, 5k, 0 = open), not `{text}`")
+            })?;
+            KnobChange::Rate(rate)
+        }
+        "payload_bytes" => KnobChange::PayloadBytes(number("bytes")?),
+        "cpu_work_us" => KnobChange::CpuWorkUs(number("microseconds")?),
+        "rows_per_request" => KnobChange::RowsPerRequest(number("1 or more")?),
+        "consistency" => {
+            KnobChange::Consistency(need("e.g. one, local_quorum")?.parse::<Consistency>()?)
+        }
+        "throttle_cap" => KnobChange::ThrottleCap(number("1 or more")?),
+        "pause" => return no_value(CommandLine::Change(KnobChange::Paused(true))),
+        "resume" => return no_value(CommandLine::Change(KnobChange::Paused(false))),
+        "profile" => return no_value(CommandLine::Profile),
+        "quit" => return no_value(CommandLine::Quit),
+        _ => return Ok(CommandLine::Help),
+    }))
+}
+
+/// `384`, `1,000`, `10k`, `1M`.
+fn parse_count(text: &str) -> Option<u32> {
+    let value = parse_rate(text)?;
+    (value.fract() == 0.0 && value <= f64::from(u32::MAX)).then_some(value as u32)
+}
+
+fn parse_rate(text: &str) -> Option<f64> {
+    let cleaned = text.replace(['_', ','], "").to_ascii_lowercase();
+    let cleaned = cleaned.trim_end_matches("/s");
+    let (digits, factor) = match cleaned.strip_suffix('k') {
+        Some(d) => (d, 1e3),
+        None => match cleaned.strip_suffix('m') {
+            Some(d) => (d, 1e6),
+            None => (cleaned, 1.0),
+        },
+    };
+    let value = digits.parse::<f64>().ok()? * factor;
+    (value.is_finite() && value >= 0.0).then_some(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::LoadSettings;
+    use crate::engine::knobs::Runtime;
+    use std::time::Duration;
+
+    fn app() -> App {
+        let knobs = LoadSettings::default().initial_knobs(Consistency::LocalQuorum);
+        let info = EngineInfo {
+            hosts: vec!["127.0.0.1:9042".into()],
+            server_version: "5.0.9".into(),
+            runtime: Runtime::CurrentThread,
+            threads: 1,
+            interval: Duration::from_secs(1),
+            cpu_rounds_per_us: 100.0,
+            run_nonce: 1,
+        };
+        App::new(info, Arc::new(Snapshot::empty(knobs)), 120)
+    }
+
+    fn key(code: KeyCode) -> KeyEvent {
+        KeyEvent::new(code, KeyModifiers::NONE)
+    }
+
+    fn press(app: &mut App, code: KeyCode) -> Option<Action> {
+        app.on_key(key(code))
+    }
+
+    #[test]
+    fn number_keys_pick_strategies_and_tab_cycles() {
+        let mut app = app();
+        assert_eq!(
+            press(&mut app, KeyCode::Char('1')),
+            Some(Action::Change(KnobChange::Strategy(Strategy::Sync)))
+        );
+        assert_eq!(
+            press(&mut app, KeyCode::Char('3')),
+            Some(Action::Change(KnobChange::Strategy(Strategy::Pipeline)))
+        );
+        assert_eq!(
+            press(&mut app, KeyCode::Tab),
+            Some(Action::Change(KnobChange::Strategy(Strategy::Sync)))
+        );
+    }
+
+    #[test]
+    fn depth_and_batch_keys() {
+        let mut app = app();
+        assert_eq!(
+            press(&mut app, KeyCode::Char('+')),
+            Some(Action::Change(KnobChange::Depth(256)))
+        );
+        assert_eq!(
+            press(&mut app, KeyCode::Char('-')),
+            Some(Action::Change(KnobChange::Depth(64)))
+        );
+        assert_eq!(
+            press(&mut app, KeyCode::Char('>')),
+            Some(Action::Change(KnobChange::Depth(129)))
+        );
+        assert_eq!(
+            press(&mut app, KeyCode::Char('<')),
+            Some(Action::Change(KnobChange::Depth(127)))
+        );
+        assert_eq!(
+            press(&mut app, KeyCode::Char(']')),
+            Some(Action::Change(KnobChange::Batch(240)))
+        );
+        assert_eq!(
+            press(&mut app, KeyCode::Char('[')),
+            Some(Action::Change(KnobChange::Batch(60)))
+        );
+        assert_eq!(
+            press(&mut app, KeyCode::Char('w')),
+            Some(Action::Change(KnobChange::Workers(2)))
+        );
+        assert_eq!(
+            press(&mut app, KeyCode::Char('W')),
+            Some(Action::Change(KnobChange::Workers(1)))
+        );
+        assert_eq!(
+            press(&mut app, KeyCode::Char('p')),
+            Some(Action::Change(KnobChange::Paused(true)))
+        );
+    }
+
+    #[test]
+    fn rate_keys_from_open_and_paced() {
+        let mut app = app();
+        assert_eq!(press(&mut app, KeyCode::Char('r')), None, "open stays open");
+        assert!(app.message.is_some());
+        let mut snapshot = (*app.snapshot).clone();
+        snapshot.knobs.rate = 1000.0;
+        app.snapshot = Arc::new(snapshot);
+        assert_eq!(
+            press(&mut app, KeyCode::Char('r')),
+            Some(Action::Change(KnobChange::Rate(2000.0)))
+        );
+        assert_eq!(
+            press(&mut app, KeyCode::Char('R')),
+            Some(Action::Change(KnobChange::Rate(500.0)))
+        );
+        assert_eq!(round_rate(12_345.0), 12_000.0);
+        assert_eq!(round_rate(0.2), 1.0);
+    }
+
+    #[test]
+    fn quit_then_second_ctrl_c_quits_now() {
+        let mut first = app();
+        let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        assert_eq!(first.on_key(ctrl_c), Some(Action::Quit));
+        assert_eq!(first.on_key(ctrl_c), Some(Action::QuitNow));
+        let mut second = app();
+        assert_eq!(press(&mut second, KeyCode::Char('q')), Some(Action::Quit));
+    }
+
+    #[test]
+    fn zoom_cycles_windows_and_help_toggles() {
+        let mut app = app();
+        press(&mut app, KeyCode::Char('z'));
+        assert_eq!(app.window_secs, 300);
+        press(&mut app, KeyCode::Char('?'));
+        assert_eq!(app.mode, Mode::Help);
+        assert_eq!(
+            press(&mut app, KeyCode::Char('1')),
+            None,
+            "help swallows the key"
+        );
+        assert_eq!(app.mode, Mode::Normal);
+    }
+
+    fn type_command(app: &mut App, text: &str) -> Option<Action> {
+        press(app, KeyCode::Char(':'));
+        for c in text.chars() {
+            assert_eq!(press(app, KeyCode::Char(c)), None);
+        }
+        press(app, KeyCode::Enter)
+    }
+
+    #[test]
+    fn command_line_sets_exact_values() {
+        let mut app = app();
+        assert_eq!(
+            type_command(&mut app, "depth 384"),
+            Some(Action::Change(KnobChange::Depth(384)))
+        );
+        assert_eq!(
+            type_command(&mut app, "rate 5k"),
+            Some(Action::Change(KnobChange::Rate(5000.0)))
+        );
+        assert_eq!(
+            type_command(&mut app, "strategy pipeline"),
+            Some(Action::Change(KnobChange::Strategy(Strategy::Pipeline)))
+        );
+        assert_eq!(
+            type_command(&mut app, "cpu 50"),
+            Some(Action::Change(KnobChange::CpuWorkUs(50)))
+        );
+        assert_eq!(
+            type_command(&mut app, "rows 10"),
+            Some(Action::Change(KnobChange::RowsPerRequest(10)))
+        );
+        assert_eq!(
+            type_command(&mut app, "cl one"),
+            Some(Action::Change(KnobChange::Consistency(Consistency::One)))
+        );
+        assert_eq!(
+            type_command(&mut app, "pause"),
+            Some(Action::Change(KnobChange::Paused(true)))
+        );
+        assert_eq!(type_command(&mut app, "q"), Some(Action::Quit));
+    }
+
+    #[test]
+    fn command_line_explains_bad_values() {
+        let mut app = app();
+        let cases = [
+            ("depth 0", "depth must be between 1"),
+            ("depth lots", "`:depth` takes a whole number"),
+            ("depth", "`:depth` needs a value"),
+            ("rate fast", "`:rate` takes writes per second"),
+            ("strategy fastest", "unknown strategy `fastest`"),
+            ("deepth 5", "unknown command `:deepth`"),
+            ("depth 5 6", "takes one value"),
+            ("pause now", "takes no value"),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(type_command(&mut app, text), None, "{text}");
+            let (message, severity) = app.message.clone().expect("a message");
+            assert_eq!(severity, Severity::Error);
+            assert!(message.contains(expected), "{text}: {message}");
+        }
+    }
+
+    #[test]
+    fn command_line_editing() {
+        let mut app = app();
+        press(&mut app, KeyCode::Char(':'));
+        press(&mut app, KeyCode::Char('x'));
+        press(&mut app, KeyCode::Backspace);
+        assert_eq!(app.mode, Mode::Command(String::new()));
+        press(&mut app, KeyCode::Esc);
+        assert_eq!(app.mode, Mode::Normal);
+    }
+}

@@ -1,0 +1,661 @@
+//! Drawing: a pure function of [`App`] (which carries the latest snapshot). One small function per
+//! panel; no clocks read here, so a fixed snapshot always draws the same screen.
+
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::symbols::Marker;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{
+    Axis, Block, Borders, Chart, Clear, Dataset, GraphType, Paragraph, Sparkline, Wrap,
+};
+
+use super::app::{App, COMMANDS, Mode, Severity};
+use crate::engine::knobs::Strategy;
+use crate::metrics::{EventKind, IntervalStats, RunState};
+use crate::units::{Bytes, Micros, PerSecond};
+
+/// Below this the screen is replaced by a one-line message.
+pub const MIN_WIDTH: u16 = 40;
+pub const MIN_HEIGHT: u16 = 12;
+/// Below this the charts become sparklines.
+const FULL_WIDTH: u16 = 80;
+const FULL_HEIGHT: u16 = 24;
+
+pub fn draw(frame: &mut Frame, app: &App) {
+    let area = frame.area();
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        let text = format!(
+            "terminal too small ({}×{}); casstop needs {MIN_WIDTH}×{MIN_HEIGHT}",
+            area.width, area.height
+        );
+        frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), area);
+        return;
+    }
+    let compact = area.width < FULL_WIDTH || area.height < FULL_HEIGHT;
+    let [header, body, footer] = Layout::vertical([
+        Constraint::Length(2),
+        Constraint::Min(0),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    draw_header(frame, header, app);
+    if compact {
+        draw_compact(frame, body, app);
+    } else {
+        let [charts, panels] =
+            Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(body);
+        let [throughput, latency] =
+            Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
+                .areas(charts);
+        draw_throughput(frame, throughput, app);
+        draw_latency(frame, latency, app);
+        let [counters, cpu, events] = Layout::horizontal([
+            Constraint::Length(30),
+            Constraint::Percentage(40),
+            Constraint::Min(20),
+        ])
+        .areas(panels);
+        draw_counters(frame, counters, app);
+        draw_cpu(frame, cpu, app);
+        draw_events(frame, events, app);
+    }
+    draw_footer(frame, footer, app);
+    if app.mode == Mode::Help {
+        draw_help(frame, area);
+    }
+}
+
+fn state_style(state: RunState) -> Style {
+    match state {
+        RunState::Running => Style::new().fg(Color::Green).bold(),
+        RunState::Paused => Style::new().fg(Color::Yellow).bold(),
+        RunState::Starting | RunState::Draining => Style::new().fg(Color::Cyan).bold(),
+        RunState::Finished => Style::new().fg(Color::Gray).bold(),
+    }
+}
+
+fn clock(seconds: u64) -> String {
+    format!(
+        "{:02}:{:02}:{:02}",
+        seconds / 3600,
+        seconds / 60 % 60,
+        seconds % 60
+    )
+}
+
+fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
+    let s = &app.snapshot;
+    let k = &s.knobs;
+    let state = if k.paused && s.state == RunState::Running {
+        RunState::Paused
+    } else {
+        s.state
+    };
+    let title = Line::from(vec![
+        Span::styled(" casstop ", Style::new().bold().reversed()),
+        Span::raw(format!(" {}  ", app.node_label)),
+        Span::styled(state.to_string(), state_style(state)),
+        Span::raw(format!(
+            "  {}  runtime {} ({} thread{})",
+            clock(s.elapsed.as_secs()),
+            app.info.runtime,
+            app.info.threads,
+            if app.info.threads == 1 { "" } else { "s" }
+        )),
+    ]);
+    let knob = |name: &'static str, value: String| {
+        vec![
+            Span::styled(format!("{name} "), Style::new().fg(Color::DarkGray)),
+            Span::styled(value, Style::new().bold()),
+            Span::raw("  "),
+        ]
+    };
+    let rate = if k.rate > 0.0 {
+        PerSecond(k.rate).to_string()
+    } else {
+        "open".into()
+    };
+    let knobs: Vec<Span> = [
+        knob("strategy", k.strategy.to_string()),
+        knob("depth", k.depth.to_string()),
+        knob("batch", k.batch.to_string()),
+        knob("workers", k.workers.to_string()),
+        knob("rate", rate),
+        knob("payload", Bytes(k.payload_bytes.into()).to_string()),
+        knob("cpu", format!("{} µs", k.cpu_work_us)),
+        knob("rows", k.rows_per_request.to_string()),
+        knob("cl", k.consistency.to_string()),
+    ]
+    .concat();
+    frame.render_widget(
+        Paragraph::new(vec![title, Line::from(knobs)]).wrap(Wrap { trim: false }),
+        area,
+    );
+}
+
+/// The intervals inside the chart window, and the window's x bounds.
+fn window(app: &App) -> (Vec<&IntervalStats>, [f64; 2]) {
+    let now = app.snapshot.elapsed.as_secs_f64();
+    let start = (now - f64::from(app.window_secs)).max(0.0);
+    let points = app
+        .snapshot
+        .history
+        .iter()
+        .map(|i| i.as_ref())
+        .filter(|i| i.at_s >= start)
+        .collect();
+    (points, [start, start + f64::from(app.window_secs)])
+}
+
+/// Vertical marker lines at knob changes inside the window, from `low` to `high`.
+fn knob_markers(app: &App, bounds: [f64; 2], low: f64, high: f64) -> Vec<[(f64, f64); 2]> {
+    app.snapshot
+        .events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::Knob(_)))
+        .filter(|e| e.at_s >= bounds[0] && e.at_s <= bounds[1])
+        .map(|e| [(e.at_s, low), (e.at_s, high)])
+        .collect()
+}
+
+fn x_axis(bounds: [f64; 2]) -> Axis<'static> {
+    Axis::default()
+        .bounds(bounds)
+        .style(Style::new().fg(Color::DarkGray))
+        .labels(vec![
+            Span::raw(format!("{:.0}s", bounds[0])),
+            Span::raw(format!("{:.0}s", bounds[1])),
+        ])
+}
+
+fn draw_throughput(frame: &mut Frame, area: Rect, app: &App) {
+    let (points, bounds) = window(app);
+    let data: Vec<(f64, f64)> = points.iter().map(|i| (i.at_s, i.throughput)).collect();
+    let peak = data.iter().map(|p| p.1).fold(0.0, f64::max);
+    let top = nice_ceiling(peak.max(app.snapshot.knobs.rate).max(10.0));
+    let markers = knob_markers(app, bounds, 0.0, top);
+    let mut datasets: Vec<Dataset> = markers
+        .iter()
+        .map(|m| {
+            Dataset::default()
+                .data(m)
+                .graph_type(GraphType::Line)
+                .marker(Marker::Braille)
+                .style(Style::new().fg(Color::Yellow))
+        })
+        .collect();
+    let target;
+    if app.snapshot.knobs.rate > 0.0 {
+        target = [
+            (bounds[0], app.snapshot.knobs.rate),
+            (bounds[1], app.snapshot.knobs.rate),
+        ];
+        datasets.push(
+            Dataset::default()
+                .name("target")
+                .data(&target)
+                .graph_type(GraphType::Line)
+                .marker(Marker::Braille)
+                .style(Style::new().fg(Color::DarkGray)),
+        );
+    }
+    datasets.push(
+        Dataset::default()
+            .name("writes/s")
+            .data(&data)
+            .graph_type(GraphType::Line)
+            .marker(Marker::Braille)
+            .style(Style::new().fg(Color::Cyan)),
+    );
+    let title = format!(
+        " throughput {} · last {} s ",
+        PerSecond(app.snapshot.interval.throughput),
+        app.window_secs
+    );
+    let chart = Chart::new(datasets)
+        .block(Block::bordered().title(title))
+        .x_axis(x_axis(bounds))
+        .y_axis(
+            Axis::default()
+                .bounds([0.0, top])
+                .style(Style::new().fg(Color::DarkGray))
+                .labels(vec![
+                    Span::raw("0"),
+                    Span::raw(PerSecond(top / 2.0).to_string()),
+                    Span::raw(PerSecond(top).to_string()),
+                ]),
+        )
+        .hidden_legend_constraints((Constraint::Percentage(40), Constraint::Percentage(40)));
+    frame.render_widget(chart, area);
+}
+
+/// 1, 2 or 5 times a power of ten, at or above `value`.
+fn nice_ceiling(value: f64) -> f64 {
+    let magnitude = 10f64.powf(value.log10().floor());
+    [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * magnitude)
+        .find(|v| *v >= value)
+        .unwrap_or(10.0 * magnitude)
+}
+
+fn line<'a>(name: &'static str, data: &'a [(f64, f64)], color: Color) -> Dataset<'a> {
+    Dataset::default()
+        .name(name)
+        .data(data)
+        .graph_type(GraphType::Line)
+        .marker(Marker::Braille)
+        .style(Style::new().fg(color))
+}
+
+fn draw_latency(frame: &mut Frame, area: Rect, app: &App) {
+    let (points, bounds) = window(app);
+    let log = |us: u64| (us.max(1) as f64).log10();
+    let series = |pick: fn(&IntervalStats) -> Option<u64>| -> Vec<(f64, f64)> {
+        points
+            .iter()
+            .filter(|i| i.ok > 0)
+            .filter_map(|i| pick(i).map(|us| (i.at_s, log(us))))
+            .collect()
+    };
+    let p50 = series(|i| Some(i.service.p50));
+    let p99 = series(|i| Some(i.service.p99));
+    let max = series(|i| Some(i.service.max));
+    let response = series(|i| i.response.map(|r| r.p99));
+    let all = p50.iter().chain(&max).chain(&response).map(|p| p.1);
+    let (low, high) = all.fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let (low, high) = if low > high {
+        (2.0, 4.0)
+    } else {
+        (low.floor().max(0.0), high.ceil().max(low.floor() + 1.0))
+    };
+    let markers = knob_markers(app, bounds, low, high);
+    let mut datasets: Vec<Dataset> = markers
+        .iter()
+        .map(|m| {
+            Dataset::default()
+                .data(m)
+                .graph_type(GraphType::Line)
+                .marker(Marker::Braille)
+                .style(Style::new().fg(Color::Yellow))
+        })
+        .collect();
+    datasets.push(line("max", &max, Color::Red));
+    if app.snapshot.paced {
+        datasets.push(line("response p99", &response, Color::Magenta));
+    }
+    datasets.push(line("p99", &p99, Color::Yellow));
+    datasets.push(line("p50", &p50, Color::Green));
+    let labels: Vec<Span> = (low as i32..=high as i32)
+        .map(|decade| Span::raw(decade_label(decade)))
+        .collect();
+    let i = &app.snapshot.interval;
+    let title = if app.snapshot.paced {
+        format!(
+            " service p50 {} p99 {} · response p99 {} ",
+            Micros(i.service.p50 as f64),
+            Micros(i.service.p99 as f64),
+            Micros(i.response.map(|r| r.p99).unwrap_or(0) as f64)
+        )
+    } else {
+        format!(
+            " latency p50 {} p99 {} max {} ",
+            Micros(i.service.p50 as f64),
+            Micros(i.service.p99 as f64),
+            Micros(i.service.max as f64)
+        )
+    };
+    let chart = Chart::new(datasets)
+        .block(Block::bordered().title(title))
+        .x_axis(x_axis(bounds))
+        .y_axis(
+            Axis::default()
+                .bounds([low, high])
+                .style(Style::new().fg(Color::DarkGray))
+                .labels(labels),
+        )
+        .hidden_legend_constraints((Constraint::Percentage(50), Constraint::Percentage(60)));
+    frame.render_widget(chart, area);
+}
+
+fn counter_lines(app: &App) -> Vec<Line<'static>> {
+    let s = &app.snapshot;
+    let t = &s.totals;
+    let i = &s.interval;
+    let limit = s.knobs.in_flight_limit() * s.knobs.workers;
+    let achieved = if s.knobs.rate > 0.0 {
+        format!(
+            "{} of {} ({:.0}%)",
+            PerSecond(i.throughput),
+            PerSecond(s.knobs.rate),
+            i.throughput / s.knobs.rate * 100.0
+        )
+    } else {
+        format!("{} (open)", PerSecond(i.throughput))
+    };
+    let errors = if t.errors.total() == 0 {
+        Span::styled("none", Style::new().fg(Color::Green))
+    } else {
+        Span::styled(t.errors.to_string(), Style::new().fg(Color::Red).bold())
+    };
+    vec![
+        Line::from(format!("ok        {}", group(t.ok))),
+        Line::from(format!("rows      {}", group(t.ok_rows))),
+        Line::from(vec![Span::raw("errors    "), errors]),
+        Line::from(format!(
+            "in flight {} / {}",
+            i.in_flight,
+            group(u64::from(limit))
+        )),
+        Line::from(format!("rate      {achieved}")),
+    ]
+}
+
+fn draw_counters(frame: &mut Frame, area: Rect, app: &App) {
+    frame.render_widget(
+        Paragraph::new(counter_lines(app)).block(Block::bordered().title(" counters ")),
+        area,
+    );
+}
+
+fn cpu_lines(app: &App) -> Vec<Line<'static>> {
+    let cpu = &app.snapshot.interval.cpu;
+    let mut lines = vec![Line::from(format!(
+        "client  {:>4.0}% of a core, RSS {}",
+        cpu.process_percent,
+        Bytes(cpu.rss_bytes)
+    ))];
+    if let Some(busiest) = cpu.busiest_thread() {
+        lines.push(Line::from(format!(
+            "busiest {:>4.0}% {}",
+            busiest.percent, busiest.name
+        )));
+    }
+    if let Some(node) = cpu.node_percent {
+        lines.push(Line::from(format!(
+            "node    {:>4.0}% (local JVM){}",
+            node,
+            cpu.node_rss_bytes
+                .map(|b| format!(", RSS {}", Bytes(b)))
+                .unwrap_or_default()
+        )));
+    }
+    let ok = app.snapshot.interval.ok;
+    if ok > 0 {
+        let per_write =
+            cpu.process_percent / 100.0 * app.snapshot.interval.length_s * 1e6 / ok as f64;
+        lines.push(Line::from(format!(
+            "client CPU per write {per_write:.1} µs"
+        )));
+    }
+    lines
+}
+
+fn draw_cpu(frame: &mut Frame, area: Rect, app: &App) {
+    frame.render_widget(
+        Paragraph::new(cpu_lines(app)).block(Block::bordered().title(" where the time goes ")),
+        area,
+    );
+}
+
+fn event_lines(app: &App, rows: usize) -> Vec<Line<'static>> {
+    let events = &app.snapshot.events;
+    events
+        .iter()
+        .skip(events.len().saturating_sub(rows))
+        .map(|e| {
+            let style = match e.kind {
+                EventKind::Knob(_) => Style::new().fg(Color::Yellow),
+                EventKind::Error => Style::new().fg(Color::Red),
+                EventKind::Info => Style::new().fg(Color::DarkGray),
+            };
+            Line::from(vec![
+                Span::styled(
+                    format!("{:>7.1}s ", e.at_s),
+                    Style::new().fg(Color::DarkGray),
+                ),
+                Span::styled(e.text.clone(), style),
+            ])
+        })
+        .collect()
+}
+
+fn draw_events(frame: &mut Frame, area: Rect, app: &App) {
+    let rows = area.height.saturating_sub(2) as usize;
+    frame.render_widget(
+        Paragraph::new(event_lines(app, rows)).block(Block::bordered().title(" events ")),
+        area,
+    );
+}
+
+fn draw_compact(frame: &mut Frame, area: Rect, app: &App) {
+    let [spark_a, spark_b, counters, events] = Layout::vertical([
+        Constraint::Length(3),
+        Constraint::Length(3),
+        Constraint::Length(2),
+        Constraint::Min(0),
+    ])
+    .areas(area);
+    let width = spark_a.width.saturating_sub(2) as usize;
+    let history = &app.snapshot.history;
+    let recent = history.iter().skip(history.len().saturating_sub(width));
+    let throughput: Vec<u64> = recent.clone().map(|i| i.throughput as u64).collect();
+    let p99: Vec<u64> = recent.map(|i| i.service.p99).collect();
+    let i = &app.snapshot.interval;
+    frame.render_widget(
+        Sparkline::default()
+            .block(
+                Block::new()
+                    .borders(Borders::TOP)
+                    .title(format!(" writes/s {} ", PerSecond(i.throughput))),
+            )
+            .data(&throughput)
+            .style(Style::new().fg(Color::Cyan)),
+        spark_a,
+    );
+    frame.render_widget(
+        Sparkline::default()
+            .block(
+                Block::new()
+                    .borders(Borders::TOP)
+                    .title(format!(" p99 {} ", Micros(i.service.p99 as f64))),
+            )
+            .data(&p99)
+            .style(Style::new().fg(Color::Yellow)),
+        spark_b,
+    );
+    let t = &app.snapshot.totals;
+    let cpu = &i.cpu;
+    let summary = vec![
+        Line::from(format!(
+            "ok {}  errors {}  in flight {}",
+            group(t.ok),
+            t.errors.total(),
+            i.in_flight
+        )),
+        Line::from(format!(
+            "client CPU {:.0}%{}",
+            cpu.process_percent,
+            cpu.node_percent
+                .map(|n| format!("  node {n:.0}%"))
+                .unwrap_or_default()
+        )),
+    ];
+    frame.render_widget(Paragraph::new(summary), counters);
+    let rows = events.height as usize;
+    frame.render_widget(Paragraph::new(event_lines(app, rows)), events);
+}
+
+fn draw_footer(frame: &mut Frame, area: Rect, app: &App) {
+    let line = match (&app.mode, &app.message) {
+        (Mode::Command(text), _) => Line::from(vec![
+            Span::styled(":", Style::new().bold()),
+            Span::raw(text.clone()),
+            Span::styled("█", Style::new().add_modifier(Modifier::SLOW_BLINK)),
+        ]),
+        (_, Some((message, severity))) => {
+            let color = match severity {
+                Severity::Info => Color::Cyan,
+                Severity::Error => Color::Red,
+            };
+            Line::from(Span::styled(message.clone(), Style::new().fg(color)))
+        }
+        _ if app.quitting => Line::from(Span::styled(
+            "stopping: letting writes in flight finish (Ctrl-C again to leave now)",
+            Style::new().fg(Color::Yellow),
+        )),
+        _ => Line::from(
+            [
+                ("1-5", "strategy"),
+                ("+/-", "depth"),
+                ("[/]", "batch"),
+                ("w/W", "workers"),
+                ("r/R", "rate"),
+                ("p", "pause"),
+                ("z", "zoom"),
+                (":", "command"),
+                ("?", "help"),
+                ("q", "quit"),
+            ]
+            .iter()
+            .flat_map(|(key, what)| {
+                [
+                    Span::styled(*key, Style::new().bold().fg(Color::Cyan)),
+                    Span::raw(format!(" {what}  ")),
+                ]
+            })
+            .collect::<Vec<_>>(),
+        ),
+    };
+    frame.render_widget(Paragraph::new(line), area);
+}
+
+/// The help overlay: every key, every `:` command, and what each strategy does.
+pub fn help_lines() -> Vec<Line<'static>> {
+    let mut lines = vec![Line::from(Span::styled("keys", Style::new().bold()))];
+    let keys = [
+        (
+            "1 2 3 4 5",
+            "strategy: sync, batches, pipeline, throttle, callbacks",
+        ),
+        ("Tab", "next strategy"),
+        ("+ / -", "double / halve depth   (> / < : ±1)"),
+        ("] / [", "double / halve batch   (} / { : ±1)"),
+        ("w / W", "one worker more / less"),
+        (
+            "r / R",
+            "double / halve the target rate (R from open: half the current)",
+        ),
+        ("p or space", "pause / resume"),
+        ("f", "capture a CPU profile"),
+        ("z", "zoom the chart window"),
+        (":", "command line for exact values"),
+        (
+            "q, Ctrl-C",
+            "quit (writes in flight finish; Ctrl-C twice: now)",
+        ),
+    ];
+    for (key, what) in keys {
+        lines.push(Line::from(vec![
+            Span::styled(format!("  {key:<11}"), Style::new().fg(Color::Cyan)),
+            Span::raw(what),
+        ]));
+    }
+    lines.push(Line::from(Span::styled("strategies", Style::new().bold())));
+    for strategy in Strategy::ALL {
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!("  {:<11}", strategy.name()),
+                Style::new().fg(Color::Cyan),
+            ),
+            Span::raw(strategy.describe()),
+        ]));
+    }
+    lines.push(Line::from(Span::styled(
+        "commands  (:name value, e.g. :depth 384  :rate 5k  :strategy pipeline  :cpu 50)",
+        Style::new().bold(),
+    )));
+    let names: Vec<String> = COMMANDS
+        .iter()
+        .map(|(name, aliases, _)| match aliases.first() {
+            Some(alias) => format!(":{name} (:{alias})"),
+            None => format!(":{name}"),
+        })
+        .collect();
+    lines.push(Line::from(format!("  {}", names.join("  "))));
+    lines.push(Line::from(Span::styled(
+        "runtime and threads are fixed for a session (--runtime, --threads). Any key closes help.",
+        Style::new().fg(Color::DarkGray),
+    )));
+    lines
+}
+
+fn draw_help(frame: &mut Frame, area: Rect) {
+    let lines = help_lines();
+    let height = (lines.len() as u16 + 2).min(area.height);
+    let width = area.width.min(84);
+    let popup = Rect {
+        x: area.x + (area.width - width) / 2,
+        y: area.y + (area.height - height) / 2,
+        width,
+        height,
+    };
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(
+                Block::bordered()
+                    .title(" help ")
+                    .title_alignment(Alignment::Center),
+            )
+            .wrap(Wrap { trim: false }),
+        popup,
+    );
+}
+
+/// 10^decade microseconds, short: `100µs`, `1ms`, `10s`.
+fn decade_label(decade: i32) -> String {
+    match decade {
+        ..=2 => format!("{}µs", 10u64.pow(decade.max(0) as u32)),
+        3..=5 => format!("{}ms", 10u64.pow((decade - 3) as u32)),
+        _ => format!("{}s", 10u64.pow((decade - 6).min(9) as u32)),
+    }
+}
+
+/// `1234567` → `1,234,567`.
+fn group(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn helpers() {
+        assert_eq!(group(1_234_567), "1,234,567");
+        assert_eq!(group(12), "12");
+        assert_eq!(nice_ceiling(3_400.0), 5_000.0);
+        assert_eq!(nice_ceiling(10.0), 10.0);
+        assert_eq!(nice_ceiling(11.0), 20.0);
+        assert_eq!(clock(3_725), "01:02:05");
+        assert_eq!(
+            (
+                decade_label(2),
+                decade_label(3),
+                decade_label(5),
+                decade_label(6)
+            ),
+            ("100µs".into(), "1ms".into(), "100ms".into(), "1s".into())
+        );
+    }
+}

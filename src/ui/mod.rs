@@ -1,0 +1,144 @@
+//! The interactive session: the engine runs on its own threads; this thread reads keys, turns them
+//! into commands, and draws the latest snapshot at a fixed frame rate. It never holds anything the
+//! engine waits on: the snapshot is an `Arc` cloned out of a `watch` before drawing.
+
+pub mod app;
+pub mod draw;
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use crossterm::event::{self, Event};
+
+use crate::UsageError;
+use crate::bench::BenchResult;
+use crate::config::Settings;
+use crate::engine::Engine;
+use app::{Action, App, Severity};
+
+/// Gives the terminal back however the session ends (return, `?`, panic unwinding).
+struct TerminalGuard;
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        ratatui::restore();
+    }
+}
+
+/// Counts SIGTERM / SIGINT / SIGHUP: the first asks for a clean stop, the second leaves at once.
+fn watch_signals() -> Result<Arc<AtomicUsize>> {
+    let count = Arc::new(AtomicUsize::new(0));
+    for signal in [
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGHUP,
+    ] {
+        let count = count.clone();
+        // SAFETY: the handler only touches an atomic, which is async-signal-safe.
+        unsafe {
+            signal_hook::low_level::register(signal, move || {
+                count.fetch_add(1, Ordering::SeqCst);
+            })
+        }
+        .context("installing signal handlers")?;
+    }
+    Ok(count)
+}
+
+/// Runs the interactive session until the user quits; returns the run's result for the summary.
+pub fn run(settings: &Settings, node_pid: Option<u32>) -> Result<BenchResult> {
+    if !std::io::stdout().is_terminal() {
+        return Err(UsageError(
+            "the interactive session needs a terminal on stdout; for scripts, pipes and CI use `casstop bench`"
+                .into(),
+        )
+        .into());
+    }
+    // Connect before taking over the screen, so a connection error prints like any other.
+    let engine = Engine::start(settings, node_pid)?;
+    let signals = watch_signals()?;
+    let latest = engine.latest();
+    let mut app = App::new(
+        engine.info.clone(),
+        latest.borrow().clone(),
+        settings.ui.window_secs,
+    );
+    let frame_period = Duration::from_secs_f64(1.0 / f64::from(settings.ui.fps.max(1)));
+
+    let mut terminal = ratatui::try_init().context("setting up the terminal")?;
+    let guard = TerminalGuard;
+    let mut signals_seen = 0;
+    let mut stop_requested = false;
+    loop {
+        app.snapshot = latest.borrow().clone();
+        terminal.draw(|frame| draw::draw(frame, &app))?;
+        if stop_requested && engine.is_finished() {
+            break;
+        }
+        let next_frame = Instant::now() + frame_period;
+        let mut action = None;
+        while action.is_none() {
+            let now = Instant::now();
+            if now >= next_frame {
+                break;
+            }
+            let signalled = signals.load(Ordering::SeqCst);
+            if signalled > signals_seen {
+                signals_seen = signalled;
+                action = Some(if stop_requested {
+                    Action::QuitNow
+                } else {
+                    Action::Quit
+                });
+                break;
+            }
+            // Short polls keep signals noticed quickly; a key is read the moment it arrives.
+            if event::poll((next_frame - now).min(Duration::from_millis(50)))? {
+                match event::read()? {
+                    Event::Key(key) => action = app.on_key(key),
+                    Event::Resize(..) => break,
+                    _ => {}
+                }
+            }
+        }
+        match action {
+            Some(Action::Change(change)) => {
+                if let Err(message) = engine.change(change) {
+                    app.message = Some((message, Severity::Error));
+                } else {
+                    app.message = None;
+                }
+            }
+            Some(Action::Profile) => {
+                app.message = Some((
+                    "CPU profiles are not built yet in this version".into(),
+                    Severity::Info,
+                ));
+            }
+            Some(Action::Quit) => {
+                app.quitting = true;
+                if !stop_requested {
+                    stop_requested = true;
+                    engine.request_stop();
+                }
+            }
+            Some(Action::QuitNow) => {
+                drop(guard);
+                eprintln!(
+                    "casstop: left at once; {} writes were still in flight and are not counted",
+                    app.snapshot.interval.in_flight
+                );
+                std::process::exit(130);
+            }
+            None => {}
+        }
+    }
+    drop(terminal);
+    drop(guard);
+    let info = engine.info.clone();
+    let totals = engine.wait()?;
+    Ok(BenchResult::new(&totals, &info))
+}
