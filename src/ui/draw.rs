@@ -33,13 +33,14 @@ pub fn draw(frame: &mut Frame, app: &App) {
         return;
     }
     let compact = area.width < FULL_WIDTH || area.height < FULL_HEIGHT;
+    let header_lines = header_lines(app, area.width);
     let [header, body, footer] = Layout::vertical([
-        Constraint::Length(2),
+        Constraint::Length(header_lines.len() as u16),
         Constraint::Min(0),
         Constraint::Length(1),
     ])
     .areas(area);
-    draw_header(frame, header, app);
+    frame.render_widget(Paragraph::new(header_lines), header);
     if compact {
         draw_compact(frame, body, app);
     } else {
@@ -84,7 +85,8 @@ fn clock(seconds: u64) -> String {
     )
 }
 
-fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
+/// The header: what runs where, then the knobs, laid out over as many lines as the width needs.
+fn header_lines(app: &App, width: u16) -> Vec<Line<'static>> {
     let s = &app.snapshot;
     let k = &s.knobs;
     let state = if k.paused && s.state == RunState::Running {
@@ -96,42 +98,52 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
         Span::styled(" casstop ", Style::new().bold().reversed()),
         Span::raw(format!(" {}  ", app.node_label)),
         Span::styled(state.to_string(), state_style(state)),
-        Span::raw(format!(
-            "  {}  runtime {} ({} thread{})",
-            clock(s.elapsed.as_secs()),
-            app.info.runtime,
-            app.info.threads,
-            if app.info.threads == 1 { "" } else { "s" }
-        )),
+        Span::raw(format!("  {}", clock(s.elapsed.as_secs()))),
     ]);
-    let knob = |name: &'static str, value: String| {
-        vec![
-            Span::styled(format!("{name} "), Style::new().fg(Color::DarkGray)),
-            Span::styled(value, Style::new().bold()),
-            Span::raw("  "),
-        ]
-    };
     let rate = if k.rate > 0.0 {
         PerSecond(k.rate).to_string()
     } else {
         "open".into()
     };
-    let knobs: Vec<Span> = [
-        knob("strategy", k.strategy.to_string()),
-        knob("depth", k.depth.to_string()),
-        knob("batch", k.batch.to_string()),
-        knob("workers", k.workers.to_string()),
-        knob("rate", rate),
-        knob("payload", Bytes(k.payload_bytes.into()).to_string()),
-        knob("cpu", format!("{} µs", k.cpu_work_us)),
-        knob("rows", k.rows_per_request.to_string()),
-        knob("cl", k.consistency.to_string()),
-    ]
-    .concat();
-    frame.render_widget(
-        Paragraph::new(vec![title, Line::from(knobs)]).wrap(Wrap { trim: false }),
-        area,
-    );
+    let threads = app.info.threads;
+    let knobs = [
+        ("strategy", k.strategy.to_string()),
+        ("depth", k.depth.to_string()),
+        ("batch", k.batch.to_string()),
+        ("workers", k.workers.to_string()),
+        ("rate", rate),
+        ("payload", Bytes(k.payload_bytes.into()).to_string()),
+        ("cpu", format!("{} µs", k.cpu_work_us)),
+        ("rows", k.rows_per_request.to_string()),
+        ("cl", k.consistency.to_string()),
+        (
+            "runtime",
+            format!(
+                "{} ({threads} thread{})",
+                app.info.runtime,
+                if threads == 1 { "" } else { "s" }
+            ),
+        ),
+    ];
+    let mut lines = vec![title];
+    let mut current: Vec<Span> = Vec::new();
+    let mut used = 0usize;
+    for (name, value) in knobs {
+        let needed = name.chars().count() + value.chars().count() + 3;
+        if used > 0 && used + needed > width as usize {
+            lines.push(Line::from(std::mem::take(&mut current)));
+            used = 0;
+        }
+        current.push(Span::styled(
+            format!("{name} "),
+            Style::new().fg(Color::DarkGray),
+        ));
+        current.push(Span::styled(value, Style::new().bold()));
+        current.push(Span::raw("  "));
+        used += needed;
+    }
+    lines.push(Line::from(current));
+    lines
 }
 
 /// The intervals inside the chart window, and the window's x bounds.
@@ -505,20 +517,36 @@ fn draw_footer(frame: &mut Frame, area: Rect, app: &App) {
             "stopping: letting writes in flight finish (Ctrl-C again to leave now)",
             Style::new().fg(Color::Yellow),
         )),
-        _ => Line::from(
-            [
-                ("1-5", "strategy"),
-                ("+/-", "depth"),
-                ("[/]", "batch"),
-                ("w/W", "workers"),
-                ("r/R", "rate"),
-                ("p", "pause"),
-                ("z", "zoom"),
-                (":", "command"),
-                ("?", "help"),
-                ("q", "quit"),
-            ]
-            .iter()
+        _ => key_hints(area.width),
+    };
+    frame.render_widget(Paragraph::new(line), area);
+}
+
+/// The footer's key hints: as many as fit, `? help` and `q quit` always.
+fn key_hints(width: u16) -> Line<'static> {
+    const HINTS: [(&str, &str); 8] = [
+        ("1-5", "strategy"),
+        ("+/-", "depth"),
+        ("[/]", "batch"),
+        ("w/W", "workers"),
+        ("r/R", "rate"),
+        ("p", "pause"),
+        (":", "command"),
+        ("z", "zoom"),
+    ];
+    const ALWAYS: [(&str, &str); 2] = [("?", "help"), ("q", "quit")];
+    let cost = |(key, what): &(&str, &str)| key.chars().count() + what.chars().count() + 3;
+    let mut budget = (width as usize).saturating_sub(ALWAYS.iter().map(cost).sum());
+    let shown = HINTS.iter().take_while(|hint| {
+        let fits = cost(hint) <= budget;
+        if fits {
+            budget -= cost(hint);
+        }
+        fits
+    });
+    Line::from(
+        shown
+            .chain(ALWAYS.iter())
             .flat_map(|(key, what)| {
                 [
                     Span::styled(*key, Style::new().bold().fg(Color::Cyan)),
@@ -526,9 +554,7 @@ fn draw_footer(frame: &mut Frame, area: Rect, app: &App) {
                 ]
             })
             .collect::<Vec<_>>(),
-        ),
-    };
-    frame.render_widget(Paragraph::new(line), area);
+    )
 }
 
 /// The help overlay: every key, every `:` command, and what each strategy does.
@@ -657,5 +683,212 @@ mod tests {
             ),
             ("100µs".into(), "1ms".into(), "100ms".into(), "1s".into())
         );
+    }
+}
+
+#[cfg(test)]
+mod screen_tests {
+    use std::collections::VecDeque;
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+
+    use super::*;
+    use crate::config::LoadSettings;
+    use crate::engine::EngineInfo;
+    use crate::engine::knobs::{Consistency, KnobChange, Runtime};
+    use crate::metrics::proc::{CpuSample, ThreadCpu};
+    use crate::metrics::{ErrorCounts, ErrorKind, Event, LatencySummary, Snapshot, Totals};
+
+    /// A fixed snapshot: 90 s of pipeline at depth 384 after a switch from sync at 30 s.
+    fn canned(paced: bool) -> App {
+        let mut knobs = LoadSettings::default().initial_knobs(Consistency::LocalQuorum);
+        knobs.strategy = Strategy::Pipeline;
+        knobs.depth = 384;
+        knobs.rate = if paced { 20_000.0 } else { 0.0 };
+        let history: VecDeque<Arc<IntervalStats>> = (1..=90)
+            .map(|second| {
+                let fast = second > 30;
+                let p50 = if fast { 2_400 } else { 210 };
+                Arc::new(IntervalStats {
+                    at_s: f64::from(second),
+                    length_s: 1.0,
+                    issued: if fast { 27_000 } else { 4_500 },
+                    ok: if fast { 27_000 } else { 4_500 },
+                    ok_rows: if fast { 27_000 } else { 4_500 },
+                    throughput: if fast { 27_000.0 } else { 4_500.0 },
+                    in_flight: if fast { 384 } else { 1 },
+                    in_flight_max: if fast { 384 } else { 1 },
+                    service: LatencySummary {
+                        count: 1,
+                        mean: p50 as f64,
+                        p50,
+                        p90: p50 * 2,
+                        p99: p50 * 8,
+                        p999: p50 * 20,
+                        max: p50 * 40,
+                    },
+                    response: paced.then(|| LatencySummary {
+                        p99: 90_000,
+                        ..LatencySummary::default()
+                    }),
+                    cpu: CpuSample {
+                        process_percent: 31.0,
+                        threads: vec![ThreadCpu {
+                            name: "casstop-engine".into(),
+                            percent: 29.5,
+                        }],
+                        rss_bytes: 12 << 20,
+                        node_percent: Some(176.0),
+                        node_rss_bytes: Some(1_500 << 20),
+                        process_cpu_s: 20.0,
+                    },
+                    ..IntervalStats::default()
+                })
+            })
+            .collect();
+        let mut errors = ErrorCounts::default();
+        errors.add(ErrorKind::Timeout);
+        let events: VecDeque<Arc<Event>> = [
+            (
+                30.0,
+                "strategy pipeline",
+                EventKind::Knob(KnobChange::Strategy(Strategy::Pipeline)),
+            ),
+            (
+                30.0,
+                "first write under `strategy pipeline` 0.2 ms after the change",
+                EventKind::Info,
+            ),
+            (45.5, "depth 384", EventKind::Knob(KnobChange::Depth(384))),
+        ]
+        .into_iter()
+        .map(|(at_s, text, kind)| {
+            Arc::new(Event {
+                at_s,
+                text: text.into(),
+                kind,
+            })
+        })
+        .collect();
+        let snapshot = Snapshot {
+            started: Instant::now(),
+            elapsed: Duration::from_secs(90),
+            state: RunState::Running,
+            paced,
+            knobs,
+            interval: history.back().cloned().unwrap(),
+            totals: Totals {
+                issued: 1_755_001,
+                ok: 1_755_000,
+                ok_rows: 1_755_000,
+                errors,
+                ..Totals::default()
+            },
+            history,
+            events,
+        };
+        let info = EngineInfo {
+            hosts: vec!["127.0.0.1:9042".into()],
+            server_version: "5.0.9".into(),
+            runtime: Runtime::CurrentThread,
+            threads: 1,
+            interval: Duration::from_secs(1),
+            cpu_rounds_per_us: 100.0,
+            run_nonce: 7,
+        };
+        App::new(info, Arc::new(snapshot), 120)
+    }
+
+    fn screen(app: &App, width: u16, height: u16) -> String {
+        let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+        terminal.draw(|frame| draw(frame, app)).unwrap();
+        let buffer = terminal.backend().buffer();
+        (0..height)
+            .map(|y| {
+                (0..width)
+                    .map(|x| buffer[(x, y)].symbol().to_string())
+                    .collect::<String>()
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn full_screen_at_80x24_shows_every_panel() {
+        let text = screen(&canned(false), 80, 24);
+        for expected in [
+            "casstop",
+            "Cassandra 5.0.9",
+            "running",
+            "00:01:30",
+            "strategy pipeline",
+            "depth 384",
+            "throughput 27.0k/s",
+            "latency p50 2.40 ms",
+            "ok        1,755,000",
+            "1 timeout",
+            "in flight 384 / 384",
+            "client    31% of a core",
+            "node     176%",
+            "depth 384",
+            "q quit",
+        ] {
+            assert!(text.contains(expected), "missing `{expected}`:\n{text}");
+        }
+    }
+
+    #[test]
+    fn full_screen_at_160x48_shows_events_and_the_knob_marker() {
+        let text = screen(&canned(false), 160, 48);
+        assert!(text.contains("45.5s depth 384"), "{text}");
+        assert!(
+            text.contains("first write under `strategy pipeline` 0.2 ms"),
+            "{text}"
+        );
+        assert!(text.contains("busiest   30% casstop-engine"), "{text}");
+        assert!(text.contains("client CPU per write"), "{text}");
+        assert!(
+            text.contains("1ms") && text.contains("10ms"),
+            "log-scaled latency axis:\n{text}"
+        );
+    }
+
+    #[test]
+    fn paced_runs_label_service_and_response_time() {
+        let text = screen(&canned(true), 160, 48);
+        assert!(text.contains("service p50 2.40 ms"), "{text}");
+        assert!(text.contains("response p99 90.00 ms"), "{text}");
+        assert!(text.contains("27.0k/s of 20.0k/s"), "{text}");
+    }
+
+    #[test]
+    fn small_terminals_get_sparklines_then_a_message() {
+        let compact = screen(&canned(false), 60, 16);
+        assert!(compact.contains("writes/s 27.0k/s"), "{compact}");
+        assert!(compact.contains("p99 19.20 ms"), "{compact}");
+        assert!(compact.contains("ok 1,755,000"), "{compact}");
+        let tiny = screen(&canned(false), 30, 8);
+        assert!(tiny.contains("terminal too small (30×8)"), "{tiny}");
+    }
+
+    #[test]
+    fn command_line_help_and_messages_draw() {
+        let mut app = canned(false);
+        app.mode = Mode::Command("depth 38".into());
+        assert!(screen(&app, 80, 24).contains(":depth 38"));
+        app.mode = Mode::Normal;
+        app.message = Some((
+            "depth must be between 1 and 100000, got 0".into(),
+            Severity::Error,
+        ));
+        assert!(screen(&app, 80, 24).contains("depth must be between 1 and 100000, got 0"));
+        app.message = None;
+        app.mode = Mode::Help;
+        let help = screen(&app, 100, 40);
+        assert!(help.contains("wait for the oldest"), "{help}");
+        assert!(help.contains(":depth (:d)"), "{help}");
     }
 }
