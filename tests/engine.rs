@@ -193,3 +193,21 @@ fn an_unsustainable_rate_shows_growing_response_times() {
         service.p50
     );
 }
+
+#[test]
+fn a_cpu_bound_run_still_stops_at_its_duration() {
+    // 1,000 chains with 100 µs of client work each keep a completion always ready; the stop
+    // must still be seen at once (it once waited minutes behind the completions).
+    let mut settings = common::settings("cpu_bound_stop");
+    settings.load.strategy = Strategy::Callbacks;
+    settings.load.depth = 1000;
+    settings.load.cpu_work_us = 100;
+    settings.load.duration = Duration::from_secs(2);
+    let totals = run_ops(&settings);
+    assert!(totals.totals.ok > 0);
+    assert!(
+        totals.duration < Duration::from_secs(8),
+        "a 2 s run lasted {:?}",
+        totals.duration
+    );
+}

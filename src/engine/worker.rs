@@ -229,8 +229,14 @@ impl Worker {
         let mut drain_until: Option<Instant> = None;
 
         loop {
+            // Knobs and the stop flag are read at the top of every step: the select below is
+            // biased towards completions and may not reach their branches under load.
             if self.knobs_rx.has_changed().unwrap_or(false) {
                 self.adopt_knobs();
+            }
+            if !stopping && *self.stop_rx.borrow() {
+                stopping = true;
+                drain_until = Some(Instant::now() + shared.drain_deadline);
             }
             let mut issued = 0;
             let mut now = Instant::now();
