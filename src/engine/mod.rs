@@ -34,7 +34,9 @@ use worker::{Budget, KnobState, Shared, Worker};
 /// What the UI (or a test) asks the engine to do.
 #[derive(Debug)]
 pub enum Command {
-    Change(KnobChange),
+    /// A knob change, with the moment it was asked for (a key press), so the event log can say
+    /// how long it took to reach the first write.
+    Change(KnobChange, Instant),
     /// Stop issuing, let writes in flight finish, and end the run.
     Stop,
 }
@@ -123,7 +125,7 @@ impl Engine {
     pub fn change(&self, change: KnobChange) -> Result<(), String> {
         self.knobs().apply(&change)?;
         self.commands
-            .send(Command::Change(change))
+            .send(Command::Change(change, Instant::now()))
             .map_err(|_| "the run has ended".to_string())
     }
 
@@ -358,12 +360,12 @@ async fn control(
     loop {
         tokio::select! {
             command = commands.recv() => match command {
-                Some(Command::Change(change)) => {
+                Some(Command::Change(change, asked_at)) => {
                     let current = knobs_tx.borrow().knobs.clone();
                     match current.apply(&change) {
                         Ok(next) => {
                             version += 1;
-                            let at = Instant::now();
+                            let at = asked_at;
                             let grow_to = next.workers;
                             let paused = next.paused;
                             let _ = metrics.send(MetricsMessage::Knobs {

@@ -116,8 +116,7 @@ impl Worker {
             &state.knobs,
             shared.rounds_per_us,
         ));
-        let mut report = WorkerReport::new(id);
-        report.knob_version = state.version;
+        let report = WorkerReport::new(id);
         Worker {
             id,
             pacer: Pacer::new(per_worker_rate(&state.knobs), now),
@@ -204,7 +203,6 @@ impl Worker {
             .in_flight_max
             .max(self.slots.take_max_in_flight());
         let report = std::mem::replace(&mut self.report, WorkerReport::new(self.id));
-        self.report.knob_version = self.knob_version;
         match self
             .metrics
             .try_send(MetricsMessage::Report(Box::new(report)))
@@ -268,9 +266,9 @@ impl Worker {
                 self.seq += 1;
                 self.report.issued += 1;
                 if let Some(changed_at) = self.unapplied_change.take() {
-                    self.report.knob_version = self.knob_version;
-                    self.report.knob_apply_latency =
-                        Some(now.saturating_duration_since(changed_at));
+                    self.report
+                        .knobs_applied
+                        .push((self.knob_version, now.saturating_duration_since(changed_at)));
                 }
                 issued += 1;
             }

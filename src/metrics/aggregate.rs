@@ -270,21 +270,19 @@ impl State {
         let max = bucket.in_flight_max.entry(report.worker).or_default();
         *max = (*max).max(report.in_flight_max);
         self.in_flight.insert(report.worker, report.in_flight);
-        if let Some(latency) = report.knob_apply_latency
-            && let Some((at, text)) = self.pending_versions.remove(&report.knob_version)
-        {
-            // Older versions were superseded before any write used them.
-            self.pending_versions
-                .retain(|v, _| *v > report.knob_version);
-            let event = Event {
-                at_s: self.at_s(at + latency),
-                text: format!(
-                    "first write under `{text}` {:.1} ms after the change",
-                    latency.as_secs_f64() * 1e3
-                ),
-                kind: EventKind::Info,
-            };
-            self.push_event(event);
+        for (version, latency) in report.knobs_applied {
+            // The first worker to write under a change reports it; the others find it gone.
+            if let Some((at, text)) = self.pending_versions.remove(&version) {
+                let event = Event {
+                    at_s: self.at_s(at + latency),
+                    text: format!(
+                        "first write under `{text}` {:.1} ms after it was asked for",
+                        latency.as_secs_f64() * 1e3
+                    ),
+                    kind: EventKind::Info,
+                };
+                self.push_event(event);
+            }
         }
     }
 

@@ -155,10 +155,9 @@ pub struct WorkerReport {
     pub response: Histogram<u64>,
     pub in_flight: u32,
     pub in_flight_max: u32,
-    /// Knob version this worker has adopted, and how long after the change its first write under
-    /// it was issued.
-    pub knob_version: u64,
-    pub knob_apply_latency: Option<Duration>,
+    /// Knob versions this worker issued its first write under, each with the time from the
+    /// change being asked for to that write.
+    pub knobs_applied: Vec<(u64, Duration)>,
 }
 
 impl WorkerReport {
@@ -173,8 +172,7 @@ impl WorkerReport {
             response: new_histogram(),
             in_flight: 0,
             in_flight_max: 0,
-            knob_version: 0,
-            knob_apply_latency: None,
+            knobs_applied: Vec::new(),
         }
     }
 
@@ -188,8 +186,7 @@ impl WorkerReport {
         let _ = self.response.add(&later.response);
         self.in_flight = later.in_flight;
         self.in_flight_max = self.in_flight_max.max(later.in_flight_max);
-        self.knob_version = self.knob_version.max(later.knob_version);
-        self.knob_apply_latency = later.knob_apply_latency.or(self.knob_apply_latency);
+        self.knobs_applied.extend(later.knobs_applied);
     }
 }
 

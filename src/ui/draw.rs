@@ -759,7 +759,7 @@ mod screen_tests {
             ),
             (
                 30.0,
-                "first write under `strategy pipeline` 0.2 ms after the change",
+                "first write under `strategy pipeline` 0.2 ms after it was asked for",
                 EventKind::Info,
             ),
             (45.5, "depth 384", EventKind::Knob(KnobChange::Depth(384))),
