@@ -1,6 +1,7 @@
 //! `casstop bench`: one setting (or every strategy with `--matrix`) run headless, with a live
 //! progress line, a final table and JSON.
 
+use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::sync::Arc;
@@ -14,7 +15,9 @@ use crate::config::Settings;
 use crate::engine::knobs::{Consistency, Runtime, Strategy};
 use crate::engine::{Engine, EngineInfo};
 use crate::metrics::aggregate::RunTotals;
-use crate::metrics::{ErrorCounts, LatencySummary, RunState, Snapshot};
+use crate::metrics::verdict::{Verdict, VerdictKind};
+use crate::metrics::{ErrorCounts, IntervalStats, LatencySummary, RunState, Snapshot};
+use crate::profiler::ProfileSummary;
 use crate::units::{Bytes, Micros, PerSecond};
 
 /// The outcome of one bench run, as written to `--json`.
@@ -48,12 +51,59 @@ pub struct BenchResult {
     pub client_cpu_s: f64,
     pub cpu_us_per_op: f64,
     pub rss_max_bytes: u64,
+    /// The run's verdict: the most common one over its intervals, with its latest evidence.
+    pub verdict: Verdict,
+    /// Busiest load thread, mean percent of one core over the run's intervals.
+    pub client_busy: f64,
+    /// The local node's CPU, mean percent of one core (absent for a remote cluster).
+    pub node_cpu: Option<f64>,
+    /// Share of profile samples per category, when `--profile` captured one.
+    pub categories: BTreeMap<String, f64>,
+    pub profile: Option<ProfileSummary>,
     pub server_version: String,
     pub hosts: Vec<String>,
 }
 
+/// The most common non-idle verdict over the intervals, with the text of its latest occurrence.
+fn run_verdict(history: &[IntervalStats]) -> Verdict {
+    let judged: Vec<&Verdict> = history
+        .iter()
+        .map(|i| &i.verdict)
+        .filter(|v| v.kind != VerdictKind::Idle)
+        .collect();
+    let count = |kind: VerdictKind| judged.iter().filter(|v| v.kind == kind).count();
+    judged
+        .iter()
+        .max_by_key(|v| count(v.kind))
+        .and_then(|winner| judged.iter().rev().find(|v| v.kind == winner.kind))
+        .map(|v| (*v).clone())
+        .unwrap_or_default()
+}
+
+fn mean(values: impl Iterator<Item = f64>) -> Option<f64> {
+    let (sum, n) = values.fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
+    (n > 0).then(|| sum / n as f64)
+}
+
 impl BenchResult {
     pub fn new(totals: &RunTotals, info: &EngineInfo) -> Self {
+        Self::with_profile(totals, info, None)
+    }
+
+    pub fn with_profile(
+        totals: &RunTotals,
+        info: &EngineInfo,
+        profile: Option<ProfileSummary>,
+    ) -> Self {
+        let working: Vec<&IntervalStats> = totals.history.iter().filter(|i| i.ok > 0).collect();
+        let busiest = |i: &IntervalStats| {
+            i.cpu
+                .threads
+                .iter()
+                .find(|t| t.name.starts_with("casstop-engine") || t.name.starts_with("casstop-wrk"))
+                .map(|t| t.percent)
+                .unwrap_or(0.0)
+        };
         let k = &totals.knobs;
         let t = &totals.totals;
         let seconds = totals.duration.as_secs_f64().max(1e-9);
@@ -86,40 +136,84 @@ impl BenchResult {
                 0.0
             },
             rss_max_bytes: t.rss_max_bytes,
+            verdict: match &profile {
+                Some(p) => crate::metrics::verdict::with_profile(
+                    run_verdict(&totals.history),
+                    p.share("application"),
+                ),
+                None => run_verdict(&totals.history),
+            },
+            client_busy: mean(working.iter().map(|i| busiest(i))).unwrap_or(0.0),
+            node_cpu: mean(working.iter().filter_map(|i| i.cpu.node_percent)),
+            categories: profile
+                .as_ref()
+                .map(|p| p.categories.iter().cloned().collect())
+                .unwrap_or_default(),
+            profile,
             server_version: info.server_version.clone(),
             hosts: info.hosts.clone(),
         }
     }
 }
 
-/// Runs the engine until its `ops` or `duration` limit, printing progress to stderr.
-pub fn run_one(settings: &Settings, node_pid: Option<u32>, quiet: bool) -> Result<BenchResult> {
+/// Runs the engine until its `ops` or `duration` limit, printing progress to stderr. With
+/// `profile`, captures a CPU profile of that length after a short warm-up.
+pub fn run_one(
+    settings: &Settings,
+    node_pid: Option<u32>,
+    quiet: bool,
+    profile: Option<Duration>,
+) -> Result<BenchResult> {
     let engine = Engine::start(settings, node_pid)?;
     let info = engine.info.clone();
     let mut snapshots = engine.subscribe();
     let live = !quiet && std::io::stderr().is_terminal();
     let plain = !quiet && !live;
-    // The engine ends the run itself; this thread only reads snapshots.
-    loop {
-        match snapshots.blocking_recv() {
-            Ok(snapshot) if snapshot.state == RunState::Finished => break,
-            Ok(snapshot) => {
-                if live {
-                    eprint!("\r\x1b[2K{}", progress_line(&snapshot));
-                    let _ = std::io::stderr().flush();
-                } else if plain {
-                    eprintln!("{}", progress_line(&snapshot));
+    let summary = std::thread::scope(|scope| -> Result<Option<ProfileSummary>> {
+        let capture = profile.map(|length| {
+            let engine = &engine;
+            scope.spawn(move || -> Result<ProfileSummary> {
+                std::thread::sleep(Duration::from_secs(1));
+                let dir = crate::profiler::capture_dir(&settings.output.dir);
+                let summary = crate::profiler::capture(
+                    length,
+                    settings.profiler.frequency_hz,
+                    &dir,
+                    &settings.profiler.categories,
+                )?;
+                engine.note_profile(&summary);
+                Ok(summary)
+            })
+        });
+        // The engine ends the run itself; this thread only reads snapshots.
+        loop {
+            match snapshots.blocking_recv() {
+                Ok(snapshot) if snapshot.state == RunState::Finished => break,
+                Ok(snapshot) => {
+                    if live {
+                        eprint!("\r\x1b[2K{}", progress_line(&snapshot));
+                        let _ = std::io::stderr().flush();
+                    } else if plain {
+                        eprintln!("{}", progress_line(&snapshot));
+                    }
                 }
+                Err(RecvError::Lagged(_)) => continue,
+                Err(RecvError::Closed) => break,
             }
-            Err(RecvError::Lagged(_)) => continue,
-            Err(RecvError::Closed) => break,
         }
-    }
-    if live {
-        eprint!("\r\x1b[2K");
-    }
+        if live {
+            eprint!("\r\x1b[2K");
+        }
+        capture
+            .map(|handle| {
+                handle
+                    .join()
+                    .map_err(|_| anyhow::anyhow!("the profiler thread panicked"))?
+            })
+            .transpose()
+    })?;
     let totals = engine.wait()?;
-    Ok(BenchResult::new(&totals, &info))
+    Ok(BenchResult::with_profile(&totals, &info, summary))
 }
 
 /// The one-line live view of a snapshot.
@@ -184,11 +278,31 @@ pub fn print_result(result: &BenchResult) {
         latency("response time", response);
     }
     println!(
-        "  client CPU   {:.2} s, {:.1} µs per write; peak RSS {}",
+        "  client CPU   {:.2} s, {:.1} µs per write; busiest load thread {:.0}% of a core{}; peak RSS {}",
         r.client_cpu_s,
         r.cpu_us_per_op,
+        r.client_busy,
+        r.node_cpu
+            .map(|n| format!("; node {n:.0}%"))
+            .unwrap_or_default(),
         Bytes(r.rss_max_bytes)
     );
+    println!("  verdict      {}", r.verdict.text);
+    if let Some(profile) = &r.profile {
+        println!(
+            "  profile      {} samples: {}",
+            profile.samples,
+            profile
+                .categories
+                .iter()
+                .map(|(name, share)| format!("{name} {:.0}%", share * 100.0))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        println!("               {}", profile.svg.display());
+        println!("               {}", profile.pb.display());
+        println!("               {}", profile.folded.display());
+    }
 }
 
 /// The python benchmarks' table: one row per strategy and the ratio to `sync`.

@@ -124,6 +124,10 @@ pub struct BenchArgs {
     /// Write the result as JSON to FILE (with --matrix: a list, one entry per strategy).
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// Capture a CPU profile of this many seconds during the run (after 1 s of warm-up): a
+    /// flamegraph SVG, a pprof .pb and folded stacks under the output directory.
+    #[arg(long, value_name = "SECS")]
+    pub profile: Option<u64>,
     /// Truncate the table before the run, so its row count can be checked against `ok`.
     #[arg(long)]
     pub truncate: bool,

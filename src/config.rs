@@ -127,6 +127,9 @@ pub struct ProfilerSettings {
     pub frequency_hz: u32,
     #[serde(with = "duration")]
     pub duration: Duration,
+    /// Frame-name patterns that sort samples into categories; the first category whose pattern
+    /// matches the frame nearest the leaf wins.
+    pub categories: Vec<crate::profiler::Category>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -206,6 +209,7 @@ impl Default for ProfilerSettings {
         ProfilerSettings {
             frequency_hz: 99,
             duration: Duration::from_secs(5),
+            categories: crate::profiler::categories::defaults(),
         }
     }
 }
@@ -682,6 +686,14 @@ fn validate(loaded: &Loaded) -> Result<(), ConfigError> {
         1,
         10_000,
         "profiler.frequency_hz",
+    )?;
+    check(
+        s.profiler
+            .categories
+            .iter()
+            .all(|c| !c.name.is_empty() && c.patterns.iter().all(|p| !p.is_empty())),
+        "profiler.categories",
+        "needs a name and non-empty patterns for every category".into(),
     )?;
     check(
         !s.profiler.duration.is_zero(),

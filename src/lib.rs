@@ -9,6 +9,7 @@ pub mod config;
 pub mod engine;
 pub mod local;
 pub mod metrics;
+pub mod profiler;
 pub mod ui;
 pub mod units;
 
@@ -256,20 +257,21 @@ fn bench_command(args: &BenchArgs, mut settings: Settings, node_pid: Option<u32>
                 cluster::truncate(&session, &truncate_settings.cluster).await
             })?;
     }
+    let profile = args.profile.map(std::time::Duration::from_secs);
     if args.matrix {
         let mut results = Vec::new();
         for strategy in Strategy::ALL {
             let mut run = settings.clone();
             run.load.strategy = strategy;
             eprintln!("running {strategy} ...");
-            results.push(bench::run_one(&run, node_pid, args.quiet)?);
+            results.push(bench::run_one(&run, node_pid, args.quiet, profile)?);
         }
         bench::print_matrix(&results);
         if let Some(path) = &args.json {
             bench::write_json(path, &results)?;
         }
     } else {
-        let result = bench::run_one(&settings, node_pid, args.quiet)?;
+        let result = bench::run_one(&settings, node_pid, args.quiet, profile)?;
         bench::print_result(&result);
         if let Some(path) = &args.json {
             bench::write_json(path, &result)?;

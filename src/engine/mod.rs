@@ -37,6 +37,11 @@ pub enum Command {
     /// A knob change, with the moment it was asked for (a key press), so the event log can say
     /// how long it took to reach the first write.
     Change(KnobChange, Instant),
+    /// A CPU profile finished: its share of samples per category feeds the verdict.
+    ProfileDone {
+        categories: Vec<(String, f64)>,
+        text: String,
+    },
     /// Stop issuing, let writes in flight finish, and end the run.
     Stop,
 }
@@ -144,6 +149,26 @@ impl Engine {
         self.thread.as_ref().is_none_or(|t| t.is_finished())
     }
 
+    /// Tells the run about a finished CPU profile (the verdict then cites its samples).
+    pub fn note_profile(&self, summary: &crate::profiler::ProfileSummary) {
+        let text = format!(
+            "profile: {} samples, {} -> {}",
+            summary.samples,
+            summary
+                .categories
+                .iter()
+                .filter(|(_, share)| *share >= 0.01)
+                .map(|(name, share)| format!("{name} {:.0}%", share * 100.0))
+                .collect::<Vec<_>>()
+                .join(", "),
+            summary.svg.display()
+        );
+        let _ = self.commands.send(Command::ProfileDone {
+            categories: summary.categories.clone(),
+            text,
+        });
+    }
+
     /// Asks the run to stop without waiting for it: writes in flight finish, then
     /// [`Engine::is_finished`] turns true.
     pub fn request_stop(&self) {
@@ -193,7 +218,7 @@ fn build_runtime(settings: &Settings) -> Result<tokio::runtime::Runtime> {
                 .worker_threads(settings.load.threads as usize)
                 .thread_name_fn(move || {
                     let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    format!("casstop-worker-{n}")
+                    format!("casstop-wrk-{n}")
                 });
             builder
         }
@@ -274,7 +299,18 @@ async fn setup(settings: &Settings, node_pid: Option<u32>) -> Result<Setup> {
 
     let knobs = settings.load.initial_knobs(settings.cluster.consistency);
     let started = Instant::now();
-    let aggregator = Aggregator::spawn(knobs.clone(), settings.load.interval, started, node_pid)?;
+    let task_monitor = tokio_metrics::TaskMonitor::new();
+    let aggregator = Aggregator::spawn(
+        knobs.clone(),
+        settings.load.interval,
+        started,
+        node_pid,
+        task_monitor.clone(),
+        match settings.load.runtime {
+            Runtime::CurrentThread => 1,
+            Runtime::MultiThread => settings.load.threads,
+        },
+    )?;
     let sender = aggregator.sender.clone();
     let _ = sender.send(MetricsMessage::State(RunState::Running));
     let (knobs_tx, knobs_rx) = watch::channel(KnobState {
@@ -292,6 +328,7 @@ async fn setup(settings: &Settings, node_pid: Option<u32>) -> Result<Setup> {
         interval: settings.load.interval,
         drain_deadline: settings.cluster.request_timeout + Duration::from_secs(1),
         budget: Budget::new(settings.load.ops),
+        task_monitor,
     });
     let info = EngineInfo {
         hosts: crate::cluster::contact_points(&settings.cluster),
@@ -348,7 +385,7 @@ async fn control(
                 stop_tx.subscribe(),
                 metrics.clone(),
             );
-            workers.spawn(worker.run());
+            workers.spawn(shared.task_monitor.instrument(worker.run()));
             *spawned += 1;
         }
     };
@@ -392,6 +429,9 @@ async fn control(
                             });
                         }
                     }
+                }
+                Some(Command::ProfileDone { categories, text }) => {
+                    let _ = metrics.send(MetricsMessage::Profile { categories, text, at: Instant::now() });
                 }
                 Some(Command::Stop) | None => break,
             },

@@ -79,6 +79,8 @@ pub struct Shared {
     /// Longest a stopping worker waits for its writes in flight.
     pub drain_deadline: Duration,
     pub budget: Budget,
+    /// Poll, scheduled and idle time of the worker tasks (tokio-console's busy/scheduled/idle).
+    pub task_monitor: tokio_metrics::TaskMonitor,
 }
 
 pub struct Worker {

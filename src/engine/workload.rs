@@ -77,7 +77,9 @@ fn payload(len: usize) -> Arc<[u8]> {
 }
 
 /// The client's own work per write: `rounds` of FNV-1a hashing over the payload (or the key when
-/// there is no payload). Real, deterministic computation the compiler cannot drop.
+/// there is no payload). Real, deterministic computation the compiler cannot drop; never inlined,
+/// so CPU profiles show it under its own name.
+#[inline(never)]
 pub fn cpu_work(payload: &[u8], key: i64, rounds: u64) -> u64 {
     let mut hash = 0xcbf2_9ce4_8422_2325u64 ^ key as u64;
     let block: &[u8] = if payload.is_empty() {

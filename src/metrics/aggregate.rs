@@ -11,9 +11,10 @@ use hdrhistogram::Histogram;
 use tokio::sync::{broadcast, watch};
 
 use super::proc::CpuSampler;
+use super::verdict::{self, Evidence, Verdict};
 use super::{
-    ErrorCounts, Event, EventKind, IntervalStats, LatencySummary, RunState, Snapshot, Totals,
-    WorkerReport, new_histogram,
+    ErrorCounts, Event, EventKind, IntervalStats, LatencySummary, RunState, Snapshot, TaskSplit,
+    Totals, WorkerReport, new_histogram,
 };
 use crate::engine::knobs::{KnobChange, Knobs};
 
@@ -39,6 +40,12 @@ pub enum MetricsMessage {
         at: Instant,
     },
     State(RunState),
+    /// A CPU profile finished: category shares for the verdict, and a line for the event log.
+    Profile {
+        categories: Vec<(String, f64)>,
+        text: String,
+        at: Instant,
+    },
 }
 
 /// The whole run, once every sender has gone.
@@ -70,6 +77,8 @@ impl Aggregator {
         interval: Duration,
         started: Instant,
         node_pid: Option<u32>,
+        task_monitor: tokio_metrics::TaskMonitor,
+        load_threads: u32,
     ) -> Result<Aggregator> {
         // Room for a few intervals of every worker; a full channel only delays a hand-over.
         let (sender, receiver) = std::sync::mpsc::sync_channel(4096);
@@ -79,7 +88,10 @@ impl Aggregator {
         });
         let (latest_tx, latest) = watch::channel(first);
         let (every_tx, every) = broadcast::channel(1024);
-        let state = State::new(knobs, interval, started, node_pid, latest_tx, every_tx);
+        let mut state = State::new(knobs, interval, started, node_pid, latest_tx, every_tx);
+        state.last_tasks = task_monitor.cumulative();
+        state.task_monitor = Some(task_monitor);
+        state.load_threads = load_threads.max(1);
         let thread = std::thread::Builder::new()
             .name("casstop-metrics".into())
             .spawn(move || state.run(receiver))
@@ -138,6 +150,13 @@ struct State {
     pending_versions: BTreeMap<u64, (Instant, String)>,
     last_edge: Instant,
     ended: Option<Instant>,
+    task_monitor: Option<tokio_metrics::TaskMonitor>,
+    last_tasks: tokio_metrics::TaskMetrics,
+    /// Share of samples in application work in the last CPU profile.
+    application_share: Option<f64>,
+    cores: u32,
+    /// OS threads the load runs on (1 for the current-thread runtime).
+    load_threads: u32,
 }
 
 impl State {
@@ -167,6 +186,11 @@ impl State {
             pending_versions: BTreeMap::new(),
             last_edge: started,
             ended: None,
+            task_monitor: None,
+            last_tasks: tokio_metrics::TaskMetrics::default(),
+            application_share: None,
+            cores: online_cores(),
+            load_threads: 1,
         }
     }
 
@@ -250,6 +274,22 @@ impl State {
                 };
                 self.push_event(event);
             }
+            MetricsMessage::Profile {
+                categories,
+                text,
+                at,
+            } => {
+                self.application_share = categories
+                    .iter()
+                    .find(|(name, _)| name == "application")
+                    .map(|(_, share)| *share);
+                let event = Event {
+                    at_s: self.at_s(at),
+                    text,
+                    kind: EventKind::Info,
+                };
+                self.push_event(event);
+            }
             MetricsMessage::State(state) => {
                 if state == RunState::Finished {
                     self.ended = Some(Instant::now());
@@ -292,7 +332,8 @@ impl State {
         let bucket = std::mem::replace(&mut self.bucket, Bucket::new());
         let cpu = self.sampler.sample();
         let paced = self.knobs.rate > 0.0;
-        let stats = IntervalStats {
+        let tasks = self.task_split(length);
+        let mut stats = IntervalStats {
             at_s: self.at_s(edge),
             length_s: length.as_secs_f64(),
             issued: bucket.issued,
@@ -309,7 +350,10 @@ impl State {
             service: LatencySummary::of(&bucket.service),
             response: paced.then(|| LatencySummary::of(&bucket.response)),
             cpu,
+            tasks,
+            verdict: Verdict::default(),
         };
+        stats.verdict = verdict::judge(&self.evidence(&stats));
         let _ = self.service.add(&bucket.service);
         let _ = self.response.add(&bucket.response);
         let totals = &mut self.totals;
@@ -326,6 +370,58 @@ impl State {
         }
         self.history.push_back(Arc::new(stats));
         self.publish();
+    }
+
+    fn task_split(&mut self, length: Duration) -> TaskSplit {
+        let Some(monitor) = &self.task_monitor else {
+            return TaskSplit::default();
+        };
+        let now = monitor.cumulative();
+        let before = std::mem::replace(&mut self.last_tasks, now);
+        let wall = length.as_secs_f64().max(1e-6);
+        let percent = |after: Duration, before: Duration| {
+            after.saturating_sub(before).as_secs_f64() / wall * 100.0
+        };
+        TaskSplit {
+            busy_percent: percent(now.total_poll_duration, before.total_poll_duration),
+            scheduled_percent: percent(
+                now.total_scheduled_duration,
+                before.total_scheduled_duration,
+            ),
+            idle_percent: percent(now.total_idle_duration, before.total_idle_duration),
+        }
+    }
+
+    fn evidence(&self, stats: &IntervalStats) -> Evidence {
+        let knobs = &self.knobs;
+        // The threads that run the load: the engine thread (current-thread runtime) or the
+        // runtime's workers; not the UI, metrics or profiler threads.
+        let busiest =
+            stats.cpu.threads.iter().find(|t| {
+                t.name.starts_with("casstop-engine") || t.name.starts_with("casstop-wrk")
+            });
+        let length = stats.length_s.max(1e-6);
+        // A thread preempted by the node's JVM shows less CPU than it wants; the worker tasks'
+        // poll time (per runtime thread) counts that time as busy too.
+        let polling =
+            stats.tasks.busy_percent / f64::from(knobs.workers.min(self.load_threads).max(1));
+        let thread_percent = busiest.map(|t| t.percent).unwrap_or(0.0);
+        Evidence {
+            strategy: Some(knobs.strategy),
+            paused: knobs.paused,
+            ok_per_s: stats.ok as f64 / length,
+            errors_per_s: stats.errors.total() as f64 / length,
+            // The most in flight during the interval: at its edge a sync worker may have none.
+            in_flight: stats.in_flight_max,
+            in_flight_limit: knobs.in_flight_limit().saturating_mul(knobs.workers),
+            p50_us: stats.service.p50,
+            p99_us: stats.service.p99,
+            busiest_percent: thread_percent.max(polling.min(100.0)),
+            busiest_thread: busiest.map(|t| t.name.clone()).unwrap_or_default(),
+            node_percent: stats.cpu.node_percent,
+            cores: self.cores,
+            application_share: self.application_share,
+        }
     }
 
     fn publish(&mut self) {
@@ -348,4 +444,11 @@ impl State {
         let _ = self.latest.send(snapshot.clone());
         let _ = self.every.send(snapshot);
     }
+}
+
+/// Cores the machine has online (the local node shares them with casstop).
+fn online_cores() -> u32 {
+    // SAFETY: sysconf has no preconditions.
+    let cores = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    if cores > 0 { cores as u32 } else { 1 }
 }

@@ -9,6 +9,7 @@
 
 pub mod aggregate;
 pub mod proc;
+pub mod verdict;
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -208,6 +209,19 @@ pub struct IntervalStats {
     /// Only under a target rate; otherwise equal to `service`.
     pub response: Option<LatencySummary>,
     pub cpu: CpuSample,
+    /// How the worker tasks spent the interval, in percent of wall time summed over workers.
+    pub tasks: TaskSplit,
+    pub verdict: verdict::Verdict,
+}
+
+/// The Busy / Scheduled / Idle split of the worker tasks' lives (tokio-console's view): busy is
+/// polling (the client's own CPU: building, serialising, the CPU-work knob), scheduled is ready
+/// but waiting for its thread, idle is waiting for the network or a timer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct TaskSplit {
+    pub busy_percent: f64,
+    pub scheduled_percent: f64,
+    pub idle_percent: f64,
 }
 
 /// A knob change or another thing that happened, with its time.

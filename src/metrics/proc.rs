@@ -68,6 +68,15 @@ pub struct ThreadCpu {
     pub name: String,
     /// Percent of one core (100 = one core fully busy).
     pub percent: f64,
+    /// Percent of the interval spent runnable but waiting for a core (run-queue delay): time the
+    /// thread wanted the CPU and another process (the local node) had it.
+    pub run_queue_percent: f64,
+}
+
+/// Run-queue wait in nanoseconds from a `/proc/<pid>/task/<tid>/schedstat` line
+/// (`on-cpu-ns wait-ns timeslices`).
+pub fn parse_schedstat_wait(text: &str) -> Option<u64> {
+    text.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// CPU and memory over one interval.
@@ -99,7 +108,7 @@ pub struct CpuSampler {
     started_ticks: u64,
     last_at: Instant,
     last_process: u64,
-    last_threads: HashMap<u32, u64>,
+    last_threads: HashMap<u32, (u64, u64)>,
     last_node: Option<u64>,
 }
 
@@ -121,7 +130,7 @@ impl CpuSampler {
         sampler.last_threads = sampler
             .read_threads()
             .into_iter()
-            .map(|(tid, s)| (tid, s.cpu_ticks))
+            .map(|(tid, s, wait)| (tid, (s.cpu_ticks, wait)))
             .collect();
         sampler.last_node = node_pid
             .and_then(|pid| read_stat(&format!("/proc/{pid}/stat")))
@@ -136,7 +145,8 @@ impl CpuSampler {
         }
     }
 
-    fn read_threads(&self) -> Vec<(u32, StatLine)> {
+    /// Every thread's stat line and run-queue wait (ns).
+    fn read_threads(&self) -> Vec<(u32, StatLine, u64)> {
         let Ok(entries) = fs::read_dir("/proc/self/task") else {
             return Vec::new();
         };
@@ -145,7 +155,11 @@ impl CpuSampler {
             .filter_map(|entry| {
                 let tid = entry.file_name().to_str()?.parse::<u32>().ok()?;
                 let stat = read_stat(&format!("/proc/self/task/{tid}/stat"))?;
-                Some((tid, stat))
+                let wait = fs::read_to_string(format!("/proc/self/task/{tid}/schedstat"))
+                    .ok()
+                    .and_then(|text| parse_schedstat_wait(&text))
+                    .unwrap_or(0);
+                Some((tid, stat, wait))
             })
             .collect()
     }
@@ -169,22 +183,27 @@ impl CpuSampler {
         }
 
         let mut threads = HashMap::new();
-        let mut by_name: HashMap<String, f64> = HashMap::new();
-        for (tid, stat) in self.read_threads() {
-            let before = self
+        let mut by_name: HashMap<String, (f64, f64)> = HashMap::new();
+        for (tid, stat, wait) in self.read_threads() {
+            let (ticks_before, wait_before) = self
                 .last_threads
                 .get(&tid)
                 .copied()
-                .unwrap_or(stat.cpu_ticks);
-            *by_name.entry(stat.name.clone()).or_default() +=
-                percent(stat.cpu_ticks.saturating_sub(before));
-            threads.insert(tid, stat.cpu_ticks);
+                .unwrap_or((stat.cpu_ticks, wait));
+            let entry = by_name.entry(stat.name.clone()).or_default();
+            entry.0 += percent(stat.cpu_ticks.saturating_sub(ticks_before));
+            entry.1 += wait.saturating_sub(wait_before) as f64 / 1e9 / wall * 100.0;
+            threads.insert(tid, (stat.cpu_ticks, wait));
         }
         self.last_threads = threads;
         // Threads of one name (a pool's) are summed: the role is what the user reads.
         sample.threads = by_name
             .into_iter()
-            .map(|(name, percent)| ThreadCpu { name, percent })
+            .map(|(name, (percent, run_queue_percent))| ThreadCpu {
+                name,
+                percent,
+                run_queue_percent,
+            })
             .collect();
         sample.threads.sort_by(|a, b| {
             b.percent
@@ -233,6 +252,12 @@ mod tests {
         assert_eq!(stat.rss_pages, 2048);
         assert_eq!(parse_stat("garbage"), None);
         assert_eq!(parse_stat("1 (x) R 1 2"), None);
+    }
+
+    #[test]
+    fn parses_schedstat() {
+        assert_eq!(parse_schedstat_wait("123456789 98765 4321\n"), Some(98765));
+        assert_eq!(parse_schedstat_wait("1"), None);
     }
 
     #[test]

@@ -47,6 +47,10 @@ pub struct App {
     pub quitting: bool,
     /// Where the load goes, for the header.
     pub node_label: String,
+    /// Seconds a running CPU profile capture has left, if one runs.
+    pub capture_left_s: Option<f64>,
+    /// The last finished capture.
+    pub last_profile: Option<crate::profiler::ProfileSummary>,
 }
 
 impl App {
@@ -64,6 +68,8 @@ impl App {
             message: None,
             quitting: false,
             node_label,
+            capture_left_s: None,
+            last_profile: None,
         }
     }
 

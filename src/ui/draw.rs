@@ -12,6 +12,7 @@ use ratatui::widgets::{
 
 use super::app::{App, COMMANDS, Mode, Severity};
 use crate::engine::knobs::Strategy;
+use crate::metrics::verdict::VerdictKind;
 use crate::metrics::{EventKind, IntervalStats, RunState};
 use crate::units::{Bytes, Micros, PerSecond};
 
@@ -372,16 +373,27 @@ fn draw_counters(frame: &mut Frame, area: Rect, app: &App) {
 }
 
 fn cpu_lines(app: &App) -> Vec<Line<'static>> {
-    let cpu = &app.snapshot.interval.cpu;
-    let mut lines = vec![Line::from(format!(
+    let interval = &app.snapshot.interval;
+    let cpu = &interval.cpu;
+    let verdict_style = match interval.verdict.kind {
+        VerdictKind::CpuBound | VerdictKind::Failing => Style::new().fg(Color::Red).bold(),
+        VerdictKind::ServerBound | VerdictKind::HeadOfLine => Style::new().fg(Color::Yellow).bold(),
+        VerdictKind::IoBound => Style::new().fg(Color::Cyan).bold(),
+        VerdictKind::Balanced | VerdictKind::Idle => Style::new().bold(),
+    };
+    let mut lines = vec![Line::from(Span::styled(
+        interval.verdict.text.clone(),
+        verdict_style,
+    ))];
+    lines.push(Line::from(format!(
         "client  {:>4.0}% of a core, RSS {}",
         cpu.process_percent,
         Bytes(cpu.rss_bytes)
-    ))];
+    )));
     if let Some(busiest) = cpu.busiest_thread() {
         lines.push(Line::from(format!(
-            "busiest {:>4.0}% {}",
-            busiest.percent, busiest.name
+            "busiest {:>4.0}% {}, waiting for a core {:.0}%",
+            busiest.percent, busiest.name, busiest.run_queue_percent
         )));
     }
     if let Some(node) = cpu.node_percent {
@@ -393,12 +405,32 @@ fn cpu_lines(app: &App) -> Vec<Line<'static>> {
                 .unwrap_or_default()
         )));
     }
-    let ok = app.snapshot.interval.ok;
-    if ok > 0 {
-        let per_write =
-            cpu.process_percent / 100.0 * app.snapshot.interval.length_s * 1e6 / ok as f64;
+    let tasks = &interval.tasks;
+    lines.push(Line::from(format!(
+        "workers busy {:.0}%  scheduled {:.0}%  idle {:.0}%",
+        tasks.busy_percent, tasks.scheduled_percent, tasks.idle_percent
+    )));
+    if interval.ok > 0 {
+        let per_write = cpu.process_percent / 100.0 * interval.length_s * 1e6 / interval.ok as f64;
         lines.push(Line::from(format!(
             "client CPU per write {per_write:.1} µs"
+        )));
+    }
+    if let Some(left) = app.capture_left_s {
+        lines.push(Line::from(Span::styled(
+            format!("capturing a CPU profile … {left:.0} s left"),
+            Style::new().fg(Color::Magenta),
+        )));
+    } else if let Some(profile) = &app.last_profile {
+        let shares: Vec<String> = profile
+            .categories
+            .iter()
+            .filter(|(_, share)| *share >= 0.01)
+            .map(|(name, share)| format!("{name} {:.0}%", share * 100.0))
+            .collect();
+        lines.push(Line::from(Span::styled(
+            format!("profile: {}", shares.join(", ")),
+            Style::new().fg(Color::Magenta),
         )));
     }
     lines
@@ -478,7 +510,6 @@ fn draw_compact(frame: &mut Frame, area: Rect, app: &App) {
         spark_b,
     );
     let t = &app.snapshot.totals;
-    let cpu = &i.cpu;
     let summary = vec![
         Line::from(format!(
             "ok {}  errors {}  in flight {}",
@@ -486,13 +517,7 @@ fn draw_compact(frame: &mut Frame, area: Rect, app: &App) {
             t.errors.total(),
             i.in_flight
         )),
-        Line::from(format!(
-            "client CPU {:.0}%{}",
-            cpu.process_percent,
-            cpu.node_percent
-                .map(|n| format!("  node {n:.0}%"))
-                .unwrap_or_default()
-        )),
+        Line::from(i.verdict.text.clone()),
     ];
     frame.render_widget(Paragraph::new(summary), counters);
     let rows = events.height as usize;
@@ -739,6 +764,7 @@ mod screen_tests {
                         threads: vec![ThreadCpu {
                             name: "casstop-engine".into(),
                             percent: 29.5,
+                            run_queue_percent: 3.0,
                         }],
                         rss_bytes: 12 << 20,
                         node_percent: Some(176.0),

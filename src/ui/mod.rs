@@ -17,6 +17,7 @@ use crate::UsageError;
 use crate::bench::BenchResult;
 use crate::config::Settings;
 use crate::engine::Engine;
+use crate::profiler::{self, CaptureRequest, Profiler};
 use app::{Action, App, Severity};
 
 /// Gives the terminal back however the session ends (return, `?`, panic unwinding).
@@ -60,6 +61,7 @@ pub fn run(settings: &Settings, node_pid: Option<u32>) -> Result<BenchResult> {
     // Connect before taking over the screen, so a connection error prints like any other.
     let engine = Engine::start(settings, node_pid)?;
     let signals = watch_signals()?;
+    let mut profiler = Profiler::spawn(settings.profiler.categories.clone())?;
     let latest = engine.latest();
     let mut app = App::new(
         engine.info.clone(),
@@ -74,6 +76,25 @@ pub fn run(settings: &Settings, node_pid: Option<u32>) -> Result<BenchResult> {
     let mut stop_requested = false;
     loop {
         app.snapshot = latest.borrow().clone();
+        app.capture_left_s = profiler.running_since().map(|since| {
+            (settings.profiler.duration.as_secs_f64() - since.elapsed().as_secs_f64()).max(0.0)
+        });
+        match profiler.poll() {
+            Some(Ok(summary)) => {
+                engine.note_profile(&summary);
+                app.message = Some((
+                    format!("profile written: {}", summary.svg.display()),
+                    Severity::Info,
+                ));
+                app.capture_left_s = None;
+                app.last_profile = Some(summary);
+            }
+            Some(Err(err)) => {
+                app.message = Some((format!("profile failed: {err:#}"), Severity::Error));
+                app.capture_left_s = None;
+            }
+            None => {}
+        }
         terminal.draw(|frame| draw::draw(frame, &app))?;
         if stop_requested && engine.is_finished() {
             break;
@@ -113,10 +134,22 @@ pub fn run(settings: &Settings, node_pid: Option<u32>) -> Result<BenchResult> {
                 }
             }
             Some(Action::Profile) => {
-                app.message = Some((
-                    "CPU profiles are not built yet in this version".into(),
-                    Severity::Info,
-                ));
+                let request = CaptureRequest {
+                    duration: settings.profiler.duration,
+                    frequency_hz: settings.profiler.frequency_hz,
+                    dir: profiler::capture_dir(&settings.output.dir),
+                };
+                app.message = Some(match profiler.start(request) {
+                    Ok(()) => (
+                        format!(
+                            "capturing a CPU profile for {} at {} Hz",
+                            humantime::format_duration(settings.profiler.duration),
+                            settings.profiler.frequency_hz
+                        ),
+                        Severity::Info,
+                    ),
+                    Err(err) => (err.to_string(), Severity::Error),
+                });
             }
             Some(Action::Quit) => {
                 app.quitting = true;

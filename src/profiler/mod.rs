@@ -1,0 +1,295 @@
+//! CPU profiles on demand: sample the whole process with pprof for a few seconds while the load
+//! runs, on a thread of its own, and write a flamegraph SVG, a pprof protobuf and folded stacks,
+//! plus a summary (top frames by self time, share of samples per category) for the screen.
+
+pub mod categories;
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, Sender, TryRecvError};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use serde::Serialize;
+
+pub use categories::Category;
+
+/// One capture's outputs and what they say.
+#[derive(Clone, Debug, Serialize)]
+pub struct ProfileSummary {
+    pub dir: PathBuf,
+    pub svg: PathBuf,
+    pub pb: PathBuf,
+    pub folded: PathBuf,
+    pub duration_s: f64,
+    pub frequency_hz: u32,
+    pub samples: u64,
+    /// Leaf functions with the most samples, and their sample counts.
+    pub top_frames: Vec<(String, u64)>,
+    /// Share of samples (0..=1) per category.
+    pub categories: Vec<(String, f64)>,
+}
+
+impl ProfileSummary {
+    pub fn share(&self, category: &str) -> f64 {
+        self.categories
+            .iter()
+            .find(|(name, _)| name == category)
+            .map(|(_, share)| *share)
+            .unwrap_or(0.0)
+    }
+}
+
+/// Samples the process for `duration` at `frequency_hz` and writes `profile.svg`, `profile.pb`
+/// and `profile.folded` into `dir`. Blocks for the duration of the capture.
+pub fn capture(
+    duration: Duration,
+    frequency_hz: u32,
+    dir: &Path,
+    categories: &[Category],
+) -> Result<ProfileSummary> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    // Samples landing in the unwinder's own libraries are skipped (unwinding from inside them is
+    // where signal-time unwinding can deadlock). libc is kept: its send/recv wrappers are where
+    // network time shows.
+    let guard = pprof::ProfilerGuardBuilder::default()
+        .frequency(frequency_hz as i32)
+        .blocklist(&["libgcc", "pthread", "vdso"])
+        .build()
+        .context("starting the CPU profiler")?;
+    let started = Instant::now();
+    std::thread::sleep(duration);
+    let report = guard.report().build().context("building the profile")?;
+    let elapsed = started.elapsed();
+    drop(guard);
+
+    let stacks = stacks(&report);
+    let samples: u64 = stacks.iter().map(|(_, count)| count).sum();
+
+    let folded = dir.join("profile.folded");
+    std::fs::write(&folded, folded_text(&stacks))
+        .with_context(|| format!("writing {}", folded.display()))?;
+
+    let svg = dir.join("profile.svg");
+    let file =
+        std::fs::File::create(&svg).with_context(|| format!("creating {}", svg.display()))?;
+    if samples > 0 {
+        let mut options = inferno::flamegraph::Options::default();
+        options.title = format!(
+            "casstop CPU profile: {samples} samples at {frequency_hz} Hz over {:.1} s",
+            elapsed.as_secs_f64()
+        );
+        report
+            .flamegraph_with_options(std::io::BufWriter::new(file), &mut options)
+            .context("writing the flamegraph")?;
+    }
+
+    let pb = dir.join("profile.pb");
+    let profile = report.pprof().context("encoding the pprof profile")?;
+    let mut bytes = Vec::new();
+    prost::Message::encode(&profile, &mut bytes).context("encoding the pprof profile")?;
+    std::fs::write(&pb, bytes).with_context(|| format!("writing {}", pb.display()))?;
+
+    Ok(ProfileSummary {
+        dir: dir.to_path_buf(),
+        svg,
+        pb,
+        folded,
+        duration_s: elapsed.as_secs_f64(),
+        frequency_hz,
+        samples,
+        top_frames: top_frames(&stacks, 8),
+        categories: categories::shares(&stacks, categories),
+    })
+}
+
+/// One sampled frame: the function's name (for the folded file and the top list) and where it
+/// was compiled from (crate paths tell the driver, the runtime and casstop apart even for inlined
+/// frames, whose names carry no module path).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Frame {
+    pub name: String,
+    pub file: String,
+}
+
+impl Frame {
+    /// What category patterns are matched against.
+    pub fn key(&self) -> String {
+        format!("{} {}", categories::strip_generics(&self.name), self.file)
+    }
+}
+
+/// Every sampled stack, root first and led by its thread's name, with its count.
+fn stacks(report: &pprof::Report) -> Vec<(Vec<Frame>, u64)> {
+    let mut merged: HashMap<Vec<Frame>, u64> = HashMap::new();
+    for (frames, count) in &report.data {
+        let mut stack = vec![Frame {
+            name: frames.thread_name_or_id(),
+            file: String::new(),
+        }];
+        for frame in frames.frames.iter().rev() {
+            for symbol in frame.iter().rev() {
+                stack.push(Frame {
+                    name: symbol.to_string(),
+                    file: symbol.filename().into_owned(),
+                });
+            }
+        }
+        *merged.entry(stack).or_default() += (*count).max(0) as u64;
+    }
+    let mut stacks: Vec<_> = merged.into_iter().collect();
+    stacks.sort();
+    stacks
+}
+
+/// Brendan Gregg's folded format: `thread;root;...;leaf count`, one stack a line.
+pub fn folded_text(stacks: &[(Vec<Frame>, u64)]) -> String {
+    let mut text = String::new();
+    for (stack, count) in stacks {
+        let frames: Vec<String> = stack
+            .iter()
+            .map(|f| f.name.replace([';', '\n'], ":"))
+            .collect();
+        let _ = writeln!(text, "{} {count}", frames.join(";"));
+    }
+    text
+}
+
+/// The leaf functions with the most samples (self time).
+pub fn top_frames(stacks: &[(Vec<Frame>, u64)], limit: usize) -> Vec<(String, u64)> {
+    let mut by_leaf: HashMap<&str, u64> = HashMap::new();
+    for (stack, count) in stacks {
+        if let Some(leaf) = stack.last() {
+            *by_leaf.entry(leaf.name.as_str()).or_default() += count;
+        }
+    }
+    let mut top: Vec<(String, u64)> = by_leaf
+        .into_iter()
+        .map(|(name, count)| (name.to_string(), count))
+        .collect();
+    top.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    top.truncate(limit);
+    top
+}
+
+/// Where a capture's files go: `<output dir>/profiles/<UTC timestamp>`.
+pub fn capture_dir(output_dir: &Path) -> PathBuf {
+    let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+        .to_string()
+        .replace(':', "");
+    output_dir.join("profiles").join(stamp)
+}
+
+/// A request for a capture.
+#[derive(Clone, Debug)]
+pub struct CaptureRequest {
+    pub duration: Duration,
+    pub frequency_hz: u32,
+    pub dir: PathBuf,
+}
+
+/// The profiler thread: one capture at a time, results collected without waiting.
+pub struct Profiler {
+    requests: Sender<CaptureRequest>,
+    results: Receiver<Result<ProfileSummary>>,
+    running: Option<Instant>,
+}
+
+impl Profiler {
+    pub fn spawn(categories: Vec<Category>) -> Result<Profiler> {
+        let (requests, request_rx) = std::sync::mpsc::channel::<CaptureRequest>();
+        let (result_tx, results) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("casstop-profiler".into())
+            .spawn(move || {
+                for request in request_rx {
+                    let result = capture(
+                        request.duration,
+                        request.frequency_hz,
+                        &request.dir,
+                        &categories,
+                    );
+                    if result_tx.send(result).is_err() {
+                        break;
+                    }
+                }
+            })
+            .context("starting the profiler thread")?;
+        Ok(Profiler {
+            requests,
+            results,
+            running: None,
+        })
+    }
+
+    /// When the capture in progress started, if one is.
+    pub fn running_since(&self) -> Option<Instant> {
+        self.running
+    }
+
+    /// Starts a capture, unless one is already running.
+    pub fn start(&mut self, request: CaptureRequest) -> Result<()> {
+        if self.running.is_some() {
+            bail!("a capture is already running; one at a time");
+        }
+        self.requests
+            .send(request)
+            .map_err(|_| anyhow::anyhow!("the profiler thread has stopped"))?;
+        self.running = Some(Instant::now());
+        Ok(())
+    }
+
+    /// The finished capture's result, if one has finished since the last call.
+    pub fn poll(&mut self) -> Option<Result<ProfileSummary>> {
+        match self.results.try_recv() {
+            Ok(result) => {
+                self.running = None;
+                Some(result)
+            }
+            Err(TryRecvError::Empty) => None,
+            Err(TryRecvError::Disconnected) => {
+                self.running.take()?;
+                Some(Err(anyhow::anyhow!("the profiler thread stopped")))
+            }
+        }
+    }
+
+    /// Blocks until the running capture finishes.
+    pub fn wait(&mut self) -> Option<Result<ProfileSummary>> {
+        self.running?;
+        let result = self
+            .results
+            .recv()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the profiler thread stopped")));
+        self.running = None;
+        Some(result)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folded_lines_and_top_frames() {
+        let frames = |names: &[&str]| -> Vec<Frame> {
+            names
+                .iter()
+                .map(|n| Frame {
+                    name: n.to_string(),
+                    file: String::new(),
+                })
+                .collect()
+        };
+        let stacks = vec![
+            (frames(&["t", "main", "work;odd"]), 5),
+            (frames(&["t", "main", "send"]), 2),
+            (frames(&["u", "other", "send"]), 1),
+        ];
+        let text = folded_text(&stacks);
+        assert_eq!(text, "t;main;work:odd 5\nt;main;send 2\nu;other;send 1\n");
+        assert_eq!(top_frames(&stacks, 1), vec![("work;odd".to_string(), 5)]);
+        assert_eq!(top_frames(&stacks, 5)[1], ("send".to_string(), 3));
+    }
+}

@@ -1,0 +1,122 @@
+//! CPU profiles and the verdict against the real node: a CPU-bound run is called CPU-bound and its
+//! samples are in application work; a sync run is I/O-bound; the files are what they claim.
+
+mod common;
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use casstop::engine::knobs::Strategy;
+use casstop::metrics::verdict::VerdictKind;
+
+/// One engine at a time in this process: thread CPU is read per thread name, and the profiler
+/// samples the whole process.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+#[test]
+fn cpu_bound_run_is_called_cpu_bound_and_its_profile_files_hold_up() {
+    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let mut settings = common::settings("profile_cpu");
+    let out = tempfile::tempdir().unwrap();
+    settings.output.dir = out.path().to_path_buf();
+    settings.load.strategy = Strategy::Callbacks;
+    settings.load.depth = 32;
+    settings.load.cpu_work_us = 300;
+    settings.load.duration = Duration::from_secs(6);
+    let result = casstop::bench::run_one(
+        &settings,
+        Some(common::node_pid()),
+        true,
+        Some(Duration::from_secs(3)),
+    )
+    .expect("run");
+    assert_eq!(
+        result.verdict.kind,
+        VerdictKind::CpuBound,
+        "{}",
+        result.verdict.text
+    );
+    assert!(
+        result
+            .verdict
+            .text
+            .contains("of samples in application work"),
+        "{}",
+        result.verdict.text
+    );
+    let profile = result.profile.expect("a profile was captured");
+    assert!(profile.samples >= 50, "{} samples", profile.samples);
+    assert!(
+        profile.share("application") > 0.5,
+        "application work dominates: {:?}",
+        profile.categories
+    );
+    assert!(result.categories["application"] > 0.5);
+
+    // The SVG is XML and shows casstop's engine.
+    let svg = std::fs::read_to_string(&profile.svg).unwrap();
+    let options = roxmltree::ParsingOptions {
+        allow_dtd: true,
+        ..roxmltree::ParsingOptions::default()
+    };
+    let doc = roxmltree::Document::parse_with_options(&svg, options)
+        .expect("the flamegraph is well-formed XML");
+    assert_eq!(doc.root_element().tag_name().name(), "svg");
+    assert!(
+        svg.contains("casstop-engine") && svg.contains("cpu_work"),
+        "engine frames in the SVG"
+    );
+
+    // The pprof protobuf decodes and has the samples.
+    let bytes = std::fs::read(&profile.pb).unwrap();
+    let decoded = <pprof::protos::Profile as prost::Message>::decode(bytes.as_slice())
+        .expect("pprof decodes");
+    let pb_samples: i64 = decoded
+        .sample
+        .iter()
+        .map(|s| s.value.first().copied().unwrap_or(0))
+        .sum();
+    assert_eq!(pb_samples as u64, profile.samples);
+    assert!(!decoded.function.is_empty());
+
+    // The folded stacks add up to the sample total.
+    let folded = std::fs::read_to_string(&profile.folded).unwrap();
+    let total: u64 = folded
+        .lines()
+        .map(|line| {
+            line.rsplit_once(' ')
+                .expect("`stack count`")
+                .1
+                .parse::<u64>()
+                .expect("a count")
+        })
+        .sum();
+    assert_eq!(total, profile.samples);
+    assert!(
+        folded
+            .lines()
+            .all(|line| line.starts_with("casstop") || line.contains(';'))
+    );
+}
+
+#[test]
+fn sync_without_client_work_is_io_bound() {
+    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let mut settings = common::settings("profile_sync");
+    settings.load.strategy = Strategy::Sync;
+    settings.load.duration = Duration::from_secs(4);
+    let result =
+        casstop::bench::run_one(&settings, Some(common::node_pid()), true, None).expect("run");
+    assert_eq!(
+        result.verdict.kind,
+        VerdictKind::IoBound,
+        "{}",
+        result.verdict.text
+    );
+    assert!(
+        result.verdict.text.contains("switch to callbacks"),
+        "{}",
+        result.verdict.text
+    );
+    assert!(result.client_busy < 50.0, "{}", result.client_busy);
+}
