@@ -95,10 +95,18 @@ fn header_lines(app: &App, width: u16) -> Vec<Line<'static>> {
     } else {
         s.state
     };
+    // Writes failing and none succeeding: say so where the user looks first.
+    let interval = &s.interval;
+    let node_down = state == RunState::Running && interval.ok == 0 && interval.errors.total() > 0;
+    let (state_text, state_style) = if node_down {
+        ("node down?".to_string(), Style::new().fg(Color::Red).bold())
+    } else {
+        (state.to_string(), state_style(state))
+    };
     let title = Line::from(vec![
         Span::styled(" casstop ", Style::new().bold().reversed()),
         Span::raw(format!(" {}  ", app.node_label)),
-        Span::styled(state.to_string(), state_style(state)),
+        Span::styled(state_text, state_style),
         Span::raw(format!("  {}", clock(s.elapsed.as_secs()))),
     ]);
     let rate = if k.rate > 0.0 {
@@ -415,6 +423,15 @@ fn cpu_lines(app: &App) -> Vec<Line<'static>> {
         lines.push(Line::from(format!(
             "client CPU per write {per_write:.1} µs"
         )));
+        // Little's law: what is in flight should be throughput × latency; a gap means writes
+        // wait somewhere casstop does not time (a full FIFO, the client's own queue).
+        let expected = interval.throughput * interval.service.mean / 1e6;
+        lines.push(Line::from(format!(
+            "Little: {} × {} = {expected:.0} in flight (measured up to {})",
+            PerSecond(interval.throughput),
+            Micros(interval.service.mean),
+            interval.in_flight_max
+        )));
     }
     if let Some(left) = app.capture_left_s {
         lines.push(Line::from(Span::styled(
@@ -432,6 +449,14 @@ fn cpu_lines(app: &App) -> Vec<Line<'static>> {
             format!("profile: {}", shares.join(", ")),
             Style::new().fg(Color::Magenta),
         )));
+        for (frame, count) in profile.top_frames.iter().take(3) {
+            let share = *count as f64 / profile.samples.max(1) as f64 * 100.0;
+            let name: String = frame.chars().take(60).collect();
+            lines.push(Line::from(Span::styled(
+                format!("  {share:>3.0}% {name}"),
+                Style::new().fg(Color::Magenta),
+            )));
+        }
     }
     lines
 }
@@ -877,6 +902,10 @@ mod screen_tests {
         assert!(text.contains("busiest   30% casstop-engine"), "{text}");
         assert!(text.contains("client CPU per write"), "{text}");
         assert!(
+            text.contains("Little: 27.0k/s × 2.40 ms = 65 in flight (measured up to 384)"),
+            "{text}"
+        );
+        assert!(
             text.contains("1ms") && text.contains("10ms"),
             "log-scaled latency axis:\n{text}"
         );
@@ -898,6 +927,20 @@ mod screen_tests {
         assert!(compact.contains("ok 1,755,000"), "{compact}");
         let tiny = screen(&canned(false), 30, 8);
         assert!(tiny.contains("terminal too small (30×8)"), "{tiny}");
+    }
+
+    #[test]
+    fn failing_writes_show_the_node_as_down() {
+        let mut app = canned(false);
+        let mut snapshot = (*app.snapshot).clone();
+        let mut interval = (*snapshot.interval).clone();
+        interval.ok = 0;
+        interval.errors.add(ErrorKind::Connection);
+        snapshot.interval = Arc::new(interval);
+        app.snapshot = Arc::new(snapshot);
+        let text = screen(&app, 80, 24);
+        assert!(text.contains("node down?"), "{text}");
+        assert!(!text.contains("running"), "{text}");
     }
 
     #[test]
