@@ -98,9 +98,7 @@ impl BenchResult {
         let working: Vec<&IntervalStats> = totals.history.iter().filter(|i| i.ok > 0).collect();
         let busiest = |i: &IntervalStats| {
             i.cpu
-                .threads
-                .iter()
-                .find(|t| t.name.starts_with("casstop-engine") || t.name.starts_with("casstop-wrk"))
+                .busiest_load_thread()
                 .map(|t| t.percent)
                 .unwrap_or(0.0)
         };

@@ -394,12 +394,7 @@ impl State {
 
     fn evidence(&self, stats: &IntervalStats) -> Evidence {
         let knobs = &self.knobs;
-        // The threads that run the load: the engine thread (current-thread runtime) or the
-        // runtime's workers; not the UI, metrics or profiler threads.
-        let busiest =
-            stats.cpu.threads.iter().find(|t| {
-                t.name.starts_with("casstop-engine") || t.name.starts_with("casstop-wrk")
-            });
+        let busiest = stats.cpu.busiest_load_thread();
         let length = stats.length_s.max(1e-6);
         // A thread preempted by the node's JVM shows less CPU than it wants; the worker tasks'
         // poll time (per runtime thread) counts that time as busy too.

@@ -98,6 +98,14 @@ impl CpuSample {
     pub fn busiest_thread(&self) -> Option<&ThreadCpu> {
         self.threads.first()
     }
+
+    /// The busiest of the threads that run the load: the engine thread (current-thread runtime)
+    /// or the runtime's workers; not the UI, metrics or profiler threads.
+    pub fn busiest_load_thread(&self) -> Option<&ThreadCpu> {
+        self.threads
+            .iter()
+            .find(|t| t.name.starts_with("casstop-engine") || t.name.starts_with("casstop-wrk"))
+    }
 }
 
 /// Samples `/proc` at interval edges and turns tick counters into percentages.

@@ -196,39 +196,16 @@ fn draw_throughput(frame: &mut Frame, area: Rect, app: &App) {
     let peak = data.iter().map(|p| p.1).fold(0.0, f64::max);
     let top = nice_ceiling(peak.max(app.snapshot.knobs.rate).max(10.0));
     let markers = knob_markers(app, bounds, 0.0, top);
-    let mut datasets: Vec<Dataset> = markers
-        .iter()
-        .map(|m| {
-            Dataset::default()
-                .data(m)
-                .graph_type(GraphType::Line)
-                .marker(Marker::Braille)
-                .style(Style::new().fg(Color::Yellow))
-        })
-        .collect();
+    let mut datasets = marker_lines(&markers);
     let target;
     if app.snapshot.knobs.rate > 0.0 {
         target = [
             (bounds[0], app.snapshot.knobs.rate),
             (bounds[1], app.snapshot.knobs.rate),
         ];
-        datasets.push(
-            Dataset::default()
-                .name("target")
-                .data(&target)
-                .graph_type(GraphType::Line)
-                .marker(Marker::Braille)
-                .style(Style::new().fg(Color::DarkGray)),
-        );
+        datasets.push(line("target", &target, Color::DarkGray));
     }
-    datasets.push(
-        Dataset::default()
-            .name("writes/s")
-            .data(&data)
-            .graph_type(GraphType::Line)
-            .marker(Marker::Braille)
-            .style(Style::new().fg(Color::Cyan)),
-    );
+    datasets.push(line("writes/s", &data, Color::Cyan));
     let title = format!(
         " throughput {} · last {} s ",
         PerSecond(app.snapshot.interval.throughput),
@@ -259,6 +236,20 @@ fn nice_ceiling(value: f64) -> f64 {
         .map(|m| m * magnitude)
         .find(|v| *v >= value)
         .unwrap_or(10.0 * magnitude)
+}
+
+/// The knob-change markers as unnamed yellow lines.
+fn marker_lines(markers: &[[(f64, f64); 2]]) -> Vec<Dataset<'_>> {
+    markers
+        .iter()
+        .map(|m| {
+            Dataset::default()
+                .data(m)
+                .graph_type(GraphType::Line)
+                .marker(Marker::Braille)
+                .style(Style::new().fg(Color::Yellow))
+        })
+        .collect()
 }
 
 fn line<'a>(name: &'static str, data: &'a [(f64, f64)], color: Color) -> Dataset<'a> {
@@ -292,16 +283,7 @@ fn draw_latency(frame: &mut Frame, area: Rect, app: &App) {
         (low.floor().max(0.0), high.ceil().max(low.floor() + 1.0))
     };
     let markers = knob_markers(app, bounds, low, high);
-    let mut datasets: Vec<Dataset> = markers
-        .iter()
-        .map(|m| {
-            Dataset::default()
-                .data(m)
-                .graph_type(GraphType::Line)
-                .marker(Marker::Braille)
-                .style(Style::new().fg(Color::Yellow))
-        })
-        .collect();
+    let mut datasets = marker_lines(&markers);
     datasets.push(line("max", &max, Color::Red));
     if app.snapshot.paced {
         datasets.push(line("response p99", &response, Color::Magenta));
