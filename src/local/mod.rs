@@ -30,6 +30,8 @@ pub trait Progress {
     fn update(&mut self, line: &str);
     /// A line that stays.
     fn finish(&mut self, line: &str);
+    /// Removes the transient status line, so what is printed next starts on a clean line.
+    fn clear(&mut self) {}
 }
 
 /// Progress on stderr: a status line rewritten in place when stderr is a terminal.
@@ -68,11 +70,16 @@ impl Progress for StderrProgress {
     }
 
     fn finish(&mut self, line: &str) {
-        let mut err = std::io::stderr();
+        self.clear();
+        let _ = writeln!(std::io::stderr(), "{line}");
+    }
+
+    fn clear(&mut self) {
         if self.is_terminal {
+            let mut err = std::io::stderr();
             let _ = write!(err, "\r\x1b[2K");
+            let _ = err.flush();
         }
-        let _ = writeln!(err, "{line}");
     }
 }
 
@@ -364,6 +371,7 @@ impl LocalNode {
             if TcpStream::connect_timeout(&address, Duration::from_millis(300)).is_ok()
                 && let Ok(version) = probe_version(settings, address, Duration::from_secs(5)).await
             {
+                progress.clear();
                 return Ok(version);
             }
             if started.elapsed() > timeout {
