@@ -604,6 +604,11 @@ fn validate(loaded: &Loaded) -> Result<(), ConfigError> {
         "must be more than 0s".into(),
     )?;
     check(
+        !s.tls.enabled,
+        "tls.enabled",
+        "is true, but TLS to the cluster is not built into this version yet; leave it false".into(),
+    )?;
+    check(
         s.auth.password.is_empty() || !s.auth.username.is_empty(),
         "auth.password",
         "is set but `auth.username` is empty".into(),
@@ -955,6 +960,15 @@ mod tests {
         let text = message(load(None, &[], &flags));
         assert!(
             text.starts_with("--batch: `load.batch` must be between 1"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn tls_is_refused_rather_than_ignored() {
+        let text = message(load_text("[tls]\nenabled = true\n"));
+        assert!(
+            text.contains(":2: `tls.enabled` is true, but TLS"),
             "{text}"
         );
     }

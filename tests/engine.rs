@@ -107,7 +107,8 @@ fn switching_strategy_depth_and_workers_live_loses_and_doubles_nothing() {
             .events
             .iter()
             .any(|e| e.text.starts_with("first write under")),
-        "the time to the first write under a change is reported"
+        "the time to the first write under a change is reported; events: {:#?}",
+        totals.events
     );
 }
 
@@ -210,4 +211,36 @@ fn a_cpu_bound_run_still_stops_at_its_duration() {
         "a 2 s run lasted {:?}",
         totals.duration
     );
+}
+
+#[test]
+fn a_waiting_worker_takes_every_change_at_once() {
+    // At 50 writes/s the worker spends its time waiting in its select; a change that wakes it
+    // there must be adopted then, not at the next change (it once was).
+    let mut settings = common::settings("waiting_worker");
+    settings.load.strategy = Strategy::Sync;
+    settings.load.rate = 50.0;
+    let engine = Engine::start(&settings, None).expect("engine starts");
+    let changes = [
+        KnobChange::Depth(2),
+        KnobChange::Strategy(Strategy::Callbacks),
+        KnobChange::Depth(3),
+        KnobChange::Strategy(Strategy::Pipeline),
+        KnobChange::Depth(4),
+    ];
+    for change in changes {
+        std::thread::sleep(Duration::from_millis(400));
+        engine.change(change).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(400));
+    let totals = engine.stop().expect("run ends");
+    let applied: Vec<&str> = totals
+        .events
+        .iter()
+        .filter(|e| e.text.starts_with("first write under"))
+        .map(|e| e.text.as_str())
+        .collect();
+    assert_eq!(applied.len(), 5, "{applied:#?}");
+    assert_eq!(totals.knobs.strategy, Strategy::Pipeline);
+    assert_eq!(totals.knobs.depth, 4);
 }

@@ -309,6 +309,10 @@ impl Worker {
                         knobs_closed = true;
                         stopping = true;
                         drain_until = Some(Instant::now() + shared.drain_deadline);
+                    } else {
+                        // `changed()` marks the new knobs as seen, so the check at the top of
+                        // the loop would miss them: adopt them here.
+                        self.adopt_knobs();
                     }
                 }
                 changed = self.stop_rx.changed(), if !stopping => {

@@ -114,6 +114,11 @@ pub fn judge(e: &Evidence) -> Verdict {
             ),
         );
     }
+    // One write at a time is limited by the round trip whatever the node does: more writes in
+    // flight is the first fix, even when the node is busy (compacting, say).
+    if e.in_flight <= 1 && e.busiest_percent < IO_BOUND_PERCENT {
+        return io_bound(e);
+    }
     if let Some(node) = e.node_percent {
         let cores = f64::from(e.cores.max(1));
         if node >= SERVER_BOUND_SHARE * cores * 100.0 {
@@ -141,18 +146,7 @@ pub fn judge(e: &Evidence) -> Verdict {
         );
     }
     if e.busiest_percent < IO_BOUND_PERCENT {
-        let advice = match e.strategy {
-            Some(Strategy::Sync) => "switch to callbacks or pipeline",
-            _ if e.in_flight + 1 >= e.in_flight_limit => "raise depth",
-            _ => "raise depth or switch to callbacks",
-        };
-        return verdict(
-            VerdictKind::IoBound,
-            format!(
-                "I/O-bound: {} {:.0}% busy, {} in flight — {advice}",
-                e.busiest_thread, e.busiest_percent, e.in_flight
-            ),
-        );
+        return io_bound(e);
     }
     verdict(
         VerdictKind::Balanced,
@@ -161,6 +155,21 @@ pub fn judge(e: &Evidence) -> Verdict {
             e.busiest_thread, e.busiest_percent, e.in_flight
         ),
     )
+}
+
+fn io_bound(e: &Evidence) -> Verdict {
+    let advice = match e.strategy {
+        Some(Strategy::Sync) => "switch to callbacks or pipeline",
+        _ if e.in_flight + 1 >= e.in_flight_limit => "raise depth",
+        _ => "raise depth or switch to callbacks",
+    };
+    Verdict {
+        kind: VerdictKind::IoBound,
+        text: format!(
+            "I/O-bound: {} {:.0}% busy, {} in flight — {advice}",
+            e.busiest_thread, e.busiest_percent, e.in_flight
+        ),
+    }
 }
 
 /// A verdict reached before a CPU profile finished, with the profile's evidence added: the share
@@ -257,6 +266,19 @@ mod tests {
             ..evidence()
         };
         assert!(judge(&e).text.ends_with("raise depth"));
+    }
+
+    #[test]
+    fn one_write_at_a_time_is_io_bound_even_when_the_node_is_busy() {
+        let e = Evidence {
+            strategy: Some(Strategy::Sync),
+            busiest_percent: 18.0,
+            in_flight: 1,
+            in_flight_limit: 1,
+            node_percent: Some(170.0),
+            ..evidence()
+        };
+        assert_eq!(judge(&e).kind, VerdictKind::IoBound);
     }
 
     #[test]
