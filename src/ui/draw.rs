@@ -445,7 +445,10 @@ fn cpu_lines(app: &App) -> Vec<Line<'static>> {
 
 fn draw_cpu(frame: &mut Frame, area: Rect, app: &App) {
     frame.render_widget(
-        Paragraph::new(cpu_lines(app)).block(Block::bordered().title(" where the time goes ")),
+        Paragraph::new(cpu_lines(app))
+            .block(Block::bordered().title(" where the time goes "))
+            // The verdict is the line that matters most: wrap it rather than cut it.
+            .wrap(Wrap { trim: false }),
         area,
     );
 }
@@ -484,7 +487,7 @@ fn draw_compact(frame: &mut Frame, area: Rect, app: &App) {
     let [spark_a, spark_b, counters, events] = Layout::vertical([
         Constraint::Length(3),
         Constraint::Length(3),
-        Constraint::Length(2),
+        Constraint::Length(3),
         Constraint::Min(0),
     ])
     .areas(area);
@@ -526,7 +529,7 @@ fn draw_compact(frame: &mut Frame, area: Rect, app: &App) {
         )),
         Line::from(i.verdict.text.clone()),
     ];
-    frame.render_widget(Paragraph::new(summary), counters);
+    frame.render_widget(Paragraph::new(summary).wrap(Wrap { trim: false }), counters);
     let rows = events.height as usize;
     frame.render_widget(Paragraph::new(event_lines(app, rows)), events);
 }
@@ -778,6 +781,10 @@ mod screen_tests {
                         node_rss_bytes: Some(1_500 << 20),
                         process_cpu_s: 20.0,
                     },
+                    verdict: crate::metrics::verdict::Verdict {
+                        kind: VerdictKind::ServerBound,
+                        text: "server-bound: node at 176% of 2 cores, p99 19.20 ms — the client is not the limit".into(),
+                    },
                     ..IntervalStats::default()
                 })
             })
@@ -865,9 +872,10 @@ mod screen_tests {
             "1 timeout",
             "in flight 384 / 384",
             "client    31% of a core",
-            "node     176%",
             "depth 384",
             "q quit",
+            "server-bound: node at 176%",
+            "limit",
         ] {
             assert!(text.contains(expected), "missing `{expected}`:\n{text}");
         }
@@ -882,6 +890,7 @@ mod screen_tests {
             "{text}"
         );
         assert!(text.contains("busiest   30% casstop-engine"), "{text}");
+        assert!(text.contains("node     176% (local JVM)"), "{text}");
         assert!(text.contains("client CPU per write"), "{text}");
         assert!(
             text.contains("Little: 27.0k/s × 2.40 ms = 65 in flight (measured up to 384)"),
