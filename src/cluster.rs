@@ -1,6 +1,5 @@
 //! Connecting to the cluster and creating the keyspace and table the load writes into.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -148,9 +147,6 @@ pub async fn count_rows(session: &Session, cluster: &ClusterSettings) -> Result<
     let (count,) = result.first_row::<(i64,)>()?;
     Ok(count)
 }
-
-/// A session shared by the workers of one run.
-pub type SharedSession = Arc<Session>;
 
 #[cfg(test)]
 mod tests {

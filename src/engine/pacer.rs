@@ -23,10 +23,6 @@ impl Pacer {
         pacer
     }
 
-    pub fn rate(&self) -> f64 {
-        self.rate
-    }
-
     pub fn is_paced(&self) -> bool {
         self.rate > 0.0
     }

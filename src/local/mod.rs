@@ -128,10 +128,6 @@ impl LocalNode {
         SocketAddr::from(([127, 0, 0, 1], self.settings.cql_port))
     }
 
-    pub fn data_dir(&self) -> &Path {
-        &self.data_dir
-    }
-
     pub fn lib_dir(&self) -> PathBuf {
         self.cache_dir
             .join(format!("cassandra-{}", self.settings.version))

@@ -47,21 +47,6 @@ pub fn parse_stat(line: &str) -> Option<StatLine> {
     })
 }
 
-/// `VmHWM` (peak resident set) from a `/proc/<pid>/status` text, in bytes.
-pub fn parse_peak_rss(status: &str) -> Option<u64> {
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|rest| {
-            rest.trim()
-                .trim_end_matches("kB")
-                .trim()
-                .parse::<u64>()
-                .ok()
-        })
-        .map(|kb| kb * 1024)
-}
-
 /// One thread's share of a core over the last interval.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ThreadCpu {
@@ -144,13 +129,6 @@ impl CpuSampler {
             .and_then(|pid| read_stat(&format!("/proc/{pid}/stat")))
             .map(|s| s.cpu_ticks);
         sampler
-    }
-
-    pub fn set_node_pid(&mut self, node_pid: Option<u32>) {
-        if self.node_pid != node_pid {
-            self.node_pid = node_pid;
-            self.last_node = None;
-        }
     }
 
     /// Every thread's stat line and run-queue wait (ns).
@@ -240,11 +218,6 @@ fn read_stat(path: &str) -> Option<StatLine> {
     parse_stat(&fs::read_to_string(path).ok()?)
 }
 
-/// Peak resident set of this process so far, in bytes.
-pub fn peak_rss_bytes() -> Option<u64> {
-    parse_peak_rss(&fs::read_to_string("/proc/self/status").ok()?)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,14 +239,6 @@ mod tests {
     fn parses_schedstat() {
         assert_eq!(parse_schedstat_wait("123456789 98765 4321\n"), Some(98765));
         assert_eq!(parse_schedstat_wait("1"), None);
-    }
-
-    #[test]
-    fn parses_peak_rss() {
-        let status =
-            "Name:\tcasstop\nVmPeak:\t  200000 kB\nVmHWM:\t   51200 kB\nVmRSS:\t 40000 kB\n";
-        assert_eq!(parse_peak_rss(status), Some(51200 * 1024));
-        assert_eq!(parse_peak_rss("Name: x\n"), None);
     }
 
     #[test]

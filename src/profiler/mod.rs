@@ -254,17 +254,6 @@ impl Profiler {
             }
         }
     }
-
-    /// Blocks until the running capture finishes.
-    pub fn wait(&mut self) -> Option<Result<ProfileSummary>> {
-        self.running?;
-        let result = self
-            .results
-            .recv()
-            .unwrap_or_else(|_| Err(anyhow::anyhow!("the profiler thread stopped")));
-        self.running = None;
-        Some(result)
-    }
 }
 
 #[cfg(test)]
