@@ -254,6 +254,16 @@ impl LoadSettings {
     }
 }
 
+impl LoadSettings {
+    /// OS threads the load runs on: one for the current-thread runtime, else `threads`.
+    pub fn os_threads(&self) -> u32 {
+        match self.runtime {
+            Runtime::CurrentThread => 1,
+            Runtime::MultiThread => self.threads,
+        }
+    }
+}
+
 impl LocalSettings {
     pub fn data_dir(&self) -> PathBuf {
         if self.data_dir.as_os_str().is_empty() {

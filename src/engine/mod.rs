@@ -58,6 +58,22 @@ pub struct EngineInfo {
     pub run_nonce: u16,
 }
 
+#[cfg(test)]
+impl EngineInfo {
+    /// The facts of a run against a local node, for drawing and input tests.
+    pub fn for_tests() -> Self {
+        EngineInfo {
+            hosts: vec!["127.0.0.1:9042".into()],
+            server_version: "5.0.9".into(),
+            runtime: Runtime::CurrentThread,
+            threads: 1,
+            interval: Duration::from_secs(1),
+            cpu_rounds_per_us: 100.0,
+            run_nonce: 1,
+        }
+    }
+}
+
 /// A running engine. Dropping it stops the run.
 pub struct Engine {
     pub info: EngineInfo,
@@ -306,10 +322,7 @@ async fn setup(settings: &Settings, node_pid: Option<u32>) -> Result<Setup> {
         started,
         node_pid,
         task_monitor.clone(),
-        match settings.load.runtime {
-            Runtime::CurrentThread => 1,
-            Runtime::MultiThread => settings.load.threads,
-        },
+        settings.load.os_threads(),
     )?;
     let sender = aggregator.sender.clone();
     let _ = sender.send(MetricsMessage::State(RunState::Running));
@@ -334,10 +347,7 @@ async fn setup(settings: &Settings, node_pid: Option<u32>) -> Result<Setup> {
         hosts: crate::cluster::contact_points(&settings.cluster),
         server_version,
         runtime: settings.load.runtime,
-        threads: match settings.load.runtime {
-            Runtime::CurrentThread => 1,
-            Runtime::MultiThread => settings.load.threads,
-        },
+        threads: settings.load.os_threads(),
         interval: settings.load.interval,
         cpu_rounds_per_us: rounds_per_us,
         run_nonce,

@@ -371,21 +371,14 @@ fn parse_rate(text: &str) -> Option<f64> {
 mod tests {
     use super::*;
     use crate::config::LoadSettings;
-    use crate::engine::knobs::Runtime;
-    use std::time::Duration;
 
     fn app() -> App {
         let knobs = LoadSettings::default().initial_knobs(Consistency::LocalQuorum);
-        let info = EngineInfo {
-            hosts: vec!["127.0.0.1:9042".into()],
-            server_version: "5.0.9".into(),
-            runtime: Runtime::CurrentThread,
-            threads: 1,
-            interval: Duration::from_secs(1),
-            cpu_rounds_per_us: 100.0,
-            run_nonce: 1,
-        };
-        App::new(info, Arc::new(Snapshot::empty(knobs)), 120)
+        App::new(
+            EngineInfo::for_tests(),
+            Arc::new(Snapshot::empty(knobs)),
+            120,
+        )
     }
 
     fn key(code: KeyCode) -> KeyEvent {

@@ -733,7 +733,7 @@ mod screen_tests {
     use super::*;
     use crate::config::LoadSettings;
     use crate::engine::EngineInfo;
-    use crate::engine::knobs::{Consistency, KnobChange, Runtime};
+    use crate::engine::knobs::{Consistency, KnobChange};
     use crate::metrics::proc::{CpuSample, ThreadCpu};
     use crate::metrics::{ErrorCounts, ErrorKind, Event, LatencySummary, Snapshot, Totals};
 
@@ -830,16 +830,7 @@ mod screen_tests {
             history,
             events,
         };
-        let info = EngineInfo {
-            hosts: vec!["127.0.0.1:9042".into()],
-            server_version: "5.0.9".into(),
-            runtime: Runtime::CurrentThread,
-            threads: 1,
-            interval: Duration::from_secs(1),
-            cpu_rounds_per_us: 100.0,
-            run_nonce: 7,
-        };
-        App::new(info, Arc::new(snapshot), 120)
+        App::new(EngineInfo::for_tests(), Arc::new(snapshot), 120)
     }
 
     fn screen(app: &App, width: u16, height: u16) -> String {
