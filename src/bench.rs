@@ -12,7 +12,7 @@ use serde::Serialize;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::config::Settings;
-use crate::engine::knobs::{Consistency, Runtime, Strategy};
+use crate::engine::knobs::{Consistency, Retry, Runtime, Strategy};
 use crate::engine::{Engine, EngineInfo};
 use crate::metrics::aggregate::RunTotals;
 use crate::metrics::verdict::{Verdict, VerdictKind};
@@ -34,6 +34,9 @@ pub struct BenchResult {
     pub cpu_work_us: u32,
     pub rows_per_request: u32,
     pub consistency: Consistency,
+    #[serde(with = "crate::config::duration")]
+    pub request_timeout: std::time::Duration,
+    pub retry: Retry,
     pub throttle_cap: u32,
     pub duration_s: f64,
     /// Requests issued, succeeded, and the rows the successes wrote.
@@ -42,6 +45,10 @@ pub struct BenchResult {
     pub ok_rows: u64,
     pub errors: ErrorCounts,
     pub errors_total: u64,
+    /// Failed requests that may have been applied anyway (timeouts, broken connections) and
+    /// their rows: the table holds between `ok_rows` and `ok_rows + maybe_rows` of this run's rows.
+    pub maybe: u64,
+    pub maybe_rows: u64,
     /// Successful requests per second.
     pub throughput_ops_s: f64,
     /// Service time: from each request's send to its answer.
@@ -117,6 +124,8 @@ impl BenchResult {
             cpu_work_us: k.cpu_work_us,
             rows_per_request: k.rows_per_request,
             consistency: k.consistency,
+            request_timeout: k.request_timeout,
+            retry: k.retry,
             throttle_cap: k.throttle_cap,
             duration_s: seconds,
             issued: t.issued,
@@ -124,6 +133,8 @@ impl BenchResult {
             ok_rows: t.ok_rows,
             errors: t.errors,
             errors_total: t.errors.total(),
+            maybe: t.maybe,
+            maybe_rows: t.maybe_rows,
             throughput_ops_s: t.ok as f64 / seconds,
             latency_us: LatencySummary::of(&totals.service),
             response_latency_us: totals.paced.then(|| LatencySummary::of(&totals.response)),
@@ -257,9 +268,16 @@ pub fn print_result(result: &BenchResult) {
         r.server_version
     );
     println!(
-        "  requests     {} ok ({} rows), errors: {}",
-        r.ok, r.ok_rows, r.errors
+        "  requests     {} issued, {} ok ({} rows), errors: {}",
+        r.issued, r.ok, r.ok_rows, r.errors
     );
+    if r.errors_total > 0 {
+        // A failed write is never counted as ok; some failures may still have been applied.
+        println!(
+            "  maybe        {} of the failed requests ({} rows) may have been written (timeouts, broken connections); the rest were refused",
+            r.maybe, r.maybe_rows
+        );
+    }
     println!("  throughput   {}", PerSecond(r.throughput_ops_s));
     let latency = |label: &str, l: &LatencySummary| {
         println!(

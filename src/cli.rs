@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::{FlagOverride, duration};
-use crate::engine::knobs::{Consistency, Runtime, Strategy};
+use crate::engine::knobs::{Consistency, Retry, Runtime, Strategy};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -93,6 +93,14 @@ pub struct KnobArgs {
     /// Consistency level of the writes.
     #[arg(long, value_enum, help_heading = "Knobs")]
     pub consistency: Option<Consistency>,
+    /// Client-side deadline of one request (e.g. 500ms, 2s); a write that misses it is a timeout
+    /// error, counted as "maybe written".
+    #[arg(long, value_name = "DURATION", value_parser = duration::parse, help_heading = "Knobs")]
+    pub request_timeout: Option<Duration>,
+    /// What the driver does after a failed write: default (retry on another node only when the
+    /// write was refused) or never.
+    #[arg(long, value_enum, help_heading = "Knobs")]
+    pub retry: Option<Retry>,
     /// Safety cap on writes in flight per worker for the throttle strategy.
     #[arg(long, value_name = "N", help_heading = "Knobs")]
     pub throttle_cap: Option<u32>,
@@ -241,6 +249,19 @@ impl KnobArgs {
             "cluster.consistency",
             "--consistency",
             text(self.consistency.map(|c| c.to_string())),
+        );
+        push(
+            "cluster.request_timeout",
+            "--request-timeout",
+            text(
+                self.request_timeout
+                    .map(|d| humantime::format_duration(d).to_string()),
+            ),
+        );
+        push(
+            "cluster.retry",
+            "--retry",
+            text(self.retry.map(|r| r.to_string())),
         );
         push(
             "load.throttle_cap",

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::knobs::{Consistency, Knobs, Runtime, Strategy, limits};
+use crate::engine::knobs::{Consistency, Knobs, Retry, Runtime, Strategy, limits};
 
 /// The documented default configuration, shipped at the repo root. A test keeps it equal to
 /// [`Settings::default`].
@@ -49,8 +49,11 @@ pub struct ClusterSettings {
     pub consistency: Consistency,
     #[serde(with = "duration")]
     pub connect_timeout: Duration,
+    /// Client-side deadline of one request (a live knob, like `consistency` and `retry`).
     #[serde(with = "duration")]
     pub request_timeout: Duration,
+    /// `default` (the driver's DefaultRetryPolicy) or `never`.
+    pub retry: Retry,
 }
 
 #[derive(Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -170,6 +173,7 @@ impl Default for ClusterSettings {
             consistency: Consistency::LocalQuorum,
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(12),
+            retry: Retry::Default,
         }
     }
 }
@@ -237,7 +241,7 @@ impl Default for LocalSettings {
 
 impl LoadSettings {
     /// The live knobs the engine starts with.
-    pub fn initial_knobs(&self, consistency: Consistency) -> Knobs {
+    pub fn initial_knobs(&self, cluster: &ClusterSettings) -> Knobs {
         Knobs {
             strategy: self.strategy,
             depth: self.depth,
@@ -247,7 +251,9 @@ impl LoadSettings {
             payload_bytes: self.payload_bytes,
             cpu_work_us: self.cpu_work_us,
             rows_per_request: self.rows_per_request,
-            consistency,
+            consistency: cluster.consistency,
+            request_timeout: cluster.request_timeout,
+            retry: cluster.retry,
             throttle_cap: self.throttle_cap,
             paused: false,
         }
@@ -609,9 +615,13 @@ fn validate(loaded: &Loaded) -> Result<(), ConfigError> {
         "must be more than 0s".into(),
     )?;
     check(
-        !s.cluster.request_timeout.is_zero(),
+        (limits::MIN_REQUEST_TIMEOUT..=limits::MAX_REQUEST_TIMEOUT)
+            .contains(&s.cluster.request_timeout),
         "cluster.request_timeout",
-        "must be more than 0s".into(),
+        format!(
+            "must be between 1ms and 10m, got {}",
+            humantime::format_duration(s.cluster.request_timeout)
+        ),
     )?;
     check(
         !s.tls.enabled,

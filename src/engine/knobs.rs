@@ -182,6 +182,56 @@ impl FromStr for Consistency {
     }
 }
 
+/// What the driver does when a write fails. Writes are not marked idempotent, so even the
+/// driver's default policy retries only after errors that prove the write was not applied
+/// (unavailable, bootstrapping, no stream id): the final error still tells whether a failed write
+/// may be in the table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Retry {
+    /// The driver's DefaultRetryPolicy (the Java driver's): retry on another node when the
+    /// coordinator said it could not apply the write.
+    Default,
+    /// Never retry: every failed attempt is reported as it happened.
+    Never,
+}
+
+impl Retry {
+    pub const ALL: [Retry; 2] = [Retry::Default, Retry::Never];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Retry::Default => "default",
+            Retry::Never => "never",
+        }
+    }
+
+    pub fn to_driver(self) -> std::sync::Arc<dyn scylla::policies::retry::RetryPolicy> {
+        use scylla::policies::retry::{DefaultRetryPolicy, FallthroughRetryPolicy};
+        match self {
+            Retry::Default => std::sync::Arc::new(DefaultRetryPolicy::new()),
+            Retry::Never => std::sync::Arc::new(FallthroughRetryPolicy::new()),
+        }
+    }
+}
+
+impl fmt::Display for Retry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Retry {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Retry::ALL
+            .into_iter()
+            .find(|r| r.name().eq_ignore_ascii_case(text.trim()))
+            .ok_or_else(|| format!("unknown retry policy `{text}` (expected default or never)"))
+    }
+}
+
 /// Limits shared by config validation, the engine and the `:` command line.
 pub mod limits {
     pub const MAX_DEPTH: u32 = 1_000_000;
@@ -193,6 +243,9 @@ pub mod limits {
     /// Cassandra rejects batches of more than 65,535 statements.
     pub const MAX_ROWS_PER_REQUEST: u32 = 65_535;
     pub const MAX_THROTTLE_CAP: u32 = 10_000_000;
+    pub const MIN_REQUEST_TIMEOUT: Duration = Duration::from_millis(1);
+    pub const MAX_REQUEST_TIMEOUT: Duration = Duration::from_secs(600);
+    use std::time::Duration;
 }
 
 /// The knobs the engine reads live, at the top of every scheduling step.
@@ -212,6 +265,10 @@ pub struct Knobs {
     /// 1 = one INSERT per request; more = one UNLOGGED BATCH of that many rows.
     pub rows_per_request: u32,
     pub consistency: Consistency,
+    /// Client-side deadline of one request; a write that misses it is a timeout error.
+    #[serde(with = "crate::config::duration")]
+    pub request_timeout: std::time::Duration,
+    pub retry: Retry,
     /// Safety cap on writes in flight per worker, for `throttle`.
     pub throttle_cap: u32,
     pub paused: bool,
@@ -264,6 +321,9 @@ pub enum KnobChange {
     CpuWorkUs(u32),
     RowsPerRequest(u32),
     Consistency(Consistency),
+    #[serde(with = "crate::config::duration")]
+    RequestTimeout(std::time::Duration),
+    Retry(Retry),
     ThrottleCap(u32),
     Paused(bool),
 }
@@ -281,6 +341,10 @@ impl fmt::Display for KnobChange {
             KnobChange::CpuWorkUs(v) => write!(f, "cpu_work_us {v}"),
             KnobChange::RowsPerRequest(v) => write!(f, "rows_per_request {v}"),
             KnobChange::Consistency(c) => write!(f, "consistency {c}"),
+            KnobChange::RequestTimeout(d) => {
+                write!(f, "request_timeout {}", humantime::format_duration(*d))
+            }
+            KnobChange::Retry(r) => write!(f, "retry {r}"),
             KnobChange::ThrottleCap(v) => write!(f, "throttle_cap {v}"),
             KnobChange::Paused(true) => f.write_str("paused"),
             KnobChange::Paused(false) => f.write_str("resumed"),
@@ -329,6 +393,19 @@ impl Knobs {
                     within("rows_per_request", v, 1, limits::MAX_ROWS_PER_REQUEST)?
             }
             KnobChange::Consistency(c) => next.consistency = c,
+            KnobChange::RequestTimeout(d) => {
+                let (min, max) = (limits::MIN_REQUEST_TIMEOUT, limits::MAX_REQUEST_TIMEOUT);
+                if !(min..=max).contains(&d) {
+                    return Err(format!(
+                        "request_timeout must be between {} and {}, got {}",
+                        humantime::format_duration(min),
+                        humantime::format_duration(max),
+                        humantime::format_duration(d)
+                    ));
+                }
+                next.request_timeout = d;
+            }
+            KnobChange::Retry(r) => next.retry = r,
             KnobChange::ThrottleCap(v) => {
                 let min = self.depth.max(self.batch);
                 next.throttle_cap = within("throttle_cap", v, min, limits::MAX_THROTTLE_CAP)?
@@ -344,7 +421,8 @@ mod change_tests {
     use super::*;
 
     fn knobs() -> Knobs {
-        crate::config::LoadSettings::default().initial_knobs(Consistency::LocalQuorum)
+        crate::config::LoadSettings::default()
+            .initial_knobs(&crate::config::ClusterSettings::default())
     }
 
     #[test]

@@ -313,7 +313,7 @@ async fn setup(settings: &Settings, node_pid: Option<u32>) -> Result<Setup> {
     let rounds_per_us = workload::calibrate_cpu_work();
     let run_nonce = run_nonce();
 
-    let knobs = settings.load.initial_knobs(settings.cluster.consistency);
+    let knobs = settings.load.initial_knobs(&settings.cluster);
     let started = Instant::now();
     let task_monitor = tokio_metrics::TaskMonitor::new();
     let aggregator = Aggregator::spawn(
@@ -339,7 +339,6 @@ async fn setup(settings: &Settings, node_pid: Option<u32>) -> Result<Setup> {
         run_nonce,
         started,
         interval: settings.load.interval,
-        drain_deadline: settings.cluster.request_timeout + Duration::from_secs(1),
         budget: Budget::new(settings.load.ops),
         task_monitor,
     });

@@ -124,14 +124,13 @@ impl Slots {
 mod tests {
     use super::*;
     use crate::config::LoadSettings;
-    use crate::engine::knobs::Consistency;
 
     fn knobs(strategy: Strategy, depth: u32, batch: u32) -> Knobs {
         Knobs {
             strategy,
             depth,
             batch,
-            ..LoadSettings::default().initial_knobs(Consistency::One)
+            ..LoadSettings::default().initial_knobs(&crate::config::ClusterSettings::default())
         }
     }
 

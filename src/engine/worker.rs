@@ -18,11 +18,18 @@ use super::knobs::Knobs;
 use super::pacer::Pacer;
 use super::slots::Slots;
 use super::workload::{self, Completion, RequestTemplate};
-use crate::metrics::{MAX_LATENCY_US, MetricsMessage, WorkerReport};
+use crate::metrics::{ErrorKind, MAX_LATENCY_US, MetricsMessage, WorkerReport};
 
 /// Writes issued in one go before the loop looks at completions and timers again, so a
 /// fire-everything strategy cannot starve the interval hand-over.
 const ISSUE_BURST: u32 = 256;
+
+/// The first and the longest wait after a write found no connection to send on.
+const MIN_BACKOFF: Duration = Duration::from_millis(10);
+const MAX_BACKOFF: Duration = Duration::from_millis(500);
+
+/// The longest a stop waits for the writes in flight.
+pub const MAX_DRAIN: Duration = Duration::from_secs(5);
 
 /// The knobs as the controller publishes them: a version and when it was made, so workers can
 /// report how soon a change reached the wire.
@@ -76,8 +83,6 @@ pub struct Shared {
     pub run_nonce: u16,
     pub started: Instant,
     pub interval: Duration,
-    /// Longest a stopping worker waits for its writes in flight.
-    pub drain_deadline: Duration,
     pub budget: Budget,
     /// Poll, scheduled and idle time of the worker tasks (tokio-console's busy/scheduled/idle).
     pub task_monitor: tokio_metrics::TaskMonitor,
@@ -101,6 +106,9 @@ pub struct Worker {
     quota: u64,
     budget_spent: bool,
     report: WorkerReport,
+    /// Current wait after a connection error, and until when it holds writes back.
+    backoff: Duration,
+    backoff_until: Option<Instant>,
 }
 
 impl Worker {
@@ -136,6 +144,8 @@ impl Worker {
             quota: 0,
             budget_spent: false,
             report,
+            backoff: Duration::ZERO,
+            backoff_until: None,
         }
     }
 
@@ -161,6 +171,13 @@ impl Worker {
         }
         self.knob_version = state.version;
         self.unapplied_change = Some(state.changed_at);
+    }
+
+    /// Longest a stopping worker waits for its writes in flight: until each has had its request
+    /// timeout, but no more than [`MAX_DRAIN`] — whoever pressed `q` wants the summary soon.
+    /// Writes still unanswered then are counted as timeouts that may have been applied.
+    fn drain_deadline(&self) -> Duration {
+        (self.knobs.request_timeout + Duration::from_millis(500)).min(MAX_DRAIN)
     }
 
     /// Takes one request from the run's budget.
@@ -192,7 +209,38 @@ impl Worker {
                     .response
                     .saturating_record(us(done.response_time()));
             }
-            Err(kind) => self.report.errors.add(kind),
+            Err(failure) => {
+                self.report.errors.add(failure.kind);
+                if failure.maybe_applied {
+                    self.report.maybe += 1;
+                    self.report.maybe_rows += u64::from(done.rows);
+                }
+                if failure.kind == ErrorKind::Connection && !failure.maybe_applied {
+                    self.back_off(done.done);
+                    return;
+                }
+            }
+        }
+        self.backoff = Duration::ZERO;
+    }
+
+    /// The driver has no connection to send on: wait a little before the next write instead of
+    /// failing thousands of writes a second, doubling the wait up to [`MAX_BACKOFF`] while the
+    /// node stays away. The driver reconnects in the background; the first success resets it.
+    fn back_off(&mut self, now: Instant) {
+        self.backoff = (self.backoff * 2).clamp(MIN_BACKOFF, MAX_BACKOFF);
+        self.backoff_until = Some(now + self.backoff);
+    }
+
+    /// Whether a backoff still holds the next write back.
+    fn backing_off(&mut self, now: Instant) -> bool {
+        match self.backoff_until {
+            Some(until) if now < until => true,
+            Some(_) => {
+                self.backoff_until = None;
+                false
+            }
+            None => false,
         }
     }
 
@@ -236,12 +284,13 @@ impl Worker {
             }
             if !stopping && *self.stop_rx.borrow() {
                 stopping = true;
-                drain_until = Some(Instant::now() + shared.drain_deadline);
+                drain_until = Some(Instant::now() + self.drain_deadline());
             }
             let mut issued = 0;
             let mut now = Instant::now();
             while issued < ISSUE_BURST
                 && self.active(stopping)
+                && !self.backing_off(now)
                 && self.pacer.ready(now)
                 && self.slots.may_issue(&self.knobs)
                 && self.take_quota()
@@ -285,13 +334,16 @@ impl Worker {
             }
             if stopping && drain_until.is_some_and(|until| Instant::now() > until) {
                 // Writes still unanswered past the deadline are given up as timeouts: never
-                // counted as successes.
+                // counted as successes, but they may have been applied.
                 for _ in 0..in_flight.len() {
-                    self.report.errors.add(crate::metrics::ErrorKind::Timeout);
+                    self.report.errors.add(ErrorKind::Timeout);
+                    self.report.maybe += 1;
+                    self.report.maybe_rows += u64::from(self.template.rows);
                 }
                 break;
             }
             let pacer_due = self.pacer.due().filter(|_| !idle);
+            let backoff_until = self.backoff_until.filter(|_| !idle);
             let more_to_issue = issued == ISSUE_BURST;
 
             tokio::select! {
@@ -308,7 +360,7 @@ impl Worker {
                     if changed.is_err() {
                         knobs_closed = true;
                         stopping = true;
-                        drain_until = Some(Instant::now() + shared.drain_deadline);
+                        drain_until = Some(Instant::now() + self.drain_deadline());
                     } else {
                         // `changed()` marks the new knobs as seen, so the check at the top of
                         // the loop would miss them: adopt them here.
@@ -318,12 +370,13 @@ impl Worker {
                 changed = self.stop_rx.changed(), if !stopping => {
                     if changed.is_err() || *self.stop_rx.borrow() {
                         stopping = true;
-                        drain_until = Some(Instant::now() + shared.drain_deadline);
+                        drain_until = Some(Instant::now() + self.drain_deadline());
                     }
                 }
                 _ = sleep_until_opt(pacer_due), if pacer_due.is_some() && !more_to_issue => {}
                 _ = tokio::task::yield_now(), if more_to_issue => {}
                 _ = sleep_until_opt(drain_until), if drain_until.is_some() => {}
+                _ = sleep_until_opt(backoff_until), if backoff_until.is_some() => {}
             }
         }
         self.hand_over();

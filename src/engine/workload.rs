@@ -10,7 +10,7 @@ use scylla::errors::{DbError, ExecutionError, RequestAttemptError};
 use scylla::statement::batch::{Batch, BatchType};
 use scylla::statement::prepared::PreparedStatement;
 
-use super::knobs::Knobs;
+use super::knobs::{Consistency, Knobs, Retry};
 use crate::config::ClusterSettings;
 use crate::metrics::ErrorKind;
 
@@ -23,19 +23,34 @@ pub struct RequestTemplate {
     pub payload: Arc<[u8]>,
     /// Rounds of [`cpu_work`] per write.
     pub cpu_rounds: u64,
-    pub shaped_by: (u32, u32, u32, crate::engine::knobs::Consistency),
+    shaped_by: Shape,
+}
+
+/// The knobs a template is built from: a change to any of them needs a new template.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Shape {
+    payload_bytes: u32,
+    cpu_work_us: u32,
+    rows_per_request: u32,
+    consistency: Consistency,
+    request_timeout: Duration,
+    retry: Retry,
 }
 
 impl RequestTemplate {
     pub fn new(insert: &PreparedStatement, knobs: &Knobs, rounds_per_us: f64) -> Self {
         let mut single = insert.clone();
         single.set_consistency(knobs.consistency.to_driver());
+        single.set_request_timeout(Some(knobs.request_timeout));
+        single.set_retry_policy(Some(knobs.retry.to_driver()));
         let batch = (knobs.rows_per_request > 1).then(|| {
             let mut batch = Batch::new(BatchType::Unlogged);
             for _ in 0..knobs.rows_per_request {
                 batch.append_statement(single.clone());
             }
             batch.set_consistency(knobs.consistency.to_driver());
+            batch.set_request_timeout(Some(knobs.request_timeout));
+            batch.set_retry_policy(Some(knobs.retry.to_driver()));
             batch
         });
         RequestTemplate {
@@ -48,13 +63,15 @@ impl RequestTemplate {
         }
     }
 
-    fn shape(knobs: &Knobs) -> (u32, u32, u32, crate::engine::knobs::Consistency) {
-        (
-            knobs.payload_bytes,
-            knobs.cpu_work_us,
-            knobs.rows_per_request,
-            knobs.consistency,
-        )
+    fn shape(knobs: &Knobs) -> Shape {
+        Shape {
+            payload_bytes: knobs.payload_bytes,
+            cpu_work_us: knobs.cpu_work_us,
+            rows_per_request: knobs.rows_per_request,
+            consistency: knobs.consistency,
+            request_timeout: knobs.request_timeout,
+            retry: knobs.retry,
+        }
     }
 
     /// Whether `knobs` need a different template.
@@ -136,7 +153,16 @@ pub struct Completion {
     pub intended: Instant,
     pub sent: Instant,
     pub done: Instant,
-    pub outcome: Result<(), ErrorKind>,
+    pub outcome: Result<(), Failure>,
+}
+
+/// Why a write failed, and whether it may be in the table anyway.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Failure {
+    pub kind: ErrorKind,
+    /// The write reached a node and its fate is unknown (a timeout, a connection that broke
+    /// while it was in flight): it may have been applied. Counted as "maybe written", never as ok.
+    pub maybe_applied: bool,
 }
 
 impl Completion {
@@ -177,7 +203,10 @@ pub async fn write(
         intended,
         sent,
         done: Instant::now(),
-        outcome: result.map_err(|err| classify(&err)),
+        outcome: result.map_err(|err| Failure {
+            kind: classify(&err),
+            maybe_applied: may_have_applied(&err),
+        }),
     }
 }
 
@@ -198,6 +227,42 @@ pub fn classify(err: &ExecutionError) -> ErrorKind {
             _ => ErrorKind::Other,
         },
         _ => ErrorKind::Other,
+    }
+}
+
+/// Whether a failed write may still have been applied. Only errors that prove the write never
+/// reached a replica's commit log count as "not applied": no connection, a coordinator that
+/// refused it (unavailable, overloaded, bootstrapping), or a request that was never sent.
+/// Anything else (timeouts, broken connections, unknown errors) is "maybe".
+pub fn may_have_applied(err: &ExecutionError) -> bool {
+    match err {
+        ExecutionError::BadQuery(_)
+        | ExecutionError::EmptyPlan
+        | ExecutionError::ConnectionPoolError(_)
+        | ExecutionError::PrepareError(_)
+        | ExecutionError::UseKeyspaceError(_) => false,
+        ExecutionError::LastAttemptError(attempt) => match attempt {
+            RequestAttemptError::SerializationError(_)
+            | RequestAttemptError::CqlRequestSerialization(_)
+            | RequestAttemptError::UnableToAllocStreamId => false,
+            RequestAttemptError::DbError(db, _) => !matches!(
+                db,
+                DbError::Unavailable { .. }
+                    | DbError::Overloaded
+                    | DbError::IsBootstrapping
+                    | DbError::RateLimitReached { .. }
+                    | DbError::SyntaxError
+                    | DbError::Invalid
+                    | DbError::AlreadyExists { .. }
+                    | DbError::Unauthorized
+                    | DbError::AuthenticationError
+                    | DbError::ConfigError
+                    | DbError::ProtocolError
+                    | DbError::Unprepared { .. }
+            ),
+            _ => true,
+        },
+        _ => true,
     }
 }
 
@@ -254,6 +319,40 @@ mod tests {
         cpu_work(&data, 1, rounds);
         let took = started.elapsed();
         assert!(took >= Duration::from_micros(1000), "{took:?}");
+    }
+
+    #[test]
+    fn only_errors_that_prove_the_write_was_refused_are_not_maybe() {
+        use scylla::errors::{BrokenConnectionErrorKind, WriteType};
+        let unavailable = ExecutionError::LastAttemptError(RequestAttemptError::DbError(
+            DbError::Unavailable {
+                consistency: scylla::statement::Consistency::One,
+                required: 1,
+                alive: 0,
+            },
+            "no replicas".into(),
+        ));
+        assert!(!may_have_applied(&unavailable));
+        assert_eq!(classify(&unavailable), ErrorKind::Unavailable);
+        assert!(!may_have_applied(&ExecutionError::EmptyPlan));
+        let timeout = ExecutionError::RequestTimeout(Duration::from_secs(1));
+        assert!(may_have_applied(&timeout));
+        assert_eq!(classify(&timeout), ErrorKind::Timeout);
+        let write_timeout = ExecutionError::LastAttemptError(RequestAttemptError::DbError(
+            DbError::WriteTimeout {
+                consistency: scylla::statement::Consistency::One,
+                received: 0,
+                required: 1,
+                write_type: WriteType::Simple,
+            },
+            "timed out".into(),
+        ));
+        assert!(may_have_applied(&write_timeout));
+        let broken = ExecutionError::LastAttemptError(RequestAttemptError::BrokenConnectionError(
+            BrokenConnectionErrorKind::ChannelError.into(),
+        ));
+        assert!(may_have_applied(&broken));
+        assert_eq!(classify(&broken), ErrorKind::Connection);
     }
 
     #[test]

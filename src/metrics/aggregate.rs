@@ -13,8 +13,8 @@ use tokio::sync::{broadcast, watch};
 use super::proc::CpuSampler;
 use super::verdict::{self, Evidence, Verdict};
 use super::{
-    ErrorCounts, Event, EventKind, IntervalStats, LatencySummary, RunState, Snapshot, TaskSplit,
-    Totals, WorkerReport, new_histogram,
+    ErrorCounts, Event, EventKind, IntervalStats, LatencySummary, NodeHealth, RunState, Snapshot,
+    TaskSplit, Totals, WorkerReport, new_histogram,
 };
 use crate::engine::knobs::{KnobChange, Knobs};
 
@@ -111,6 +111,8 @@ struct Bucket {
     ok: u64,
     ok_rows: u64,
     errors: ErrorCounts,
+    maybe: u64,
+    maybe_rows: u64,
     service: Histogram<u64>,
     response: Histogram<u64>,
     in_flight_max: BTreeMap<u32, u32>,
@@ -123,6 +125,8 @@ impl Bucket {
             ok: 0,
             ok_rows: 0,
             errors: ErrorCounts::default(),
+            maybe: 0,
+            maybe_rows: 0,
             service: new_histogram(),
             response: new_histogram(),
             in_flight_max: BTreeMap::new(),
@@ -157,6 +161,9 @@ struct State {
     cores: u32,
     /// OS threads the load runs on (1 for the current-thread runtime).
     load_threads: u32,
+    node: NodeHealth,
+    /// When `node` last changed.
+    node_since: Option<Instant>,
 }
 
 impl State {
@@ -191,6 +198,8 @@ impl State {
             application_share: None,
             cores: online_cores(),
             load_threads: 1,
+            node: NodeHealth::Unknown,
+            node_since: None,
         }
     }
 
@@ -305,6 +314,8 @@ impl State {
         bucket.ok += report.ok;
         bucket.ok_rows += report.ok_rows;
         bucket.errors.merge(&report.errors);
+        bucket.maybe += report.maybe;
+        bucket.maybe_rows += report.maybe_rows;
         let _ = bucket.service.add(&report.service);
         let _ = bucket.response.add(&report.response);
         let max = bucket.in_flight_max.entry(report.worker).or_default();
@@ -340,6 +351,8 @@ impl State {
             ok: bucket.ok,
             ok_rows: bucket.ok_rows,
             errors: bucket.errors,
+            maybe: bucket.maybe,
+            maybe_rows: bucket.maybe_rows,
             throughput: if length.is_zero() {
                 0.0
             } else {
@@ -351,8 +364,10 @@ impl State {
             response: paced.then(|| LatencySummary::of(&bucket.response)),
             cpu,
             tasks,
+            node: self.node,
             verdict: Verdict::default(),
         };
+        self.judge_node(&mut stats, edge);
         stats.verdict = verdict::judge(&self.evidence(&stats));
         let _ = self.service.add(&bucket.service);
         let _ = self.response.add(&bucket.response);
@@ -361,6 +376,8 @@ impl State {
         totals.ok += stats.ok;
         totals.ok_rows += stats.ok_rows;
         totals.errors.merge(&stats.errors);
+        totals.maybe += stats.maybe;
+        totals.maybe_rows += stats.maybe_rows;
         totals.service = LatencySummary::of(&self.service);
         totals.response = LatencySummary::of(&self.response);
         totals.client_cpu_s = stats.cpu.process_cpu_s;
@@ -370,6 +387,45 @@ impl State {
         }
         self.history.push_back(Arc::new(stats));
         self.publish();
+    }
+
+    /// Updates the node's health from the interval and notes a change in the event log.
+    fn judge_node(&mut self, stats: &mut IntervalStats, edge: Instant) {
+        let Some(health) = NodeHealth::judge(stats.ok, &stats.errors, stats.in_flight_max) else {
+            return;
+        };
+        if health != self.node {
+            let since = self.node_since.replace(edge);
+            let text = match (self.node, health) {
+                (NodeHealth::Unknown, NodeHealth::Up) => None,
+                (_, NodeHealth::Up) => Some(format!(
+                    "node back: writes succeed again after {:.1} s",
+                    since.map_or(0.0, |s| edge.saturating_duration_since(s).as_secs_f64())
+                )),
+                (_, NodeHealth::Down) => {
+                    Some(format!("node down: no connection ({})", stats.errors))
+                }
+                (_, NodeHealth::Unresponsive) => Some(format!(
+                    "node unresponsive: no write succeeded ({}; {} in flight)",
+                    stats.errors, stats.in_flight_max
+                )),
+                (_, NodeHealth::Unknown) => None,
+            };
+            if let Some(text) = text {
+                let kind = if health == NodeHealth::Up {
+                    EventKind::Info
+                } else {
+                    EventKind::Error
+                };
+                self.push_event(Event {
+                    at_s: self.at_s(edge),
+                    text,
+                    kind,
+                });
+            }
+            self.node = health;
+        }
+        stats.node = health;
     }
 
     fn task_split(&mut self, length: Duration) -> TaskSplit {

@@ -150,6 +150,10 @@ pub struct WorkerReport {
     pub ok: u64,
     pub ok_rows: u64,
     pub errors: ErrorCounts,
+    /// Failed requests that may have been applied anyway (timeouts, broken connections), and
+    /// their rows: the table holds between `ok_rows` and `ok_rows + maybe_rows` rows.
+    pub maybe: u64,
+    pub maybe_rows: u64,
     /// From the moment the request was sent.
     pub service: Histogram<u64>,
     /// From the moment the request was due under the target rate (coordinated omission corrected).
@@ -169,6 +173,8 @@ impl WorkerReport {
             ok: 0,
             ok_rows: 0,
             errors: ErrorCounts::default(),
+            maybe: 0,
+            maybe_rows: 0,
             service: new_histogram(),
             response: new_histogram(),
             in_flight: 0,
@@ -183,6 +189,8 @@ impl WorkerReport {
         self.ok += later.ok;
         self.ok_rows += later.ok_rows;
         self.errors.merge(&later.errors);
+        self.maybe += later.maybe;
+        self.maybe_rows += later.maybe_rows;
         let _ = self.service.add(&later.service);
         let _ = self.response.add(&later.response);
         self.in_flight = later.in_flight;
@@ -201,6 +209,9 @@ pub struct IntervalStats {
     pub ok: u64,
     pub ok_rows: u64,
     pub errors: ErrorCounts,
+    /// Failed requests that may have been applied anyway, and their rows.
+    pub maybe: u64,
+    pub maybe_rows: u64,
     /// Successful requests per second.
     pub throughput: f64,
     pub in_flight: u32,
@@ -211,7 +222,55 @@ pub struct IntervalStats {
     pub cpu: CpuSample,
     /// How the worker tasks spent the interval, in percent of wall time summed over workers.
     pub tasks: TaskSplit,
+    /// How the node looked from the client over this interval.
+    pub node: NodeHealth,
     pub verdict: verdict::Verdict,
+}
+
+/// The node as the client sees it, judged from one interval's outcomes. Keeps its previous value
+/// through intervals that say nothing (paused, nothing in flight).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeHealth {
+    /// Nothing has been written yet.
+    #[default]
+    Unknown,
+    /// Writes succeed.
+    Up,
+    /// No write succeeded and the driver had no connection: the node is down or unreachable.
+    Down,
+    /// No write succeeded and writes time out or hang: the node is paused, stuck or overloaded.
+    Unresponsive,
+}
+
+impl NodeHealth {
+    /// Judges an interval; `None` when it says nothing new about the node.
+    pub fn judge(ok: u64, errors: &ErrorCounts, in_flight_max: u32) -> Option<NodeHealth> {
+        if ok > 0 {
+            Some(NodeHealth::Up)
+        } else if errors.get(ErrorKind::Connection) > 0 {
+            Some(NodeHealth::Down)
+        } else if errors.get(ErrorKind::Timeout) > 0 || in_flight_max > 0 {
+            Some(NodeHealth::Unresponsive)
+        } else {
+            None
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            NodeHealth::Unknown => "unknown",
+            NodeHealth::Up => "up",
+            NodeHealth::Down => "down",
+            NodeHealth::Unresponsive => "unresponsive",
+        }
+    }
+}
+
+impl fmt::Display for NodeHealth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// The Busy / Scheduled / Idle split of the worker tasks' lives (tokio-console's view): busy is
@@ -247,6 +306,8 @@ pub struct Totals {
     pub ok: u64,
     pub ok_rows: u64,
     pub errors: ErrorCounts,
+    pub maybe: u64,
+    pub maybe_rows: u64,
     pub service: LatencySummary,
     pub response: LatencySummary,
     pub client_cpu_s: f64,
@@ -351,5 +412,31 @@ mod tests {
             LatencySummary::of(&new_histogram()),
             LatencySummary::default()
         );
+    }
+}
+
+#[cfg(test)]
+mod health_tests {
+    use super::*;
+
+    #[test]
+    fn node_health_is_judged_from_outcomes_and_silence_says_nothing() {
+        let mut refused = ErrorCounts::default();
+        refused.add(ErrorKind::Connection);
+        let mut timed_out = ErrorCounts::default();
+        timed_out.add(ErrorKind::Timeout);
+        let none = ErrorCounts::default();
+        assert_eq!(NodeHealth::judge(5, &refused, 1), Some(NodeHealth::Up));
+        assert_eq!(NodeHealth::judge(0, &refused, 1), Some(NodeHealth::Down));
+        assert_eq!(
+            NodeHealth::judge(0, &timed_out, 0),
+            Some(NodeHealth::Unresponsive)
+        );
+        // Writes in flight all interval and none answered: a paused node.
+        assert_eq!(
+            NodeHealth::judge(0, &none, 1),
+            Some(NodeHealth::Unresponsive)
+        );
+        assert_eq!(NodeHealth::judge(0, &none, 0), None);
     }
 }

@@ -278,6 +278,12 @@ pub const COMMANDS: &[(&str, &[&str], &str)] = &[
     ),
     ("consistency", &["cl"], "one, local_quorum, ..."),
     (
+        "request_timeout",
+        &["timeout"],
+        "client deadline per write, e.g. 2s",
+    ),
+    ("retry", &[], "default | never"),
+    (
         "throttle_cap",
         &["cap"],
         "safety cap in flight for throttle",
@@ -338,6 +344,11 @@ pub fn parse_command(text: &str) -> Result<CommandLine, String> {
         "consistency" => {
             KnobChange::Consistency(need("e.g. one, local_quorum")?.parse::<Consistency>()?)
         }
+        "request_timeout" => {
+            let text = need("a duration, e.g. 500ms or 2s")?;
+            KnobChange::RequestTimeout(crate::config::duration::parse(text)?)
+        }
+        "retry" => KnobChange::Retry(need("default | never")?.parse()?),
         "throttle_cap" => KnobChange::ThrottleCap(number("1 or more")?),
         "pause" => return no_value(CommandLine::Change(KnobChange::Paused(true))),
         "resume" => return no_value(CommandLine::Change(KnobChange::Paused(false))),
@@ -373,7 +384,8 @@ mod tests {
     use crate::config::LoadSettings;
 
     fn app() -> App {
-        let knobs = LoadSettings::default().initial_knobs(Consistency::LocalQuorum);
+        let knobs =
+            LoadSettings::default().initial_knobs(&crate::config::ClusterSettings::default());
         App::new(
             EngineInfo::for_tests(),
             Arc::new(Snapshot::empty(knobs)),
@@ -553,6 +565,32 @@ mod tests {
             assert_eq!(severity, Severity::Error);
             assert!(message.contains(expected), "{text}: {message}");
         }
+    }
+
+    #[test]
+    fn request_timeout_and_retry_are_live_commands() {
+        assert_eq!(
+            parse_command("timeout 2s"),
+            Ok(CommandLine::Change(KnobChange::RequestTimeout(
+                std::time::Duration::from_secs(2)
+            )))
+        );
+        assert_eq!(
+            parse_command("retry never"),
+            Ok(CommandLine::Change(KnobChange::Retry(
+                crate::engine::knobs::Retry::Never
+            )))
+        );
+        assert!(
+            parse_command("retry sometimes")
+                .unwrap_err()
+                .contains("`sometimes`")
+        );
+        assert!(
+            parse_command("timeout soon")
+                .unwrap_err()
+                .contains("`soon`")
+        );
     }
 
     #[test]

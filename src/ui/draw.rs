@@ -13,7 +13,7 @@ use ratatui::widgets::{
 use super::app::{App, COMMANDS, Mode, Severity};
 use crate::engine::knobs::Strategy;
 use crate::metrics::verdict::VerdictKind;
-use crate::metrics::{EventKind, IntervalStats, RunState};
+use crate::metrics::{EventKind, IntervalStats, NodeHealth, RunState, Snapshot};
 use crate::units::{Bytes, Micros, PerSecond};
 
 /// Below this the screen is replaced by a one-line message.
@@ -86,6 +86,19 @@ fn clock(seconds: u64) -> String {
     )
 }
 
+/// Seconds the node has been in its current (troubled) state: the run of latest intervals
+/// with the same health.
+fn node_trouble_secs(s: &Snapshot) -> u64 {
+    let node = s.interval.node;
+    s.history
+        .iter()
+        .rev()
+        .take_while(|i| i.node == node)
+        .map(|i| i.length_s)
+        .sum::<f64>()
+        .round() as u64
+}
+
 /// The header: what runs where, then the knobs, laid out over as many lines as the width needs.
 fn header_lines(app: &App, width: u16) -> Vec<Line<'static>> {
     let s = &app.snapshot;
@@ -95,13 +108,21 @@ fn header_lines(app: &App, width: u16) -> Vec<Line<'static>> {
     } else {
         s.state
     };
-    // Writes failing and none succeeding: say so where the user looks first.
-    let interval = &s.interval;
-    let node_down = state == RunState::Running && interval.ok == 0 && interval.errors.total() > 0;
-    let (state_text, state_style) = if node_down {
-        ("node down?".to_string(), Style::new().fg(Color::Red).bold())
-    } else {
-        (state.to_string(), state_style(state))
+    // A node that is down or not answering is said where the user looks first.
+    let node = s.interval.node;
+    let (state_text, state_style) = match node {
+        NodeHealth::Down | NodeHealth::Unresponsive if state == RunState::Running => {
+            let label = if node == NodeHealth::Down {
+                "node DOWN"
+            } else {
+                "node NOT ANSWERING"
+            };
+            (
+                format!("{label} for {}", clock(node_trouble_secs(s))),
+                Style::new().fg(Color::Red).bold(),
+            )
+        }
+        _ => (state.to_string(), state_style(state)),
     };
     let title = Line::from(vec![
         Span::styled(" casstop ", Style::new().bold().reversed()),
@@ -125,6 +146,11 @@ fn header_lines(app: &App, width: u16) -> Vec<Line<'static>> {
         ("cpu", format!("{} µs", k.cpu_work_us)),
         ("rows", k.rows_per_request.to_string()),
         ("cl", k.consistency.to_string()),
+        (
+            "timeout",
+            humantime::format_duration(k.request_timeout).to_string(),
+        ),
+        ("retry", k.retry.to_string()),
         (
             "runtime",
             format!(
@@ -342,17 +368,31 @@ fn counter_lines(app: &App) -> Vec<Line<'static>> {
     } else {
         Span::styled(t.errors.to_string(), Style::new().fg(Color::Red).bold())
     };
-    vec![
+    let mut lines = vec![
         Line::from(format!("ok        {}", group(t.ok))),
         Line::from(format!("rows      {}", group(t.ok_rows))),
         Line::from(vec![Span::raw("errors    "), errors]),
+    ];
+    if t.maybe > 0 {
+        // Failed, but perhaps applied: the table may hold up to this many rows more than `rows`.
+        lines.push(Line::from(Span::styled(
+            format!(
+                "maybe     {} ({} rows)",
+                group(t.maybe),
+                group(t.maybe_rows)
+            ),
+            Style::new().fg(Color::Yellow),
+        )));
+    }
+    lines.extend([
         Line::from(format!(
             "in flight {} / {}",
             i.in_flight,
             group(u64::from(limit))
         )),
         Line::from(format!("rate      {achieved}")),
-    ]
+    ]);
+    lines
 }
 
 fn draw_counters(frame: &mut Frame, area: Rect, app: &App) {
@@ -733,13 +773,14 @@ mod screen_tests {
     use super::*;
     use crate::config::LoadSettings;
     use crate::engine::EngineInfo;
-    use crate::engine::knobs::{Consistency, KnobChange};
+    use crate::engine::knobs::KnobChange;
     use crate::metrics::proc::{CpuSample, ThreadCpu};
     use crate::metrics::{ErrorCounts, ErrorKind, Event, LatencySummary, Snapshot, Totals};
 
     /// A fixed snapshot: 90 s of pipeline at depth 384 after a switch from sync at 30 s.
     fn canned(paced: bool) -> App {
-        let mut knobs = LoadSettings::default().initial_knobs(Consistency::LocalQuorum);
+        let mut knobs =
+            LoadSettings::default().initial_knobs(&crate::config::ClusterSettings::default());
         knobs.strategy = Strategy::Pipeline;
         knobs.depth = 384;
         knobs.rate = if paced { 20_000.0 } else { 0.0 };
@@ -918,11 +959,19 @@ mod screen_tests {
         let mut interval = (*snapshot.interval).clone();
         interval.ok = 0;
         interval.errors.add(ErrorKind::Connection);
-        snapshot.interval = Arc::new(interval);
+        interval.node = NodeHealth::Down;
+        let interval = Arc::new(interval);
+        snapshot.interval = interval.clone();
+        snapshot
+            .history
+            .extend([interval.clone(), interval.clone(), interval]);
+        snapshot.totals.maybe = 12;
+        snapshot.totals.maybe_rows = 12;
         app.snapshot = Arc::new(snapshot);
         let text = screen(&app, 80, 24);
-        assert!(text.contains("node down?"), "{text}");
+        assert!(text.contains("node DOWN for 00:00:03"), "{text}");
         assert!(!text.contains("running"), "{text}");
+        assert!(text.contains("maybe     12 (12 rows)"), "{text}");
     }
 
     #[test]
