@@ -159,6 +159,33 @@ pub struct LocalSettings {
     pub auto_start: bool,
     #[serde(with = "duration")]
     pub boot_timeout: Duration,
+    /// When the node acknowledges a write relative to syncing its commit log.
+    pub commitlog_sync: CommitlogSync,
+}
+
+/// Cassandra's `commitlog_sync`. With `periodic` a write is acknowledged before its commit-log
+/// section is marked synced, so a `kill -9` loses up to the period's acknowledged writes (replay
+/// stops at the last sync marker); `group` and `batch` sync before acknowledging.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CommitlogSync {
+    /// Sync every 10 s (Cassandra's default): fastest; a crash may lose acknowledged writes.
+    Periodic,
+    /// Sync within a 10 ms window before acknowledging: no acknowledged write is lost.
+    Group,
+    /// Sync before acknowledging each batch of writes: no acknowledged write is lost.
+    Batch,
+}
+
+impl CommitlogSync {
+    /// The cassandra.yaml lines.
+    pub fn yaml(self) -> &'static str {
+        match self {
+            CommitlogSync::Periodic => "commitlog_sync: periodic\ncommitlog_sync_period: 10000ms",
+            CommitlogSync::Group => "commitlog_sync: group\ncommitlog_sync_group_window: 10ms",
+            CommitlogSync::Batch => "commitlog_sync: batch",
+        }
+    }
 }
 
 impl Default for ClusterSettings {
@@ -235,6 +262,7 @@ impl Default for LocalSettings {
             storage_port: 7000,
             auto_start: true,
             boot_timeout: Duration::from_secs(180),
+            commitlog_sync: CommitlogSync::Periodic,
         }
     }
 }

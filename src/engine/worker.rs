@@ -198,7 +198,7 @@ impl Worker {
     fn record(&mut self, done: &Completion) {
         self.slots.on_complete(done.seq);
         let us = |d: Duration| (d.as_micros() as u64).clamp(1, MAX_LATENCY_US);
-        match done.outcome {
+        match &done.outcome {
             Ok(()) => {
                 self.report.ok += 1;
                 self.report.ok_rows += u64::from(done.rows);
@@ -215,7 +215,10 @@ impl Worker {
                     self.report.maybe += 1;
                     self.report.maybe_rows += u64::from(done.rows);
                 }
-                if failure.kind == ErrorKind::Connection && !failure.maybe_applied {
+                if self.report.first_error.is_none() {
+                    self.report.first_error = Some((failure.kind, failure.detail.clone()));
+                }
+                if failure.kind == ErrorKind::Connection {
                     self.back_off(done.done);
                     return;
                 }
@@ -224,8 +227,9 @@ impl Worker {
         self.backoff = Duration::ZERO;
     }
 
-    /// The driver has no connection to send on: wait a little before the next write instead of
-    /// failing thousands of writes a second, doubling the wait up to [`MAX_BACKOFF`] while the
+    /// The driver has no working connection: wait a little before the next write instead of
+    /// failing thousands of writes a second (a broken connection fails every write sent on it
+    /// until the driver drops it), doubling the wait up to [`MAX_BACKOFF`] while the
     /// node stays away. The driver reconnects in the background; the first success resets it.
     fn back_off(&mut self, now: Instant) {
         self.backoff = (self.backoff * 2).clamp(MIN_BACKOFF, MAX_BACKOFF);

@@ -157,9 +157,11 @@ pub struct Completion {
 }
 
 /// Why a write failed, and whether it may be in the table anyway.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Failure {
     pub kind: ErrorKind,
+    /// The driver's message, for the event log.
+    pub detail: String,
     /// The write reached a node and its fate is unknown (a timeout, a connection that broke
     /// while it was in flight): it may have been applied. Counted as "maybe written", never as ok.
     pub maybe_applied: bool,
@@ -205,6 +207,7 @@ pub async fn write(
         done: Instant::now(),
         outcome: result.map_err(|err| Failure {
             kind: classify(&err),
+            detail: err.to_string(),
             maybe_applied: may_have_applied(&err),
         }),
     }

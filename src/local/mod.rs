@@ -296,7 +296,8 @@ impl LocalNode {
                     "AllowAllAuthorizer"
                 },
             )
-            .replace("{{client_encryption_options}}", "");
+            .replace("{{client_encryption_options}}", "")
+            .replace("{{commitlog_sync}}", self.settings.commitlog_sync.yaml());
         fs::write(conf.join("cassandra.yaml"), yaml).context("writing cassandra.yaml")?;
         fs::write(conf.join("logback.xml"), LOGBACK_XML).context("writing logback.xml")?;
         Ok(())

@@ -13,8 +13,8 @@ use tokio::sync::{broadcast, watch};
 use super::proc::CpuSampler;
 use super::verdict::{self, Evidence, Verdict};
 use super::{
-    ErrorCounts, Event, EventKind, IntervalStats, LatencySummary, NodeHealth, RunState, Snapshot,
-    TaskSplit, Totals, WorkerReport, new_histogram,
+    ErrorCounts, ErrorKind, Event, EventKind, IntervalStats, LatencySummary, NodeHealth, RunState,
+    Snapshot, TaskSplit, Totals, WorkerReport, new_histogram,
 };
 use crate::engine::knobs::{KnobChange, Knobs};
 
@@ -113,6 +113,7 @@ struct Bucket {
     errors: ErrorCounts,
     maybe: u64,
     maybe_rows: u64,
+    first_error: Option<(ErrorKind, String)>,
     service: Histogram<u64>,
     response: Histogram<u64>,
     in_flight_max: BTreeMap<u32, u32>,
@@ -127,6 +128,7 @@ impl Bucket {
             errors: ErrorCounts::default(),
             maybe: 0,
             maybe_rows: 0,
+            first_error: None,
             service: new_histogram(),
             response: new_histogram(),
             in_flight_max: BTreeMap::new(),
@@ -164,6 +166,10 @@ struct State {
     node: NodeHealth,
     /// When `node` last changed.
     node_since: Option<Instant>,
+    /// The last error message put in the event log.
+    last_error_text: Option<String>,
+    /// Seconds of consecutive intervals with writes in flight and no outcome at all.
+    silent_s: f64,
 }
 
 impl State {
@@ -200,6 +206,8 @@ impl State {
             load_threads: 1,
             node: NodeHealth::Unknown,
             node_since: None,
+            last_error_text: None,
+            silent_s: 0.0,
         }
     }
 
@@ -316,6 +324,9 @@ impl State {
         bucket.errors.merge(&report.errors);
         bucket.maybe += report.maybe;
         bucket.maybe_rows += report.maybe_rows;
+        if bucket.first_error.is_none() {
+            bucket.first_error = report.first_error;
+        }
         let _ = bucket.service.add(&report.service);
         let _ = bucket.response.add(&report.response);
         let max = bucket.in_flight_max.entry(report.worker).or_default();
@@ -368,6 +379,9 @@ impl State {
             verdict: Verdict::default(),
         };
         self.judge_node(&mut stats, edge);
+        if let Some((kind, detail)) = bucket.first_error {
+            self.note_error(kind, detail, edge);
+        }
         stats.verdict = verdict::judge(&self.evidence(&stats));
         let _ = self.service.add(&bucket.service);
         let _ = self.response.add(&bucket.response);
@@ -389,11 +403,37 @@ impl State {
         self.publish();
     }
 
+    /// Puts a driver error message in the event log when it differs from the last one logged, so
+    /// the log says why writes fail without repeating itself every interval.
+    fn note_error(&mut self, kind: ErrorKind, detail: String, edge: Instant) {
+        let text = format!("{} error: {detail}", kind.name());
+        if self.last_error_text.as_deref() == Some(text.as_str()) {
+            return;
+        }
+        self.push_event(Event {
+            at_s: self.at_s(edge),
+            text: text.clone(),
+            kind: EventKind::Error,
+        });
+        self.last_error_text = Some(text);
+    }
+
     /// Updates the node's health from the interval and notes a change in the event log.
     fn judge_node(&mut self, stats: &mut IntervalStats, edge: Instant) {
         let Some(health) = NodeHealth::judge(stats.ok, &stats.errors, stats.in_flight_max) else {
             return;
         };
+        // Writes merely unanswered for one short interval are a pause (GC, a flush), not a
+        // stuck node: silence must last a second before it is called unresponsive.
+        let silent = health == NodeHealth::Unresponsive && stats.errors.total() == 0;
+        self.silent_s = if silent {
+            self.silent_s + stats.length_s
+        } else {
+            0.0
+        };
+        if silent && self.silent_s < 1.0 {
+            return;
+        }
         if health != self.node {
             let since = self.node_since.replace(edge);
             let text = match (self.node, health) {

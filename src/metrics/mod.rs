@@ -154,6 +154,8 @@ pub struct WorkerReport {
     /// their rows: the table holds between `ok_rows` and `ok_rows + maybe_rows` rows.
     pub maybe: u64,
     pub maybe_rows: u64,
+    /// The first error of the interval and the driver's message, to say why writes fail.
+    pub first_error: Option<(ErrorKind, String)>,
     /// From the moment the request was sent.
     pub service: Histogram<u64>,
     /// From the moment the request was due under the target rate (coordinated omission corrected).
@@ -175,6 +177,7 @@ impl WorkerReport {
             errors: ErrorCounts::default(),
             maybe: 0,
             maybe_rows: 0,
+            first_error: None,
             service: new_histogram(),
             response: new_histogram(),
             in_flight: 0,
@@ -191,6 +194,9 @@ impl WorkerReport {
         self.errors.merge(&later.errors);
         self.maybe += later.maybe;
         self.maybe_rows += later.maybe_rows;
+        if self.first_error.is_none() {
+            self.first_error = later.first_error;
+        }
         let _ = self.service.add(&later.service);
         let _ = self.response.add(&later.response);
         self.in_flight = later.in_flight;

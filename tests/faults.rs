@@ -1,0 +1,228 @@
+//! Faults against a real node: `kill -9` in the middle of a run and a paused (`SIGSTOP`) node.
+//! casstop keeps running and counting, shows the node's health, resumes writing by itself when
+//! the node is back, and never counts an error as a success: afterwards the table holds every
+//! write counted ok, and at most the ones counted "maybe" besides.
+//!
+//! These faults would disturb every other test, so they run against a node of their own (own
+//! data directory and ports), started and stopped here through the same code as `casstop local up`.
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use casstop::config::Settings;
+use casstop::engine::Engine;
+use casstop::engine::knobs::Strategy;
+use casstop::local::{LocalNode, Progress};
+use casstop::metrics::NodeHealth;
+use casstop::metrics::aggregate::RunTotals;
+
+const CQL_PORT: u16 = 9342;
+const STORAGE_PORT: u16 = 7342;
+
+struct Quiet;
+
+impl Progress for Quiet {
+    fn update(&mut self, _line: &str) {}
+    fn finish(&mut self, line: &str) {
+        eprintln!("{line}");
+    }
+}
+
+/// Settings for the fault node: its own directory and ports, the test keyspace, short intervals.
+fn fault_settings(table: &str) -> Settings {
+    let mut settings = Settings::default();
+    settings.local.data_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("fault-node");
+    settings.local.cql_port = CQL_PORT;
+    settings.local.storage_port = STORAGE_PORT;
+    // Durable acknowledgements: with `periodic` a kill -9 loses acknowledged writes by design.
+    settings.local.commitlog_sync = casstop::config::CommitlogSync::Group;
+    settings.cluster.port = CQL_PORT;
+    settings.cluster.keyspace = "casstop_faults".into();
+    settings.cluster.table = table.into();
+    settings.load.interval = Duration::from_millis(250);
+    settings
+}
+
+fn up(settings: &Settings) -> u32 {
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let report = runtime
+        .block_on(LocalNode::new(&settings.local).up(settings, &mut Quiet))
+        .unwrap_or_else(|err| panic!("the fault node did not come up: {err:#}"));
+    report.pid
+}
+
+/// Stops the fault node however the test ends, so no JVM outlives the test binary.
+struct NodeGuard(Settings);
+
+impl Drop for NodeGuard {
+    fn drop(&mut self) {
+        let node = LocalNode::new(&self.0.local);
+        if let Some(pid) = node.running_pid() {
+            // A paused node must be resumed to hear SIGTERM.
+            signal(pid, libc::SIGCONT);
+        }
+        let _ = node.down();
+    }
+}
+
+fn signal(pid: u32, signal: i32) {
+    // SAFETY: kill has no memory preconditions; the pid is our node's.
+    let rc = unsafe { libc::kill(pid as i32, signal) };
+    assert_eq!(rc, 0, "signal {signal} to pid {pid}");
+}
+
+/// Waits until the run's latest interval says `health`, or panics after `limit`.
+fn wait_for_health(engine: &Engine, health: NodeHealth, limit: Duration) -> Duration {
+    let started = Instant::now();
+    let latest = engine.latest();
+    loop {
+        if latest.borrow().interval.node == health {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < limit,
+            "the node never looked {health} within {limit:?}; last interval: {:?}",
+            latest.borrow().interval
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Every key counted ok is in the table; failed writes may or may not be.
+fn assert_rows_match(settings: &Settings, totals: &RunTotals) {
+    let t = &totals.totals;
+    let rows = common::count_rows(settings) as u64;
+    eprintln!(
+        "issued {} ok {} ({} rows) errors {} maybe {} ({} rows); table {}",
+        t.issued, t.ok, t.ok_rows, t.errors, t.maybe, t.maybe_rows, rows
+    );
+    assert!(
+        rows >= t.ok_rows,
+        "a write counted ok is missing: table {rows} < ok rows {}",
+        t.ok_rows
+    );
+    assert!(
+        rows <= t.ok_rows + t.maybe_rows,
+        "the table has rows nobody counted: {rows} > ok {} + maybe {}",
+        t.ok_rows,
+        t.maybe_rows
+    );
+    assert_eq!(
+        t.issued,
+        t.ok + t.errors.total(),
+        "every issued write ended as ok or as an error"
+    );
+}
+
+fn fresh_table(settings: &Settings) {
+    common::fresh_table(settings);
+}
+
+/// One test for both faults: they share a node that takes half a minute to boot.
+#[test]
+fn a_killed_node_and_a_paused_node_are_survived_and_counted_honestly() {
+    let settings = fault_settings("killed");
+    let _guard = NodeGuard(settings.clone());
+    let pid = up(&settings);
+
+    killed_node_is_survived(&settings, pid);
+    let pid = LocalNode::new(&settings.local)
+        .running_pid()
+        .expect("the fault node runs again");
+    paused_node_times_out_instead_of_hanging(&fault_settings("paused"), pid);
+}
+
+fn killed_node_is_survived(settings: &Settings, pid: u32) {
+    let mut settings = settings.clone();
+    settings.load.strategy = Strategy::Callbacks;
+    settings.load.depth = 16;
+    settings.load.rate = 2000.0;
+    settings.cluster.request_timeout = Duration::from_secs(2);
+    fresh_table(&settings);
+
+    let engine = Engine::start(&settings, Some(pid)).expect("engine starts");
+    wait_for_health(&engine, NodeHealth::Up, Duration::from_secs(10));
+    std::thread::sleep(Duration::from_secs(2));
+    signal(pid, libc::SIGKILL);
+    let down_after = wait_for_health(&engine, NodeHealth::Down, Duration::from_secs(20));
+    eprintln!("node seen down {down_after:?} after kill -9");
+    let intervals_before = engine.latest().borrow().history.len();
+    std::thread::sleep(Duration::from_secs(2));
+    // The run goes on while the node is away: intervals keep closing, the charts keep moving.
+    let intervals_after = engine.latest().borrow().history.len();
+    assert!(
+        intervals_after >= intervals_before + 4,
+        "intervals stalled while the node was down: {intervals_before} -> {intervals_after}"
+    );
+
+    let restarted = Instant::now();
+    up(&settings);
+    let back_after = wait_for_health(&engine, NodeHealth::Up, Duration::from_secs(60));
+    eprintln!(
+        "node up again in {:?}; writes resumed {back_after:?} later",
+        restarted.elapsed() - back_after
+    );
+    let ok_at_recovery = engine.latest().borrow().totals.ok;
+    std::thread::sleep(Duration::from_secs(2));
+    let totals = engine.stop().expect("run ends");
+
+    let t = &totals.totals;
+    assert!(t.ok > ok_at_recovery, "writes resumed after the restart");
+    assert!(
+        t.errors.total() > 0,
+        "the outage shows as errors: {}",
+        t.errors
+    );
+    let texts: Vec<&str> = totals.events.iter().map(|e| e.text.as_str()).collect();
+    eprintln!("events: {texts:#?}");
+    assert!(
+        texts.iter().any(|t| t.starts_with("node down")),
+        "{texts:?}"
+    );
+    assert!(
+        texts.iter().any(|t| t.starts_with("node back")),
+        "{texts:?}"
+    );
+    assert!(
+        totals.history.iter().any(|i| i.node == NodeHealth::Down),
+        "the intervals record the outage"
+    );
+    assert_rows_match(&settings, &totals);
+}
+
+fn paused_node_times_out_instead_of_hanging(settings: &Settings, pid: u32) {
+    let mut settings = settings.clone();
+    settings.load.strategy = Strategy::Callbacks;
+    settings.load.depth = 8;
+    settings.load.rate = 1000.0;
+    settings.cluster.request_timeout = Duration::from_millis(1000);
+    fresh_table(&settings);
+
+    let engine = Engine::start(&settings, Some(pid)).expect("engine starts");
+    wait_for_health(&engine, NodeHealth::Up, Duration::from_secs(10));
+    std::thread::sleep(Duration::from_secs(1));
+    signal(pid, libc::SIGSTOP);
+    let stuck_after = wait_for_health(&engine, NodeHealth::Unresponsive, Duration::from_secs(10));
+    eprintln!("node seen unresponsive {stuck_after:?} after SIGSTOP");
+    std::thread::sleep(Duration::from_secs(3));
+    let timeouts = engine.latest().borrow().totals.errors;
+    signal(pid, libc::SIGCONT);
+    wait_for_health(&engine, NodeHealth::Up, Duration::from_secs(30));
+    std::thread::sleep(Duration::from_secs(1));
+    let stopping = Instant::now();
+    let totals = engine.stop().expect("run ends");
+    // The stop drains within its deadline even after a stall; a hang would fail here.
+    assert!(
+        stopping.elapsed() < Duration::from_secs(30),
+        "stopping took {:?}",
+        stopping.elapsed()
+    );
+    assert!(
+        timeouts.get(casstop::metrics::ErrorKind::Timeout) > 0,
+        "a paused node shows as timeouts: {timeouts}"
+    );
+    assert!(totals.totals.maybe > 0, "timed-out writes are 'maybe'");
+    assert_rows_match(&settings, &totals);
+}
