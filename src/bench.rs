@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -176,6 +177,8 @@ pub fn run_one(
     let engine = Engine::start(settings, node_pid)?;
     let info = engine.info.clone();
     let mut snapshots = engine.subscribe();
+    let signals = crate::shutdown::requests()?;
+    let mut signals_seen = signals.load(Ordering::SeqCst);
     let live = !quiet && std::io::stderr().is_terminal();
     let plain = !quiet && !live;
     let summary = std::thread::scope(|scope| -> Result<Option<ProfileSummary>> {
@@ -194,8 +197,24 @@ pub fn run_one(
                 Ok(summary)
             })
         });
-        // The engine ends the run itself; this thread only reads snapshots.
+        // The engine ends the run itself; this thread reads snapshots and passes on signals.
         loop {
+            let signalled = signals.load(Ordering::SeqCst);
+            if signalled > signals_seen {
+                if signals_seen > 0 || signalled > signals_seen + 1 {
+                    let in_flight = engine.latest().borrow().interval.in_flight;
+                    eprintln!(
+                        "\ncasstop: left at once; {in_flight} writes were still in flight and are not counted"
+                    );
+                    std::process::exit(130);
+                }
+                signals_seen = signalled;
+                eprintln!(
+                    "\nstopping: writes in flight drain (at most {}); signal again to leave at once",
+                    humantime::format_duration(crate::engine::worker::MAX_DRAIN)
+                );
+                engine.request_stop();
+            }
             match snapshots.blocking_recv() {
                 Ok(snapshot) if snapshot.state == RunState::Finished => break,
                 Ok(snapshot) => {

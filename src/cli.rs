@@ -63,32 +63,72 @@ pub struct KnobArgs {
     #[arg(long, value_enum, help_heading = "Knobs")]
     pub strategy: Option<Strategy>,
     /// Writes in flight (pipeline) or independent chains (callbacks), per worker.
-    #[arg(long, value_name = "D", help_heading = "Knobs")]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        value_name = "D",
+        help_heading = "Knobs"
+    )]
     pub depth: Option<u32>,
     /// Writes per round for the batches strategy, per worker.
-    #[arg(long, value_name = "K", help_heading = "Knobs")]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        value_name = "K",
+        help_heading = "Knobs"
+    )]
     pub batch: Option<u32>,
     /// Independent workers, each running the strategy.
-    #[arg(long, value_name = "W", help_heading = "Knobs")]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        value_name = "W",
+        help_heading = "Knobs"
+    )]
     pub workers: Option<u32>,
     /// Async runtime; fixed for the run.
     #[arg(long, value_enum, help_heading = "Knobs")]
     pub runtime: Option<Runtime>,
     /// OS threads of the multi-thread runtime.
-    #[arg(long, value_name = "N", help_heading = "Knobs")]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        value_name = "N",
+        help_heading = "Knobs"
+    )]
     pub threads: Option<u32>,
     /// Target requests/s over all workers (0 = open); latency is then also measured from each
     /// write's intended start.
-    #[arg(long, value_name = "OPS_PER_S", help_heading = "Knobs")]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        value_name = "OPS_PER_S",
+        help_heading = "Knobs"
+    )]
     pub rate: Option<f64>,
     /// Bytes of payload per row.
-    #[arg(long, value_name = "BYTES", help_heading = "Knobs")]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        value_name = "BYTES",
+        help_heading = "Knobs"
+    )]
     pub payload_bytes: Option<u32>,
     /// Microseconds of deterministic client computation per write (the CPU-bound case).
-    #[arg(long, value_name = "US", help_heading = "Knobs")]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        value_name = "US",
+        help_heading = "Knobs"
+    )]
     pub cpu_work_us: Option<u32>,
     /// Rows per request: 1 = one INSERT, more = one UNLOGGED BATCH of that many rows.
-    #[arg(long, value_name = "N", help_heading = "Knobs")]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        value_name = "N",
+        help_heading = "Knobs"
+    )]
     pub rows_per_request: Option<u32>,
     /// Consistency level of the writes.
     #[arg(long, value_enum, help_heading = "Knobs")]
@@ -102,7 +142,12 @@ pub struct KnobArgs {
     #[arg(long, value_enum, help_heading = "Knobs")]
     pub retry: Option<Retry>,
     /// Safety cap on writes in flight per worker for the throttle strategy.
-    #[arg(long, value_name = "N", help_heading = "Knobs")]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        value_name = "N",
+        help_heading = "Knobs"
+    )]
     pub throttle_cap: Option<u32>,
     /// Length of one metrics interval (e.g. 1s, 250ms).
     #[arg(long, value_name = "DURATION", value_parser = duration::parse, help_heading = "Knobs")]

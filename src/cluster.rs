@@ -67,12 +67,20 @@ pub async fn connect(settings: &Settings) -> Result<Session> {
     let started = Instant::now();
     match tokio::time::timeout(deadline, builder.build()).await {
         Ok(Ok(session)) => Ok(session),
-        Ok(Err(err)) => bail!(
-            "cannot connect to {} (after {:.1}s; connect timeout {}): {err}",
-            hosts.join(", "),
-            started.elapsed().as_secs_f64(),
-            humantime::format_duration(cluster.connect_timeout)
-        ),
+        Ok(Err(err)) => {
+            let text = err.to_string();
+            let hint = if text.contains("Connection refused") {
+                " (nothing listens there: is the node up, and is the port right? `casstop local up` starts a local node)"
+            } else {
+                ""
+            };
+            bail!(
+                "cannot connect to {} (after {:.1}s; connect timeout {}): {text}{hint}",
+                hosts.join(", "),
+                started.elapsed().as_secs_f64(),
+                humantime::format_duration(cluster.connect_timeout)
+            )
+        }
         Err(_) => bail!(
             "cannot connect to {}: no CQL answer within {} (cluster.connect_timeout)",
             hosts.join(", "),
@@ -95,8 +103,20 @@ pub async fn release_version(session: &Session) -> Result<String> {
     Ok(version)
 }
 
-/// Creates the keyspace (SimpleStrategy) and the write table when they do not exist.
+/// Creates the keyspace (SimpleStrategy) and the write table when they do not exist. A
+/// replication factor above the number of nodes is refused up front: Cassandra would create the
+/// keyspace and then fail every write at quorum as unavailable.
 pub async fn create_schema(session: &Session, cluster: &ClusterSettings) -> Result<()> {
+    let nodes = session.get_cluster_state().get_nodes_info().len();
+    if cluster.replication_factor as usize > nodes {
+        return Err(crate::UsageError(format!(
+            "cluster.replication_factor is {} but the cluster has {nodes} node{}: every write at {} would fail as unavailable; use at most {nodes}",
+            cluster.replication_factor,
+            if nodes == 1 { "" } else { "s" },
+            cluster.consistency
+        ))
+        .into());
+    }
     let keyspace = format!(
         "CREATE KEYSPACE IF NOT EXISTS {} WITH replication = {{'class': 'SimpleStrategy', 'replication_factor': {}}}",
         cluster.keyspace, cluster.replication_factor

@@ -10,6 +10,7 @@ pub mod engine;
 pub mod local;
 pub mod metrics;
 pub mod profiler;
+pub mod shutdown;
 pub mod ui;
 pub mod units;
 
@@ -34,6 +35,11 @@ pub struct UsageError(pub String);
 pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
+        Err(err) if err.use_stderr() => {
+            // One line, like every other error: clap's own text spreads over several.
+            eprintln!("casstop: {} (see --help)", clap_one_line(&err.to_string()));
+            return ExitCode::from(err.exit_code().clamp(0, 255) as u8);
+        }
         Err(err) => {
             let _ = err.print();
             return ExitCode::from(err.exit_code().clamp(0, 255) as u8);
@@ -46,6 +52,17 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             ExitCode::from(exit_code(&err))
         }
     }
+}
+
+/// clap's error text up to its usage section, on one line and without the `error: ` prefix.
+fn clap_one_line(text: &str) -> String {
+    let message: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .take_while(|line| !line.starts_with("Usage:") && !line.starts_with("For more information"))
+        .filter(|line| !line.is_empty() && !line.starts_with("tip:"))
+        .collect();
+    message.join(" ").trim_start_matches("error: ").to_string()
 }
 
 /// The error and its causes, as `error: cause: cause`.
@@ -106,6 +123,9 @@ pub fn run(cli: Cli) -> Result<()> {
         .context("starting the async runtime")?;
     match cli.command {
         None | Some(Command::Tui(_)) => {
+            // Before the node is started or anything is connected: a session that cannot draw
+            // should not cost half a minute of booting first.
+            ui::check_terminal()?;
             let node_pid = runtime.block_on(prepare_cluster(&loaded.settings))?;
             drop(runtime);
             let result = ui::run(&loaded.settings, node_pid)?;
@@ -263,6 +283,13 @@ fn bench_command(args: &BenchArgs, mut settings: Settings, node_pid: Option<u32>
         for strategy in Strategy::ALL {
             let mut run = settings.clone();
             run.load.strategy = strategy;
+            if shutdown::requests()?.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+                eprintln!(
+                    "stopped: the matrix ends after {} of its runs",
+                    results.len()
+                );
+                break;
+            }
             eprintln!("running {strategy} ...");
             results.push(bench::run_one(&run, node_pid, args.quiet, profile)?);
         }

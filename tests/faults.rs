@@ -132,6 +132,60 @@ fn a_killed_node_and_a_paused_node_are_survived_and_counted_honestly() {
         .running_pid()
         .expect("the fault node runs again");
     paused_node_times_out_instead_of_hanging(&fault_settings("paused"), pid);
+    a_second_signal_leaves_at_once_while_writes_hang(&fault_settings("second_signal"), pid);
+}
+
+/// Writes to a paused node never drain quickly: the first Ctrl-C starts a drain of up to 5 s,
+/// the second leaves at once.
+fn a_second_signal_leaves_at_once_while_writes_hang(settings: &Settings, pid: u32) {
+    fresh_table(settings);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_casstop"))
+        .args([
+            "bench",
+            "--duration",
+            "60s",
+            "--request-timeout",
+            "30s",
+            "--hosts",
+        ])
+        .arg(format!("127.0.0.1:{CQL_PORT}"))
+        .env_remove("CASSTOP_CONFIG")
+        .env("CASSTOP_CLUSTER_KEYSPACE", "\"casstop_faults\"")
+        .env("CASSTOP_CLUSTER_TABLE", "\"second_signal\"")
+        .env("CASSTOP_LOAD_INTERVAL", "\"250ms\"")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("casstop runs");
+    let started = Instant::now();
+    while common::count_rows(settings) == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the run never wrote"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    signal(pid, libc::SIGSTOP);
+    std::thread::sleep(Duration::from_millis(500));
+    signal(child.id(), libc::SIGINT);
+    std::thread::sleep(Duration::from_millis(600));
+    let second = Instant::now();
+    signal(child.id(), libc::SIGINT);
+    let status = child.wait().expect("casstop ends");
+    let took = second.elapsed();
+    signal(pid, libc::SIGCONT);
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(
+        stderr.contains("stopping: writes in flight drain"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("left at once"), "{stderr}");
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(
+        took < Duration::from_secs(3),
+        "left {took:?} after the second signal"
+    );
 }
 
 fn killed_node_is_survived(settings: &Settings, pid: u32) {

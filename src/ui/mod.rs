@@ -6,8 +6,7 @@ pub mod app;
 pub mod draw;
 
 use std::io::IsTerminal;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -29,38 +28,37 @@ impl Drop for TerminalGuard {
     }
 }
 
-/// Counts SIGTERM / SIGINT / SIGHUP: the first asks for a clean stop, the second leaves at once.
-fn watch_signals() -> Result<Arc<AtomicUsize>> {
-    let count = Arc::new(AtomicUsize::new(0));
-    for signal in [
-        signal_hook::consts::SIGTERM,
-        signal_hook::consts::SIGINT,
-        signal_hook::consts::SIGHUP,
-    ] {
-        let count = count.clone();
-        // SAFETY: the handler only touches an atomic, which is async-signal-safe.
-        unsafe {
-            signal_hook::low_level::register(signal, move || {
-                count.fetch_add(1, Ordering::SeqCst);
-            })
-        }
-        .context("installing signal handlers")?;
-    }
-    Ok(count)
-}
+/// The smallest terminal the session starts in (it keeps running, with a message, if the
+/// terminal is made smaller later).
+pub const MIN_COLUMNS: u16 = 60;
+pub const MIN_ROWS: u16 = 16;
 
-/// Runs the interactive session until the user quits; returns the run's result for the summary.
-pub fn run(settings: &Settings, node_pid: Option<u32>) -> Result<BenchResult> {
-    if !std::io::stdout().is_terminal() {
+/// Refuses to start the interactive session without a terminal on stdin and stdout, or in one
+/// too small to show anything useful.
+pub fn check_terminal() -> Result<()> {
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         return Err(UsageError(
-            "the interactive session needs a terminal on stdout; for scripts, pipes and CI use `casstop bench`"
+            "the interactive session needs a terminal on stdin and stdout; for scripts, pipes and CI use `casstop bench`"
                 .into(),
         )
         .into());
     }
+    let (columns, rows) = crossterm::terminal::size().context("reading the terminal size")?;
+    if columns < MIN_COLUMNS || rows < MIN_ROWS {
+        return Err(UsageError(format!(
+            "the terminal is {columns}×{rows}; the interactive session needs at least {MIN_COLUMNS}×{MIN_ROWS} (enlarge it, or use `casstop bench`)"
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+/// Runs the interactive session until the user quits; returns the run's result for the summary.
+pub fn run(settings: &Settings, node_pid: Option<u32>) -> Result<BenchResult> {
+    check_terminal()?;
     // Connect before taking over the screen, so a connection error prints like any other.
     let engine = Engine::start(settings, node_pid)?;
-    let signals = watch_signals()?;
+    let signals = crate::shutdown::requests()?;
     let mut profiler = Profiler::spawn(settings.profiler.categories.clone())?;
     let latest = engine.latest();
     let mut app = App::new(

@@ -1,0 +1,108 @@
+//! Stopping a bench run with signals, as a user does with Ctrl-C or a supervisor with SIGTERM:
+//! the first signal drains the writes in flight and prints the summary (every write counted ok
+//! is in the table). A second signal leaving at once needs writes that do not drain: it is
+//! tested against a paused node in faults.rs.
+
+mod common;
+
+use std::io::Read;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn spawn_bench(table: &str, json: &std::path::Path) -> Child {
+    common::node_pid();
+    Command::new(env!("CARGO_BIN_EXE_casstop"))
+        .args(["bench", "--duration", "60s", "--truncate", "--json"])
+        .arg(json)
+        .env_remove("CASSTOP_CONFIG")
+        .env("CASSTOP_CLUSTER_KEYSPACE", "\"casstop_test\"")
+        .env("CASSTOP_CLUSTER_TABLE", format!("\"{table}\""))
+        .env("CASSTOP_LOAD_INTERVAL", "\"250ms\"")
+        .env("CASSTOP_LOAD_RATE", "3000")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("casstop runs")
+}
+
+fn signal(child: &Child, signal: i32) {
+    // SAFETY: kill has no memory preconditions; the pid is our child's.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, signal) }, 0);
+}
+
+/// Waits until the run has written something (its JSON does not exist yet, so watch the
+/// table), then a little more.
+fn wait_until_writing(settings: &casstop::config::Settings) {
+    let started = Instant::now();
+    while common::count_rows(settings) == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the run never wrote"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+}
+
+fn finish(mut child: Child) -> (Option<i32>, String, String, Duration) {
+    let started = Instant::now();
+    let status = child.wait().expect("casstop ends");
+    let took = started.elapsed();
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    (status.code(), stdout, stderr, took)
+}
+
+#[test]
+fn sigint_and_sigterm_drain_and_print_the_summary() {
+    for (table, sig) in [
+        ("stop_sigint", libc::SIGINT),
+        ("stop_sigterm", libc::SIGTERM),
+    ] {
+        let settings = common::settings(table);
+        common::fresh_table(&settings);
+        let dir = tempfile::tempdir().unwrap();
+        let json = dir.path().join("result.json");
+        let child = spawn_bench(table, &json);
+        wait_until_writing(&settings);
+        signal(&child, sig);
+        let (code, stdout, stderr, took) = finish(child);
+        assert_eq!(code, Some(0), "{table}: {stderr}");
+        assert!(
+            took < Duration::from_secs(15),
+            "{table}: draining took {took:?}"
+        );
+        assert!(
+            stderr.contains("stopping: writes in flight drain"),
+            "{stderr}"
+        );
+        assert!(
+            stdout.contains("throughput"),
+            "the summary is printed: {stdout}"
+        );
+        let result: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        let ok_rows = result["ok_rows"].as_i64().unwrap();
+        assert!(
+            result["duration_s"].as_f64().unwrap() < 50.0,
+            "stopped early"
+        );
+        assert_eq!(
+            common::count_rows(&settings),
+            ok_rows,
+            "{table}: every write counted ok is in the table, and only those"
+        );
+    }
+}
