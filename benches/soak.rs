@@ -28,10 +28,10 @@ fn main() -> Result<()> {
     let rate: f64 = env_or("SOAK_RATE", 2000.0);
     let mut settings = Settings::default();
     settings.local.data_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/soak-node");
-    settings.local.cql_port = 9442;
-    settings.local.storage_port = 7442;
+    settings.local.cql_port = 9542;
+    settings.local.storage_port = 7542;
     settings.local.commitlog_sync = CommitlogSync::Group;
-    settings.cluster.port = 9442;
+    settings.cluster.port = 9542;
     settings.cluster.keyspace = "casstop_soak".into();
     settings.cluster.request_timeout = Duration::from_secs(2);
     settings.load.strategy = Strategy::Callbacks;
