@@ -67,6 +67,7 @@ fn main() -> Result<()> {
     let killed = Instant::now();
     std::thread::sleep(Duration::from_secs(3));
     let restarted = runtime.block_on(node.up(&settings, &mut StderrProgress::new()))?;
+    let up_again_s = started.elapsed().as_secs_f64();
     eprintln!(
         "soak: node restarted {:.1} s after the kill",
         killed.elapsed().as_secs_f64()
@@ -106,7 +107,31 @@ fn main() -> Result<()> {
             "INCONSISTENT"
         }
     );
+    let killed_s = secs as f64 / 2.0;
+    let resumed_s = totals
+        .history
+        .iter()
+        .find(|i| i.at_s > up_again_s && i.node == casstop::metrics::NodeHealth::Up)
+        .map(|i| i.at_s);
+    let mean_throughput = |from: f64, to: f64| {
+        let window: Vec<_> = totals
+            .history
+            .iter()
+            .filter(|i| i.at_s > from && i.at_s <= to)
+            .collect();
+        window.iter().map(|i| i.ok).sum::<u64>() as f64
+            / window.iter().map(|i| i.length_s).sum::<f64>().max(1e-9)
+    };
     println!("  outage     {outage:.1} s of intervals without a healthy node");
+    println!(
+        "  timeline   killed at {killed_s:.0} s, node answered again at {up_again_s:.0} s, writes resumed at {}",
+        resumed_s.map_or("never".to_string(), |s| format!("{s:.1} s"))
+    );
+    println!(
+        "  writes/s   before the kill {:.0}, after recovery {:.0} (target {rate})",
+        mean_throughput(5.0, killed_s),
+        mean_throughput(resumed_s.unwrap_or(f64::MAX), f64::MAX)
+    );
     println!(
         "  RSS        start {}  middle {}  end {}  max {}",
         Bytes(rss_start),
