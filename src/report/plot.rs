@@ -211,7 +211,7 @@ where
         .configure_mesh()
         .x_desc("seconds since start")
         .y_desc("latency")
-        .y_label_formatter(&|v| Micros(*v).to_string())
+        .y_label_formatter(&|v| axis_latency(*v))
         .label_style((FONT, 15))
         .light_line_style(RGBColor(235, 235, 235))
         .draw()
@@ -282,6 +282,20 @@ impl RgbOf for RGBAColor {
     }
 }
 
+/// A latency tick label: `250 µs`, `1 ms`, `2.5 ms`, `1.2 s` (no trailing zeros).
+pub fn axis_latency(us: f64) -> String {
+    let (value, unit) = if us < 1_000.0 {
+        (us, "µs")
+    } else if us < 1_000_000.0 {
+        (us / 1e3, "ms")
+    } else {
+        (us / 1e6, "s")
+    };
+    let text = format!("{value:.2}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    format!("{text} {unit}")
+}
+
 /// The label of a point on the nines axis: 0 → 0%, 1 → 90%, 2 → 99%, 3 → 99.9%.
 pub fn nines_label(nines: f64) -> String {
     let percent = 100.0 * (1.0 - 10f64.powf(-nines));
@@ -344,6 +358,7 @@ where
     let x_end = max_nines.ceil();
     let mut chart = ChartBuilder::on(root)
         .margin(16)
+        .margin_right(48)
         .x_label_area_size(48)
         .y_label_area_size(90)
         .caption(
@@ -358,7 +373,7 @@ where
         .x_label_formatter(&|x| nines_label(*x))
         .x_desc("percentile")
         .y_desc("latency (log scale)")
-        .y_label_formatter(&|v| Micros(*v).to_string())
+        .y_label_formatter(&|v| axis_latency(*v))
         .label_style((FONT, 15))
         .light_line_style(RGBColor(235, 235, 235))
         .draw()
@@ -515,8 +530,9 @@ where
         .map_err(err("the sweep chart"))?;
     chart
         .configure_secondary_axes()
+        .y_labels(12)
         .y_desc("p99 (log scale)")
-        .y_label_formatter(&|v| Micros(*v).to_string())
+        .y_label_formatter(&|v| axis_latency(*v))
         .label_style((FONT, 15))
         .draw()
         .map_err(err("the sweep chart"))?;
@@ -586,6 +602,15 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn latency_ticks_read_naturally() {
+        assert_eq!(axis_latency(250.0), "250 µs");
+        assert_eq!(axis_latency(1_000.0), "1 ms");
+        assert_eq!(axis_latency(2_500.0), "2.5 ms");
+        assert_eq!(axis_latency(100_000.0), "100 ms");
+        assert_eq!(axis_latency(1_250_000.0), "1.25 s");
+    }
 
     #[test]
     fn nines_axis_labels() {
