@@ -244,7 +244,8 @@ fn a_matrix_report_draws_one_bar_per_strategy_with_its_p99_and_groups_by_rtt() {
     casstop_report(&[dir.path()], &out);
     let svg = svg_text(&out.join("matrix.svg"));
     assert!(svg.contains("writes/s per strategy"));
-    assert!(svg.contains("callbacks @ 1ms"), "one bar group per RTT");
+    assert!(svg.contains(">RTT 1ms<"), "one bar group per RTT");
+    assert_eq!(svg.matches(">callbacks<").count(), 2, "a callbacks bar in each group");
     assert!(svg.contains("p99 7.50 ms"), "callbacks' p99 on its bar");
     assert_eq!(png_size(&out.join("matrix.png")), CHART_SIZE);
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();

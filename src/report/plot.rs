@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 use anyhow::{Result, anyhow};
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{MatrixBar, Recording};
 use crate::units::{Micros, PerSecond};
@@ -428,7 +429,7 @@ where
         .x_label_area_size(48)
         .y_label_area_size(90)
         .caption("casstop bench --matrix: writes/s per strategy (p99 on each bar)", (FONT, 24))
-        .build_cartesian_2d(-0.6..slots - 0.4, 0.0..max_tput * 1.2)
+        .build_cartesian_2d(-0.6..slots - 0.4, 0.0..max_tput * 1.22)
         .map_err(err("the matrix chart"))?;
     let label_of = |x: &f64| {
         let index = x.round();
@@ -438,8 +439,7 @@ where
         let index = index as usize;
         let (g, s) = (index / per_group, index % per_group);
         match (groups.get(g), strategies.get(s)) {
-            (Some(group), Some(strategy)) if group.is_empty() => strategy.to_string(),
-            (Some(group), Some(strategy)) => format!("{strategy} @ {group}"),
+            (Some(_), Some(strategy)) => strategy.to_string(),
             _ => String::new(),
         }
     };
@@ -457,25 +457,49 @@ where
     for bar in bars {
         let x = slot(bar);
         let s = strategies.iter().position(|s| *s == bar.strategy).unwrap_or(0);
-        let c = color(s);
         chart
             .draw_series(std::iter::once(Rectangle::new(
                 [(x - 0.38, 0.0), (x + 0.38, bar.throughput_ops_s)],
-                c.filled(),
+                color(s).filled(),
             )))
             .map_err(err("a bar"))?;
-        let caption = format!(
-            "{}  p99 {}",
-            PerSecond(bar.throughput_ops_s),
-            Micros(bar.p99_us as f64)
-        );
+    }
+    // Captions after every bar, so no bar covers its neighbour's text.
+    let above = |size: u32| {
+        (FONT, size)
+            .into_font()
+            .into_text_style(root)
+            .pos(Pos::new(HPos::Center, VPos::Bottom))
+    };
+    for bar in bars {
+        let x = slot(bar);
+        let top = bar.throughput_ops_s;
         chart
-            .draw_series(std::iter::once(Text::new(
-                caption,
-                (x - 0.38, bar.throughput_ops_s + max_tput * 0.02),
-                (FONT, 14).into_font(),
-            )))
+            .draw_series([
+                Text::new(
+                    PerSecond(top).to_string(),
+                    (x, top + max_tput * 0.045),
+                    above(15),
+                ),
+                Text::new(
+                    format!("p99 {}", Micros(bar.p99_us as f64)),
+                    (x, top + max_tput * 0.01),
+                    above(13),
+                ),
+            ])
             .map_err(err("a bar label"))?;
+    }
+    if groups.len() > 1 {
+        for (g, group) in groups.iter().enumerate() {
+            let centre = (g * per_group) as f64 + (strategies.len() as f64 - 1.0) / 2.0;
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    format!("RTT {group}"),
+                    (centre, max_tput * 1.17),
+                    above(18),
+                )))
+                .map_err(err("a group label"))?;
+        }
     }
     Ok(())
 }
