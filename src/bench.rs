@@ -189,7 +189,7 @@ pub fn run_one_recorded(
             let profile_base = &profile_base;
             scope.spawn(move || -> Result<ProfileSummary> {
                 std::thread::sleep(Duration::from_secs(1));
-                let dir = crate::profiler::capture_dir(&profile_base);
+                let dir = crate::profiler::capture_dir(profile_base);
                 let summary = crate::profiler::capture(
                     length,
                     settings.profiler.frequency_hz,

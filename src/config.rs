@@ -746,7 +746,10 @@ fn validate(loaded: &Loaded) -> Result<(), ConfigError> {
         "must be more than 0s".into(),
     )?;
     check(
-        s.output.label.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)),
+        s.output
+            .label
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)),
         "output.label",
         format!(
             "may hold only letters, digits, `-`, `_` and `.` (it names a directory), got `{}`",

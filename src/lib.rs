@@ -295,7 +295,9 @@ fn bench_command(args: &BenchArgs, mut settings: Settings, node_pid: Option<u32>
             eprintln!("running {strategy} ...");
             let recorder = matrix_dir
                 .as_ref()
-                .map(|dir| Recorder::create(&dir.join(strategy.name()), &run, "bench", strategy.name()))
+                .map(|dir| {
+                    Recorder::create(&dir.join(strategy.name()), &run, "bench", strategy.name())
+                })
                 .transpose()?;
             let result = bench::run_one_recorded(
                 &run,

@@ -252,9 +252,7 @@ pub struct SweepPlan {
 impl SweepPlan {
     /// Checks every value against the knobs' limits before the run starts.
     pub fn validate(&self, settings: &Settings) -> Result<(), UsageError> {
-        let knobs = settings
-            .load
-            .initial_knobs(settings.cluster.consistency);
+        let knobs = settings.load.initial_knobs(settings.cluster.consistency);
         for value in &self.values {
             knobs
                 .apply(&self.knob.change(*value))
@@ -321,8 +319,16 @@ pub fn run(
             outcome.failure.as_deref().unwrap_or("intact")
         )
     })?;
-    let steps = steps_from_recording(&recording, plan.knob, &plan.values, settings.sweep.warmup_secs);
-    let points: Vec<(f64, u64)> = steps.iter().map(|s| (s.throughput_ops_s, s.p99_us)).collect();
+    let steps = steps_from_recording(
+        &recording,
+        plan.knob,
+        &plan.values,
+        settings.sweep.warmup_secs,
+    );
+    let points: Vec<(f64, u64)> = steps
+        .iter()
+        .map(|s| (s.throughput_ops_s, s.p99_us))
+        .collect();
     let result = SweepResult {
         strategy: settings.load.strategy.to_string(),
         knob: plan.knob.name().to_string(),
@@ -396,7 +402,11 @@ pub fn markdown_table(result: &SweepResult) -> String {
             Micros(step.p99_us as f64),
             Micros(step.max_us as f64),
             step.errors,
-            if result.knee == Some(i) { "**knee**" } else { "" }
+            if result.knee == Some(i) {
+                "**knee**"
+            } else {
+                ""
+            }
         );
     }
     let _ = writeln!(text, "\n{}", knee_sentence(result));
@@ -453,7 +463,12 @@ mod tests {
         assert_eq!(knee(&[], 0.1), None);
         assert_eq!(knee(&[(5.0, 1)], 0.1), None);
         // A later blip above the threshold moves the knee past it.
-        let blip = [(1_000.0, 500), (1_050.0, 600), (1_200.0, 700), (1_210.0, 900)];
+        let blip = [
+            (1_000.0, 500),
+            (1_050.0, 600),
+            (1_200.0, 700),
+            (1_210.0, 900),
+        ];
         assert_eq!(knee(&blip, 0.10), Some(2));
     }
 }

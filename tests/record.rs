@@ -72,7 +72,13 @@ fn sweep_finds_a_knee_within_the_swept_range_and_records_every_step() {
     assert!(result.steps.last().unwrap().p99_us > knee_step.p99_us);
 
     // Everything on disk: the plot, sweep.json, the recording, and every acknowledged row.
-    for file in ["sweep.png", "sweep.svg", "sweep.json", "summary.json", "latency.hlog"] {
+    for file in [
+        "sweep.png",
+        "sweep.svg",
+        "sweep.json",
+        "summary.json",
+        "latency.hlog",
+    ] {
         assert!(outcome.dir.join(file).exists(), "{file} written");
     }
     let summary: serde_json::Value =
@@ -158,6 +164,7 @@ fn killing_bench_mid_run_leaves_a_readable_partial_recording() {
     assert!(summary.latency_us.p99 > 0);
     // And a report can still be made of it.
     let report = out.path().join("report");
-    casstop::report::write_report(&[dir.clone()], &report).expect("report of a cut recording");
+    casstop::report::write_report(std::slice::from_ref(&dir), &report)
+        .expect("report of a cut recording");
     assert!(report.join("timeline.png").exists());
 }

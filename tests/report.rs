@@ -91,7 +91,12 @@ impl Expected {
 /// Width and height from a PNG's IHDR chunk.
 fn png_size(path: &Path) -> (u32, u32) {
     let bytes = std::fs::read(path).unwrap();
-    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{} is a PNG", path.display());
+    assert_eq!(
+        &bytes[..8],
+        b"\x89PNG\r\n\x1a\n",
+        "{} is a PNG",
+        path.display()
+    );
     assert_eq!(&bytes[12..16], b"IHDR");
     let be = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap());
     (be(16), be(20))
@@ -112,7 +117,10 @@ fn svg_text(path: &Path) -> String {
 fn hlog_counts_match_the_intervals_in_both_fixtures() {
     for name in ["sweep-callbacks", "bench-pipeline"] {
         let expected = Expected::of(&fixture(name));
-        assert_eq!(expected.histogram_counts, expected.interval_counts, "{name}");
+        assert_eq!(
+            expected.histogram_counts, expected.interval_counts,
+            "{name}"
+        );
         assert!(expected.ok > 0);
     }
 }
@@ -139,7 +147,13 @@ fn one_run_report_has_its_series_labels_sizes_and_numbers() {
         assert!(timeline.contains(expected), "timeline.svg lacks {expected}");
     }
     let percentiles = svg_text(&out.path().join("percentiles.svg"));
-    for expected in ["latency by percentile", ">service time<", ">90%<", ">99%<", ">99.9%<"] {
+    for expected in [
+        "latency by percentile",
+        ">service time<",
+        ">90%<",
+        ">99%<",
+        ">99.9%<",
+    ] {
         assert!(
             percentiles.contains(expected),
             "percentiles.svg lacks {expected}"
@@ -168,8 +182,16 @@ fn one_run_report_has_its_series_labels_sizes_and_numbers() {
     assert_eq!(cells[7], micros(0.5));
     assert_eq!(cells[9], micros(0.99));
     assert_eq!(cells[11], Micros(e.service.max() as f64).to_string());
-    assert_eq!(cells[12], format!("{:.1}", e.client_cpu_s * 1e6 / e.ok as f64));
-    for link in ["(timeline.png)", "(timeline.svg)", "(percentiles.png)", "(sweep.png)"] {
+    assert_eq!(
+        cells[12],
+        format!("{:.1}", e.client_cpu_s * 1e6 / e.ok as f64)
+    );
+    for link in [
+        "(timeline.png)",
+        "(timeline.svg)",
+        "(percentiles.png)",
+        "(sweep.png)",
+    ] {
         assert!(md.contains(link), "report.md links {link}");
     }
     // The sweep's steps, and the knob changes with their times.
@@ -197,12 +219,12 @@ fn compare_of_two_fixtures_shows_ratios_to_the_first() {
             o.service.value_at_quantile(0.99) as f64,
             b.service.value_at_quantile(0.99) as f64
         ),
-        ratio(
-            o.client_cpu_s / o.ok as f64,
-            b.client_cpu_s / b.ok as f64
-        ),
+        ratio(o.client_cpu_s / o.ok as f64, b.client_cpu_s / b.ok as f64),
     );
-    assert!(md.contains(&expected_row), "expected {expected_row} in:\n{md}");
+    assert!(
+        md.contains(&expected_row),
+        "expected {expected_row} in:\n{md}"
+    );
     assert!(md.contains("| bench-pipeline (baseline) | 1.00× | 1.00× | 1.00× | 1.00× |"));
     // Both runs overlaid in the pictures, each named in the legend.
     let timeline = svg_text(&out.path().join("timeline.svg"));
@@ -245,11 +267,18 @@ fn a_matrix_report_draws_one_bar_per_strategy_with_its_p99_and_groups_by_rtt() {
     let svg = svg_text(&out.join("matrix.svg"));
     assert!(svg.contains("writes/s per strategy"));
     assert!(svg.contains(">RTT 1ms<"), "one bar group per RTT");
-    assert_eq!(svg.matches(">callbacks<").count(), 2, "a callbacks bar in each group");
+    assert_eq!(
+        svg.matches(">callbacks<").count(),
+        2,
+        "a callbacks bar in each group"
+    );
     assert!(svg.contains("p99 7.50 ms"), "callbacks' p99 on its bar");
     assert_eq!(png_size(&out.join("matrix.png")), CHART_SIZE);
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
-    assert!(md.contains("| 1ms | callbacks | 5000 | 7.50 ms | 5.00× |"), "{md}");
+    assert!(
+        md.contains("| 1ms | callbacks | 5000 | 7.50 ms | 5.00× |"),
+        "{md}"
+    );
 }
 
 #[test]

@@ -145,7 +145,10 @@ impl EventLine {
                 let tagged = serde_json::to_value(change).unwrap_or_default();
                 (
                     "knob",
-                    tagged.get("knob").and_then(|k| k.as_str()).map(String::from),
+                    tagged
+                        .get("knob")
+                        .and_then(|k| k.as_str())
+                        .map(String::from),
                     tagged.get("value").cloned(),
                 )
             }

@@ -38,7 +38,9 @@ pub use format::*;
 #[derive(Debug)]
 pub enum Record {
     /// The run's clock started (interval times count from here).
-    Started { at: SystemTime },
+    Started {
+        at: SystemTime,
+    },
     Interval(Box<ClosedInterval>),
     Event(Arc<Event>),
 }
@@ -141,7 +143,8 @@ pub fn create_run_dir(output: &Path, label: &str) -> Result<PathBuf> {
             }
             Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists && attempt < 100 => {}
             Err(err) => {
-                return Err(err).with_context(|| format!("creating run directory {}", dir.display()));
+                return Err(err)
+                    .with_context(|| format!("creating run directory {}", dir.display()));
             }
         }
     }
@@ -492,7 +495,10 @@ mod tests {
         }
         drop(feed);
         let outcome = recorder.finish(Some(&1));
-        let failure = outcome.failure.clone().expect("the write to /dev/full fails");
+        let failure = outcome
+            .failure
+            .clone()
+            .expect("the write to /dev/full fails");
         assert!(failure.contains(INTERVALS), "{failure}");
         assert!(outcome.describe().contains("stopped early"));
         // The hlog line of the first interval went out before the failing write; nothing after.

@@ -34,8 +34,7 @@ pub fn read(text: &[u8]) -> Result<Vec<LoggedHistogram>> {
     let mut deserializer = Deserializer::new();
     let mut out = Vec::new();
     for entry in IntervalLogIterator::new(whole) {
-        let entry =
-            entry.map_err(|err| anyhow!("unreadable interval log line ({err:?})"))?;
+        let entry = entry.map_err(|err| anyhow!("unreadable interval log line ({err:?})"))?;
         let LogEntry::Interval(logged) = entry else {
             continue;
         };

@@ -284,10 +284,7 @@ pub fn write_report(runs: &[PathBuf], out: &Path) -> Result<ReportFiles> {
 
 /// A path as a link from `out`: relative when it is inside, else as given.
 fn link(path: &Path, out: &Path) -> String {
-    path.strip_prefix(out)
-        .unwrap_or(path)
-        .display()
-        .to_string()
+    path.strip_prefix(out).unwrap_or(path).display().to_string()
 }
 
 fn micros(us: u64) -> String {
@@ -403,7 +400,11 @@ fn markdown_report(
         if changes.is_empty() {
             continue;
         }
-        let _ = writeln!(md, "\n## Knob changes in `{}`\n\n| at | change |\n| ---: | --- |", r.name);
+        let _ = writeln!(
+            md,
+            "\n## Knob changes in `{}`\n\n| at | change |\n| ---: | --- |",
+            r.name
+        );
         for e in changes {
             let _ = writeln!(md, "| {:.1} s | {} |", e.at_s, e.text);
         }
@@ -485,7 +486,9 @@ pub fn write_matrix_report(dir: &Path, out: &Path) -> Result<ReportFiles> {
     fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let pictures = plot::matrix(out, &bars)?;
     let mut md = String::from("# casstop bench --matrix\n\n");
-    md.push_str("| RTT | strategy | writes/s | p99 | vs sync |\n| --- | --- | ---: | ---: | ---: |\n");
+    md.push_str(
+        "| RTT | strategy | writes/s | p99 | vs sync |\n| --- | --- | ---: | ---: | ---: |\n",
+    );
     for bar in &bars {
         let sync = bars
             .iter()
@@ -494,7 +497,11 @@ pub fn write_matrix_report(dir: &Path, out: &Path) -> Result<ReportFiles> {
         let _ = writeln!(
             md,
             "| {} | {} | {:.0} | {} | {} |",
-            if bar.group.is_empty() { "–" } else { &bar.group },
+            if bar.group.is_empty() {
+                "–"
+            } else {
+                &bar.group
+            },
             bar.strategy,
             bar.throughput_ops_s,
             micros(bar.p99_us),
@@ -565,7 +572,13 @@ mod tests {
         assert_eq!(format_ratio(r.throughput), "2.50×");
         assert_eq!(format_ratio(None), "–");
         let table = compare_table(&[base, other]);
-        assert!(table.contains("| r (baseline) | 1.00× | 1.00× | 1.00× | 1.00× |"), "{table}");
-        assert!(table.contains("| r | 2.50× | 1.50× | 0.50× | – |"), "{table}");
+        assert!(
+            table.contains("| r (baseline) | 1.00× | 1.00× | 1.00× | 1.00× |"),
+            "{table}"
+        );
+        assert!(
+            table.contains("| r | 2.50× | 1.50× | 0.50× | – |"),
+            "{table}"
+        );
     }
 }

@@ -48,7 +48,9 @@ fn font_ready() -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(anyhow!("the embedded font assets/fonts/DejaVuSans.ttf is unreadable"))
+        Err(anyhow!(
+            "the embedded font assets/fonts/DejaVuSans.ttf is unreadable"
+        ))
     }
 }
 
@@ -218,20 +220,24 @@ where
         .draw()
         .map_err(err("the latency chart"))?;
     for (i, run) in runs.iter().enumerate() {
-        let lines: [(&str, fn(&crate::record::Percentiles) -> u64, RGBColor, u32); 3] =
-            if runs.len() == 1 {
-                [
-                    ("p50", |p| p.p50, color(2), 2),
-                    ("p99", |p| p.p99, color(1), 2),
-                    ("max", |p| p.max, color(3), 1),
-                ]
-            } else {
-                [
-                    ("p50", |p| p.p50, color(i).mix(0.55).to_rgba().rgb_color(), 1),
-                    ("p99", |p| p.p99, color(i), 3),
-                    ("max", |p| p.max, color(i).mix(0.3).to_rgba().rgb_color(), 1),
-                ]
-            };
+        let lines: [LatencyLine; 3] = if runs.len() == 1 {
+            [
+                ("p50", |p| p.p50, color(2), 2),
+                ("p99", |p| p.p99, color(1), 2),
+                ("max", |p| p.max, color(3), 1),
+            ]
+        } else {
+            [
+                (
+                    "p50",
+                    |p| p.p50,
+                    color(i).mix(0.55).to_rgba().rgb_color(),
+                    1,
+                ),
+                ("p99", |p| p.p99, color(i), 3),
+                ("max", |p| p.max, color(i).mix(0.3).to_rgba().rgb_color(), 1),
+            ]
+        };
         for (name, pick, c, width) in lines {
             chart
                 .draw_series(LineSeries::new(
@@ -269,6 +275,14 @@ where
         .map_err(err("the legend"))?;
     Ok(())
 }
+
+/// A latency series of the timeline: its name, which percentile, its color and width.
+type LatencyLine = (
+    &'static str,
+    fn(&crate::record::Percentiles) -> u64,
+    RGBColor,
+    u32,
+);
 
 /// Extension for a color mixed toward white, usable as a plain color.
 trait RgbOf {
@@ -316,10 +330,7 @@ pub fn percentile_curve(histogram: &hdrhistogram::Histogram<u64>) -> Vec<(f64, f
         .map(|k| {
             let nines = top * k as f64 / steps as f64;
             let quantile = (1.0 - 10f64.powf(-nines)).clamp(0.0, 1.0);
-            (
-                nines,
-                histogram.value_at_quantile(quantile).max(1) as f64,
-            )
+            (nines, histogram.value_at_quantile(quantile).max(1) as f64)
         })
         .collect()
 }
@@ -419,7 +430,10 @@ where
     let per_group = strategies.len() + 1;
     let slot = |bar: &MatrixBar| {
         let g = groups.iter().position(|g| *g == bar.group).unwrap_or(0);
-        let s = strategies.iter().position(|s| *s == bar.strategy).unwrap_or(0);
+        let s = strategies
+            .iter()
+            .position(|s| *s == bar.strategy)
+            .unwrap_or(0);
         (g * per_group + s) as f64
     };
     let slots = (groups.len() * per_group).saturating_sub(1).max(1) as f64;
@@ -428,7 +442,10 @@ where
         .margin(16)
         .x_label_area_size(48)
         .y_label_area_size(90)
-        .caption("casstop bench --matrix: writes/s per strategy (p99 on each bar)", (FONT, 24))
+        .caption(
+            "casstop bench --matrix: writes/s per strategy (p99 on each bar)",
+            (FONT, 24),
+        )
         .build_cartesian_2d(-0.6..slots - 0.4, 0.0..max_tput * 1.22)
         .map_err(err("the matrix chart"))?;
     let label_of = |x: &f64| {
@@ -456,7 +473,10 @@ where
         .map_err(err("the matrix chart"))?;
     for bar in bars {
         let x = slot(bar);
-        let s = strategies.iter().position(|s| *s == bar.strategy).unwrap_or(0);
+        let s = strategies
+            .iter()
+            .position(|s| *s == bar.strategy)
+            .unwrap_or(0);
         chart
             .draw_series(std::iter::once(Rectangle::new(
                 [(x - 0.38, 0.0), (x + 0.38, bar.throughput_ops_s)],
@@ -573,15 +593,19 @@ where
             PathElement::new(vec![(x, y), (x + 20, y)], tput_color.stroke_width(3))
         });
     chart
-        .draw_series(
-            steps
-                .iter()
-                .map(|s| Circle::new((s.setting as f64, s.throughput_ops_s), 5, tput_color.filled())),
-        )
+        .draw_series(steps.iter().map(|s| {
+            Circle::new(
+                (s.setting as f64, s.throughput_ops_s),
+                5,
+                tput_color.filled(),
+            )
+        }))
         .map_err(err("the sweep"))?;
     chart
         .draw_secondary_series(LineSeries::new(
-            steps.iter().map(|s| (s.setting as f64, s.p99_us.max(1) as f64)),
+            steps
+                .iter()
+                .map(|s| (s.setting as f64, s.p99_us.max(1) as f64)),
             p99_color.stroke_width(3),
         ))
         .map_err(err("the sweep"))?
@@ -591,7 +615,11 @@ where
         });
     chart
         .draw_secondary_series(steps.iter().map(|s| {
-            Circle::new((s.setting as f64, s.p99_us.max(1) as f64), 5, p99_color.filled())
+            Circle::new(
+                (s.setting as f64, s.p99_us.max(1) as f64),
+                5,
+                p99_color.filled(),
+            )
         }))
         .map_err(err("the sweep"))?;
     if let Some(knee) = result.knee_setting() {
@@ -655,6 +683,9 @@ mod tests {
         assert_eq!(curve.first().unwrap().0, 0.0);
         assert!((curve.last().unwrap().0 - 4.0).abs() < 1e-9);
         let at_two_nines = curve.iter().find(|(n, _)| (*n - 2.0).abs() < 1e-9).unwrap();
-        assert!((9_890.0..=9_910.0).contains(&at_two_nines.1), "{at_two_nines:?}");
+        assert!(
+            (9_890.0..=9_910.0).contains(&at_two_nines.1),
+            "{at_two_nines:?}"
+        );
     }
 }
