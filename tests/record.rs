@@ -168,3 +168,58 @@ fn killing_bench_mid_run_leaves_a_readable_partial_recording() {
         .expect("report of a cut recording");
     assert!(report.join("timeline.png").exists());
 }
+
+#[test]
+fn a_full_disk_stops_the_recording_once_but_not_the_load() {
+    let mut settings = common::settings("record_full");
+    common::fresh_table(&settings);
+    let out = tempfile::tempdir().unwrap();
+    settings.output.dir = out.path().to_path_buf();
+    settings.load.depth = 8;
+    let dir = out.path().join("full");
+    std::fs::create_dir(&dir).unwrap();
+    // Every write to /dev/full fails with ENOSPC, as on a full disk.
+    std::os::unix::fs::symlink("/dev/full", dir.join("intervals.jsonl")).unwrap();
+    let recorder =
+        casstop::record::Recorder::create(&dir, &settings, "bench", "full").expect("recorder");
+    let engine = casstop::engine::Engine::start_recorded(
+        &settings,
+        Some(common::node_pid()),
+        Some(recorder.feed()),
+    )
+    .expect("engine starts");
+    let latest = engine.latest();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let ok_at_failure = loop {
+        let snapshot = latest.borrow().clone();
+        let stopped: Vec<_> = snapshot
+            .events
+            .iter()
+            .filter(|e| e.text.starts_with("recording stopped"))
+            .collect();
+        if let Some(event) = stopped.first() {
+            assert_eq!(stopped.len(), 1, "said once");
+            assert_eq!(event.kind, casstop::metrics::EventKind::Error);
+            assert!(event.text.contains("intervals.jsonl"), "{}", event.text);
+            break snapshot.totals.ok;
+        }
+        assert!(Instant::now() < deadline, "the failure was never reported");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // The load goes on after the recording stopped.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while latest.borrow().totals.ok <= ok_at_failure + 100 {
+        assert!(Instant::now() < deadline, "the load stopped with the recording");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let totals = engine.stop().expect("run ends");
+    let stopped = totals
+        .events
+        .iter()
+        .filter(|e| e.text.starts_with("recording stopped"))
+        .count();
+    assert_eq!(stopped, 1);
+    let outcome = recorder.finish(None::<&()>);
+    assert!(outcome.describe().contains("stopped early"), "{outcome:?}");
+    assert!(!dir.join("summary.json").exists());
+}
