@@ -234,7 +234,8 @@ impl Recorder {
     }
 
     /// Ends the recording once the run has ended (every feed dropped), writing `summary` when
-    /// given and the recording is intact.
+    /// given and the recording is intact. A run that never got going (no summary, not one
+    /// interval: the node was unreachable, no terminal) leaves no directory behind.
     pub fn finish(self, summary: Option<&impl Serialize>) -> RecordOutcome {
         let Recorder { dir, feed, thread } = self;
         let failure_slot = feed.failure.clone();
@@ -243,6 +244,11 @@ impl Recorder {
             let _ = failure_slot.set("the recorder thread panicked".into());
         }
         let mut failure = failure_slot.get().cloned();
+        let nothing_recorded = fs::metadata(dir.join(INTERVALS)).is_ok_and(|m| m.len() == 0);
+        if summary.is_none() && failure.is_none() && nothing_recorded {
+            let _ = fs::remove_dir_all(&dir);
+            return RecordOutcome { dir, failure };
+        }
         if failure.is_none()
             && let Some(summary) = summary
             && let Err(err) = write_json(&dir.join(SUMMARY), summary)
@@ -506,6 +512,15 @@ mod tests {
         let histograms = hlog.lines().filter(|l| !l.starts_with(['#', '"'])).count();
         assert_eq!(histograms, 1);
         assert!(!run.join(SUMMARY).exists());
+    }
+
+    #[test]
+    fn a_run_that_never_started_leaves_no_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("never");
+        let recorder = Recorder::create(&run, &Settings::default(), "session", "x").unwrap();
+        recorder.finish(None::<&()>);
+        assert!(!run.exists());
     }
 
     #[test]
