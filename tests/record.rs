@@ -223,3 +223,25 @@ fn a_full_disk_stops_the_recording_once_but_not_the_load() {
     assert!(outcome.describe().contains("stopped early"), "{outcome:?}");
     assert!(!dir.join("summary.json").exists());
 }
+
+#[test]
+fn sweep_usage_errors_exit_2_naming_the_flag() {
+    for (args, expect) in [
+        (vec!["--depth", "1,x"], "--depth: `x` is not a whole number"),
+        (vec!["--depth", "1,...,8"], "two values before it"),
+        (vec!["--depth", "1,2", "--batch", "1,2"], "one knob at a time"),
+        (vec!["--strategy", "sync"], "no depth or batch to sweep"),
+        (vec!["--depth", "1,2,2000000"], "--depth: depth must be between 1"),
+        (vec!["--depth", "1,2", "--knee-gain", "0"], "--knee-gain: `sweep.knee_gain`"),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_casstop"))
+            .arg("sweep")
+            .args(&args)
+            .env_remove("CASSTOP_CONFIG")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(expect), "{args:?}: {stderr}");
+    }
+}
