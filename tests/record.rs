@@ -209,7 +209,10 @@ fn a_full_disk_stops_the_recording_once_but_not_the_load() {
     // The load goes on after the recording stopped.
     let deadline = Instant::now() + Duration::from_secs(30);
     while latest.borrow().totals.ok <= ok_at_failure + 100 {
-        assert!(Instant::now() < deadline, "the load stopped with the recording");
+        assert!(
+            Instant::now() < deadline,
+            "the load stopped with the recording"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     let totals = engine.stop().expect("run ends");
@@ -229,10 +232,19 @@ fn sweep_usage_errors_exit_2_naming_the_flag() {
     for (args, expect) in [
         (vec!["--depth", "1,x"], "--depth: `x` is not a whole number"),
         (vec!["--depth", "1,...,8"], "two values before it"),
-        (vec!["--depth", "1,2", "--batch", "1,2"], "one knob at a time"),
+        (
+            vec!["--depth", "1,2", "--batch", "1,2"],
+            "one knob at a time",
+        ),
         (vec!["--strategy", "sync"], "no depth or batch to sweep"),
-        (vec!["--depth", "1,2,2000000"], "--depth: depth must be between 1"),
-        (vec!["--depth", "1,2", "--knee-gain", "0"], "--knee-gain: `sweep.knee_gain`"),
+        (
+            vec!["--depth", "1,2,2000000"],
+            "--depth: depth must be between 1",
+        ),
+        (
+            vec!["--depth", "1,2", "--knee-gain", "0"],
+            "--knee-gain: `sweep.knee_gain`",
+        ),
     ] {
         let output = Command::new(env!("CARGO_BIN_EXE_casstop"))
             .arg("sweep")
