@@ -277,7 +277,13 @@ pub fn run(
     run_settings.load.ops = 0;
     // A sweep measures from its recording, so it always records.
     let recorder = Recorder::start(&run_settings, "sweep")?;
-    let engine = Engine::start_recorded(&run_settings, node_pid, Some(recorder.feed()))?;
+    let engine = match Engine::start_recorded(&run_settings, node_pid, Some(recorder.feed())) {
+        Ok(engine) => engine,
+        Err(err) => {
+            recorder.finish(None::<&()>);
+            return Err(err);
+        }
+    };
     let warmup = Duration::from_secs_f64(settings.sweep.warmup_secs);
     let step = Duration::from_secs_f64(settings.sweep.step_secs);
     let live = !quiet && std::io::stderr().is_terminal();
@@ -313,12 +319,13 @@ pub fn run(
     let totals = engine.stop()?;
     let summary = BenchResult::new(&totals, &info);
     let outcome = recorder.finish(Some(&summary));
-    let recording = Recording::load(&outcome.dir).with_context(|| {
-        format!(
-            "reading the sweep's recording back ({})",
-            outcome.failure.as_deref().unwrap_or("intact")
-        )
-    })?;
+    if let Some(failure) = &outcome.failure {
+        anyhow::bail!(
+            "the sweep's recording stopped early ({failure}), so its steps cannot be measured; what was written is in {}",
+            outcome.dir.display()
+        );
+    }
+    let recording = Recording::load(&outcome.dir).context("reading the sweep's recording back")?;
     let steps = steps_from_recording(
         &recording,
         plan.knob,
