@@ -19,6 +19,7 @@ use crate::metrics::aggregate::RunTotals;
 use crate::metrics::verdict::{Verdict, VerdictKind};
 use crate::metrics::{ErrorCounts, IntervalStats, LatencySummary, RunState, Snapshot};
 use crate::profiler::ProfileSummary;
+use crate::record::RecordFeed;
 use crate::units::{Bytes, Micros, PerSecond};
 
 /// The outcome of one bench run, as written to `--json`.
@@ -174,7 +175,22 @@ pub fn run_one(
     quiet: bool,
     profile: Option<Duration>,
 ) -> Result<BenchResult> {
-    let engine = Engine::start(settings, node_pid)?;
+    run_one_recorded(settings, node_pid, quiet, profile, None)
+}
+
+/// [`run_one`], recorded: intervals and events go to `record`, the profile into its directory.
+pub fn run_one_recorded(
+    settings: &Settings,
+    node_pid: Option<u32>,
+    quiet: bool,
+    profile: Option<Duration>,
+    record: Option<RecordFeed>,
+) -> Result<BenchResult> {
+    let profile_base = record
+        .as_ref()
+        .map(|feed| feed.dir().to_path_buf())
+        .unwrap_or_else(|| settings.output.dir.clone());
+    let engine = Engine::start_recorded(settings, node_pid, record)?;
     let info = engine.info.clone();
     let mut snapshots = engine.subscribe();
     let signals = crate::shutdown::requests()?;
@@ -184,9 +200,10 @@ pub fn run_one(
     let summary = std::thread::scope(|scope| -> Result<Option<ProfileSummary>> {
         let capture = profile.map(|length| {
             let engine = &engine;
+            let profile_base = &profile_base;
             scope.spawn(move || -> Result<ProfileSummary> {
                 std::thread::sleep(Duration::from_secs(1));
-                let dir = crate::profiler::capture_dir(&settings.output.dir);
+                let dir = crate::profiler::capture_dir(profile_base);
                 let summary = crate::profiler::capture(
                     length,
                     settings.profiler.frequency_hz,

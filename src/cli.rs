@@ -48,9 +48,9 @@ pub enum Command {
     Tui(TuiArgs),
     /// Headless run of one setting (or --matrix: every strategy) with a final table and JSON.
     Bench(BenchArgs),
-    /// Step one knob over a list of values and find the knee (not yet built).
+    /// Step depth, batch or workers over a list of values in one run and find the knee.
     Sweep(SweepArgs),
-    /// Turn run recordings into plots and a comparison report (not yet built).
+    /// Turn run recordings into plots (SVG and PNG) and report.md; several runs are compared.
     Report(ReportArgs),
     /// Install, start, stop and inspect a local single-node Apache Cassandra 5.0.
     Local(LocalArgs),
@@ -154,10 +154,23 @@ pub struct KnobArgs {
     pub interval: Option<Duration>,
 }
 
+/// Where the run is recorded.
+#[derive(Debug, Args, Default, Clone)]
+pub struct RecordArgs {
+    /// Name appended to the run directory (`<output.dir>/<UTC time>-<LABEL>`).
+    #[arg(long, value_name = "LABEL", help_heading = "Recording")]
+    pub label: Option<String>,
+    /// Record nothing (no run directory).
+    #[arg(long, help_heading = "Recording")]
+    pub no_record: bool,
+}
+
 #[derive(Debug, Args, Default)]
 pub struct TuiArgs {
     #[command(flatten)]
     pub knobs: KnobArgs,
+    #[command(flatten)]
+    pub record: RecordArgs,
 }
 
 #[derive(Debug, Args, Default)]
@@ -187,18 +200,74 @@ pub struct BenchArgs {
     /// No live progress line (for scripts and CI logs).
     #[arg(long, short)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub record: RecordArgs,
 }
 
 #[derive(Debug, Args, Default)]
 pub struct SweepArgs {
-    #[command(flatten)]
-    pub knobs: KnobArgs,
+    /// Scheduling strategy (pipeline and callbacks sweep --depth, batches --batch).
+    #[arg(long, value_enum, help_heading = "Sweep")]
+    pub strategy: Option<Strategy>,
+    /// Depths to step through: a list where `...` continues the progression, e.g. 1,2,4,...,1024.
+    #[arg(long, value_name = "LIST", help_heading = "Sweep")]
+    pub depth: Option<String>,
+    /// Batch sizes to step through (the batches strategy), e.g. 10,20,...,200.
+    #[arg(long, value_name = "LIST", help_heading = "Sweep")]
+    pub batch: Option<String>,
+    /// Worker counts to step through, e.g. 1,2,4,8.
+    #[arg(long, value_name = "LIST", help_heading = "Sweep")]
+    pub workers: Option<String>,
+    /// Seconds each step is measured for, after its warm-up.
+    #[arg(long, value_name = "SECS", help_heading = "Sweep")]
+    pub step_secs: Option<f64>,
+    /// Seconds after each change that are not counted.
+    #[arg(long, value_name = "SECS", help_heading = "Sweep")]
+    pub warmup_secs: Option<f64>,
+    /// The knee: the smallest setting past which throughput rises by less than this fraction.
+    #[arg(long, value_name = "FRACTION", help_heading = "Sweep")]
+    pub knee_gain: Option<f64>,
+    /// Async runtime; fixed for the run.
+    #[arg(long, value_enum, help_heading = "Knobs")]
+    pub runtime: Option<Runtime>,
+    /// OS threads of the multi-thread runtime.
+    #[arg(long, value_name = "N", help_heading = "Knobs")]
+    pub threads: Option<u32>,
+    /// Target requests/s over all workers (0 = open).
+    #[arg(long, value_name = "OPS_PER_S", help_heading = "Knobs")]
+    pub rate: Option<f64>,
+    /// Bytes of payload per row.
+    #[arg(long, value_name = "BYTES", help_heading = "Knobs")]
+    pub payload_bytes: Option<u32>,
+    /// Microseconds of deterministic client computation per write.
+    #[arg(long, value_name = "US", help_heading = "Knobs")]
+    pub cpu_work_us: Option<u32>,
+    /// Rows per request.
+    #[arg(long, value_name = "N", help_heading = "Knobs")]
+    pub rows_per_request: Option<u32>,
+    /// Consistency level of the writes.
+    #[arg(long, value_enum, help_heading = "Knobs")]
+    pub consistency: Option<Consistency>,
+    /// Length of one metrics interval (e.g. 1s, 250ms).
+    #[arg(long, value_name = "DURATION", value_parser = duration::parse, help_heading = "Knobs")]
+    pub interval: Option<Duration>,
+    /// Name appended to the run directory (`<output.dir>/<UTC time>-<LABEL>`).
+    #[arg(long, value_name = "LABEL", help_heading = "Recording")]
+    pub label: Option<String>,
+    /// No live progress line.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args, Default)]
 pub struct ReportArgs {
-    /// Run directories to report on.
+    /// Run directories to report on; with several, the first is the baseline of the comparison.
+    #[arg(required = true)]
     pub runs: Vec<PathBuf>,
+    /// Where to write the pictures and report.md (default: RUN/report for one run, a
+    /// `<UTC time>-compare` directory beside the first run for several).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -231,7 +300,10 @@ impl Cli {
             flags.push(FlagOverride::new("cluster.hosts", "--hosts", hosts));
         }
         let knobs = match &self.command {
-            Some(Command::Tui(args)) => Some(&args.knobs),
+            Some(Command::Tui(args)) => {
+                args.record.push_overrides(&mut flags);
+                Some(&args.knobs)
+            }
             Some(Command::Bench(args)) => {
                 if let Some(duration) = args.duration {
                     flags.push(FlagOverride::new(
@@ -243,15 +315,59 @@ impl Cli {
                 if let Some(ops) = args.ops {
                     flags.push(FlagOverride::new("load.ops", "--ops", ops));
                 }
+                args.record.push_overrides(&mut flags);
                 Some(&args.knobs)
             }
-            Some(Command::Sweep(args)) => Some(&args.knobs),
+            Some(Command::Sweep(args)) => {
+                args.push_overrides(&mut flags);
+                None
+            }
             _ => None,
         };
         if let Some(knobs) = knobs {
             knobs.push_overrides(&mut flags);
         }
         flags
+    }
+}
+
+impl RecordArgs {
+    fn push_overrides(&self, flags: &mut Vec<FlagOverride>) {
+        if let Some(label) = &self.label {
+            flags.push(FlagOverride::new("output.label", "--label", label));
+        }
+        if self.no_record {
+            flags.push(FlagOverride::new("output.record", "--no-record", false));
+        }
+    }
+}
+
+impl SweepArgs {
+    fn push_overrides(&self, flags: &mut Vec<FlagOverride>) {
+        let knobs = KnobArgs {
+            strategy: self.strategy,
+            runtime: self.runtime,
+            threads: self.threads,
+            rate: self.rate,
+            payload_bytes: self.payload_bytes,
+            cpu_work_us: self.cpu_work_us,
+            rows_per_request: self.rows_per_request,
+            consistency: self.consistency,
+            interval: self.interval,
+            ..KnobArgs::default()
+        };
+        knobs.push_overrides(flags);
+        let mut push = |key, flag, value: Option<f64>| {
+            if let Some(value) = value {
+                flags.push(FlagOverride::new(key, flag, value));
+            }
+        };
+        push("sweep.step_secs", "--step-secs", self.step_secs);
+        push("sweep.warmup_secs", "--warmup-secs", self.warmup_secs);
+        push("sweep.knee_gain", "--knee-gain", self.knee_gain);
+        if let Some(label) = &self.label {
+            flags.push(FlagOverride::new("output.label", "--label", label));
+        }
     }
 }
 

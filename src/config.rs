@@ -31,6 +31,7 @@ pub struct Settings {
     pub ui: UiSettings,
     pub profiler: ProfilerSettings,
     pub output: OutputSettings,
+    pub sweep: SweepSettings,
     pub local: LocalSettings,
 }
 
@@ -140,6 +141,21 @@ pub struct ProfilerSettings {
 pub struct OutputSettings {
     /// Where runs are recorded.
     pub dir: PathBuf,
+    /// Appended to each run directory's name (`<dir>/<UTC time>-<label>`); empty = the command.
+    pub label: String,
+    /// Record every session, bench and sweep run into a run directory.
+    pub record: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SweepSettings {
+    /// Seconds each step is measured for, after its warm-up.
+    pub step_secs: f64,
+    /// Seconds after each change that are not counted.
+    pub warmup_secs: f64,
+    /// The knee: the smallest setting past which throughput rises by less than this fraction.
+    pub knee_gain: f64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -247,7 +263,21 @@ impl Default for ProfilerSettings {
 
 impl Default for OutputSettings {
     fn default() -> Self {
-        OutputSettings { dir: "runs".into() }
+        OutputSettings {
+            dir: "runs".into(),
+            label: String::new(),
+            record: true,
+        }
+    }
+}
+
+impl Default for SweepSettings {
+    fn default() -> Self {
+        SweepSettings {
+            step_secs: 5.0,
+            warmup_secs: 2.0,
+            knee_gain: 0.1,
+        }
     }
 }
 
@@ -459,7 +489,7 @@ pub fn load(
 }
 
 const SECTIONS: &[&str] = &[
-    "cluster", "auth", "tls", "load", "ui", "profiler", "output", "local",
+    "cluster", "auth", "tls", "load", "ui", "profiler", "output", "sweep", "local",
 ];
 
 /// `LOAD_PAYLOAD_BYTES` → `load.payload_bytes`: sections are single words, keys may hold `_`.
@@ -752,6 +782,35 @@ fn validate(loaded: &Loaded) -> Result<(), ConfigError> {
         !s.profiler.duration.is_zero(),
         "profiler.duration",
         "must be more than 0s".into(),
+    )?;
+    check(
+        s.output
+            .label
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)),
+        "output.label",
+        format!(
+            "may hold only letters, digits, `-`, `_` and `.` (it names a directory), got `{}`",
+            s.output.label
+        ),
+    )?;
+    check(
+        s.sweep.step_secs.is_finite() && s.sweep.step_secs >= 0.1,
+        "sweep.step_secs",
+        format!("must be at least 0.1, got {}", s.sweep.step_secs),
+    )?;
+    check(
+        s.sweep.warmup_secs.is_finite() && s.sweep.warmup_secs >= 0.0,
+        "sweep.warmup_secs",
+        format!("must be 0 or more, got {}", s.sweep.warmup_secs),
+    )?;
+    check(
+        s.sweep.knee_gain.is_finite() && s.sweep.knee_gain > 0.0 && s.sweep.knee_gain < 10.0,
+        "sweep.knee_gain",
+        format!(
+            "must be a fraction above 0 (0.1 = 10 %), got {}",
+            s.sweep.knee_gain
+        ),
     )?;
     check(
         s.local.version.starts_with("5.0."),

@@ -10,7 +10,10 @@ pub mod engine;
 pub mod local;
 pub mod metrics;
 pub mod profiler;
+pub mod record;
+pub mod report;
 pub mod shutdown;
+pub mod sweep;
 pub mod ui;
 pub mod units;
 
@@ -20,10 +23,11 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::Parser;
 
-use crate::cli::{BenchArgs, Cli, Command, LocalAction};
+use crate::cli::{BenchArgs, Cli, Command, LocalAction, ReportArgs, SweepArgs};
 use crate::config::{ConfigError, Loaded, Settings};
 use crate::engine::knobs::Strategy;
 use crate::local::{LocalNode, StderrProgress};
+use crate::record::Recorder;
 
 /// A mistake in how casstop was invoked (as opposed to a failure while running): exit code 2.
 #[derive(Debug, thiserror::Error)]
@@ -128,9 +132,20 @@ pub fn run(cli: Cli) -> Result<()> {
             ui::check_terminal()?;
             let node_pid = runtime.block_on(prepare_cluster(&loaded.settings))?;
             drop(runtime);
-            let result = ui::run(&loaded.settings, node_pid)?;
+            let settings = &loaded.settings;
+            let recorder = settings
+                .output
+                .record
+                .then(|| Recorder::start(settings, "session"))
+                .transpose()?;
+            let result = ui::run(settings, node_pid, recorder.as_ref());
+            let outcome = recorder.map(|r| r.finish(result.as_ref().ok()));
+            let result = result?;
             println!("session summary");
             bench::print_result(&result);
+            if let Some(outcome) = outcome {
+                println!("{}", outcome.describe());
+            }
             Ok(())
         }
         Some(Command::Bench(args)) => {
@@ -138,12 +153,17 @@ pub fn run(cli: Cli) -> Result<()> {
             drop(runtime);
             bench_command(&args, loaded.settings, node_pid)
         }
-        Some(Command::Sweep(_)) => {
-            Err(UsageError("`casstop sweep` is not yet built".into()).into())
+        Some(Command::Sweep(args)) => {
+            let plan = sweep_plan(&args, &loaded.settings)?;
+            let node_pid = runtime.block_on(prepare_cluster(&loaded.settings))?;
+            drop(runtime);
+            let (result, outcome) = sweep::run(&loaded.settings, node_pid, &plan, args.quiet)?;
+            sweep::print_table(&result);
+            println!("plot: {}", outcome.dir.join("sweep.png").display());
+            println!("{}", outcome.describe());
+            Ok(())
         }
-        Some(Command::Report(_)) => {
-            Err(UsageError("`casstop report` is not yet built".into()).into())
-        }
+        Some(Command::Report(args)) => report_command(&args),
         Some(Command::Local(args)) => runtime.block_on(local_command(args.action, &loaded)),
     }
 }
@@ -279,7 +299,16 @@ fn bench_command(args: &BenchArgs, mut settings: Settings, node_pid: Option<u32>
     }
     let profile = args.profile.map(std::time::Duration::from_secs);
     if args.matrix {
+        // One directory for the matrix, one recorded sub-run per strategy inside it.
+        let matrix_dir = settings
+            .output
+            .record
+            .then(|| {
+                record::create_run_dir(&settings.output.dir, record::label(&settings, "matrix"))
+            })
+            .transpose()?;
         let mut results = Vec::new();
+        let mut failures = Vec::new();
         for strategy in Strategy::ALL {
             let mut run = settings.clone();
             run.load.strategy = strategy;
@@ -291,18 +320,133 @@ fn bench_command(args: &BenchArgs, mut settings: Settings, node_pid: Option<u32>
                 break;
             }
             eprintln!("running {strategy} ...");
-            results.push(bench::run_one(&run, node_pid, args.quiet, profile)?);
+            let recorder = matrix_dir
+                .as_ref()
+                .map(|dir| {
+                    Recorder::create(&dir.join(strategy.name()), &run, "bench", strategy.name())
+                })
+                .transpose()?;
+            let result = bench::run_one_recorded(
+                &run,
+                node_pid,
+                args.quiet,
+                profile,
+                recorder.as_ref().map(Recorder::feed),
+            );
+            let outcome = recorder.map(|r| r.finish(result.as_ref().ok()));
+            if let Some(failure) = outcome.and_then(|o| o.failure.map(|f| (strategy, f))) {
+                failures.push(failure);
+            }
+            results.push(result?);
         }
         bench::print_matrix(&results);
         if let Some(path) = &args.json {
             bench::write_json(path, &results)?;
         }
+        if let Some(dir) = &matrix_dir {
+            bench::write_json(&dir.join(record::MATRIX), &results)?;
+            report::write_matrix_report(dir, dir)?;
+            for (strategy, failure) in failures {
+                println!("recording of {strategy} stopped early: {failure}");
+            }
+            println!("recorded in {} (chart: matrix.png)", dir.display());
+        }
     } else {
-        let result = bench::run_one(&settings, node_pid, args.quiet, profile)?;
+        let recorder = settings
+            .output
+            .record
+            .then(|| Recorder::start(&settings, "bench"))
+            .transpose()?;
+        let result = bench::run_one_recorded(
+            &settings,
+            node_pid,
+            args.quiet,
+            profile,
+            recorder.as_ref().map(Recorder::feed),
+        );
+        let outcome = recorder.map(|r| r.finish(result.as_ref().ok()));
+        let result = result?;
         bench::print_result(&result);
         if let Some(path) = &args.json {
             bench::write_json(path, &result)?;
         }
+        if let Some(outcome) = outcome {
+            println!("{}", outcome.describe());
+        }
+    }
+    Ok(())
+}
+
+/// Which knob a sweep steps and over which values, from its flags: exactly one of `--depth`,
+/// `--batch`, `--workers` lists several values; without any, the strategy's own knob over
+/// 1,2,4,...,1024.
+fn sweep_plan(args: &SweepArgs, settings: &Settings) -> Result<sweep::SweepPlan> {
+    use sweep::SweptKnob;
+    let mut lists = Vec::new();
+    for (knob, text) in [
+        (SweptKnob::Depth, &args.depth),
+        (SweptKnob::Batch, &args.batch),
+        (SweptKnob::Workers, &args.workers),
+    ] {
+        if let Some(text) = text {
+            let values = sweep::parse_values(text)
+                .map_err(|message| UsageError(format!("--{}: {message}", knob.name())))?;
+            lists.push((knob, values));
+        }
+    }
+    let swept: Vec<&(SweptKnob, Vec<u32>)> = lists.iter().filter(|(_, v)| v.len() > 1).collect();
+    let plan = match swept[..] {
+        [(knob, values)] => sweep::SweepPlan {
+            knob: *knob,
+            values: values.clone(),
+        },
+        [] if lists
+            .iter()
+            .all(|(knob, _)| Some(*knob) != SweptKnob::for_strategy(settings.load.strategy)) =>
+        {
+            let knob = SweptKnob::for_strategy(settings.load.strategy).ok_or_else(|| {
+                UsageError(format!(
+                    "the {} strategy has no depth or batch to sweep; give --workers LIST, or --strategy callbacks|pipeline|batches",
+                    settings.load.strategy
+                ))
+            })?;
+            sweep::SweepPlan {
+                knob,
+                values: sweep::parse_values("1,2,4,...,1024").map_err(UsageError)?,
+            }
+        }
+        [] => {
+            return Err(UsageError(
+                "a sweep needs a list of two or more values, e.g. --depth 1,2,4,...,1024".into(),
+            )
+            .into());
+        }
+        _ => {
+            return Err(UsageError(
+                "sweep one knob at a time: only one of --depth, --batch, --workers may list several values".into(),
+            )
+            .into());
+        }
+    };
+    let mut settings = settings.clone();
+    for (knob, values) in &lists {
+        if values.len() == 1 {
+            knob.set(&mut settings, values[0]);
+        }
+    }
+    plan.validate(&settings)?;
+    Ok(plan)
+}
+
+fn report_command(args: &ReportArgs) -> Result<()> {
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| report::default_out(&args.runs));
+    let files = report::write_report(&args.runs, &out)?;
+    println!("report: {}", files.markdown.display());
+    for picture in &files.pictures {
+        println!("        {}", picture.display());
     }
     Ok(())
 }

@@ -65,6 +65,7 @@ fn bench_writes_json_with_every_field_and_the_table_holds_ok_rows() {
         ])
         .env("CASSTOP_CLUSTER_KEYSPACE", "casstop_test")
         .env("CASSTOP_CLUSTER_TABLE", "cli_bench")
+        .env("CASSTOP_OUTPUT_DIR", dir.path().join("runs"))
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
@@ -110,4 +111,16 @@ fn bench_writes_json_with_every_field_and_the_table_holds_ok_rows() {
     assert_eq!(common::count_rows(&settings), 3000);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("throughput"), "{stdout}");
+    // The run was recorded, its directory named at the end, its summary the same result.
+    let last = stdout.trim_end().lines().last().unwrap_or_default();
+    let run_dir = last
+        .strip_prefix("recorded in ")
+        .unwrap_or_else(|| panic!("last line names the run directory: {last}"));
+    assert!(run_dir.starts_with(dir.path().join("runs").to_str().unwrap()));
+    assert!(run_dir.ends_with("-bench"), "{run_dir}");
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(std::path::Path::new(run_dir).join("summary.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(summary["ok"], 3000);
 }

@@ -186,11 +186,12 @@ impl FromStr for Consistency {
 /// driver's default policy retries only after errors that prove the write was not applied
 /// (unavailable, bootstrapping, no stream id): the final error still tells whether a failed write
 /// may be in the table.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Retry {
     /// The driver's DefaultRetryPolicy (the Java driver's): retry on another node when the
     /// coordinator said it could not apply the write.
+    #[default]
     Default,
     /// Never retry: every failed attempt is reported as it happened.
     Never,
@@ -248,6 +249,10 @@ pub mod limits {
     use std::time::Duration;
 }
 
+fn default_request_timeout() -> std::time::Duration {
+    crate::config::ClusterSettings::default().request_timeout
+}
+
 /// The knobs the engine reads live, at the top of every scheduling step.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Knobs {
@@ -266,8 +271,10 @@ pub struct Knobs {
     pub rows_per_request: u32,
     pub consistency: Consistency,
     /// Client-side deadline of one request; a write that misses it is a timeout error.
-    #[serde(with = "crate::config::duration")]
+    /// (Defaults let recordings made before these knobs existed be read.)
+    #[serde(with = "crate::config::duration", default = "default_request_timeout")]
     pub request_timeout: std::time::Duration,
+    #[serde(default)]
     pub retry: Retry,
     /// Safety cap on writes in flight per worker, for `throttle`.
     pub throttle_cap: u32,

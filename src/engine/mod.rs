@@ -28,6 +28,7 @@ use tokio::task::JoinSet;
 use crate::config::Settings;
 use crate::metrics::aggregate::RunTotals;
 use crate::metrics::{Aggregator, EventKind, MetricsMessage, RunState, Snapshot};
+use crate::record::RecordFeed;
 use knobs::{KnobChange, Knobs, Runtime};
 use worker::{Budget, KnobState, Shared, Worker};
 
@@ -98,12 +99,21 @@ impl Engine {
     /// Connects, creates the schema, prepares the INSERT and starts the workers. Returns once
     /// writes are flowing, or the error that kept them from starting.
     pub fn start(settings: &Settings, node_pid: Option<u32>) -> Result<Engine> {
+        Engine::start_recorded(settings, node_pid, None)
+    }
+
+    /// [`Engine::start`], with every closed interval and event also handed to a recording.
+    pub fn start_recorded(
+        settings: &Settings,
+        node_pid: Option<u32>,
+        record: Option<RecordFeed>,
+    ) -> Result<Engine> {
         let settings = settings.clone();
         let (ready_tx, ready_rx) = oneshot::channel::<Result<Ready>>();
         let (commands, command_rx) = mpsc::unbounded_channel();
         let thread = std::thread::Builder::new()
             .name("casstop-engine".into())
-            .spawn(move || engine_thread(settings, node_pid, ready_tx, command_rx))
+            .spawn(move || engine_thread(settings, node_pid, record, ready_tx, command_rx))
             .context("starting the engine thread")?;
         let ready = match ready_rx.blocking_recv() {
             Ok(Ok(ready)) => ready,
@@ -248,6 +258,7 @@ fn build_runtime(settings: &Settings) -> Result<tokio::runtime::Runtime> {
 fn engine_thread(
     settings: Settings,
     node_pid: Option<u32>,
+    record: Option<RecordFeed>,
     ready: oneshot::Sender<Result<Ready>>,
     commands: mpsc::UnboundedReceiver<Command>,
 ) -> Result<()> {
@@ -259,7 +270,7 @@ fn engine_thread(
         }
     };
     runtime.block_on(async move {
-        let setup = setup(&settings, node_pid).await;
+        let setup = setup(&settings, node_pid, record).await;
         let (shared, knobs_tx, stop_tx, aggregator_sender, info_ready) = match setup {
             Ok(parts) => parts,
             Err(err) => {
@@ -303,7 +314,11 @@ type Setup = (
     Ready,
 );
 
-async fn setup(settings: &Settings, node_pid: Option<u32>) -> Result<Setup> {
+async fn setup(
+    settings: &Settings,
+    node_pid: Option<u32>,
+    record: Option<RecordFeed>,
+) -> Result<Setup> {
     let session = crate::cluster::connect(settings).await?;
     let server_version = crate::cluster::release_version(&session)
         .await
@@ -323,6 +338,7 @@ async fn setup(settings: &Settings, node_pid: Option<u32>) -> Result<Setup> {
         node_pid,
         task_monitor.clone(),
         settings.load.os_threads(),
+        record,
     )?;
     let sender = aggregator.sender.clone();
     let _ = sender.send(MetricsMessage::State(RunState::Running));

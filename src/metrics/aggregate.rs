@@ -17,6 +17,7 @@ use super::{
     Snapshot, TaskSplit, Totals, WorkerReport, new_histogram,
 };
 use crate::engine::knobs::{KnobChange, Knobs};
+use crate::record::{ClosedInterval, Record, RecordFeed};
 
 /// Intervals kept for charts: an hour at the default 1 s.
 const HISTORY_LEN: usize = 3600;
@@ -79,6 +80,7 @@ impl Aggregator {
         node_pid: Option<u32>,
         task_monitor: tokio_metrics::TaskMonitor,
         load_threads: u32,
+        record: Option<RecordFeed>,
     ) -> Result<Aggregator> {
         // Room for a few intervals of every worker; a full channel only delays a hand-over.
         let (sender, receiver) = std::sync::mpsc::sync_channel(4096);
@@ -92,6 +94,11 @@ impl Aggregator {
         state.last_tasks = task_monitor.cumulative();
         state.task_monitor = Some(task_monitor);
         state.load_threads = load_threads.max(1);
+        if let Some(feed) = &record {
+            let wall = std::time::SystemTime::now() - started.elapsed();
+            feed.send(Record::Started { at: wall });
+        }
+        state.record = record;
         let thread = std::thread::Builder::new()
             .name("casstop-metrics".into())
             .spawn(move || state.run(receiver))
@@ -170,6 +177,8 @@ struct State {
     last_error_text: Option<String>,
     /// Seconds of consecutive intervals with writes in flight and no outcome at all.
     silent_s: f64,
+    /// The run's recording, while it lasts: each closed interval and event goes there.
+    record: Option<RecordFeed>,
 }
 
 impl State {
@@ -208,6 +217,7 @@ impl State {
             node_since: None,
             last_error_text: None,
             silent_s: 0.0,
+            record: None,
         }
     }
 
@@ -259,7 +269,32 @@ impl State {
         if self.events.len() == EVENTS_LEN {
             self.events.pop_front();
         }
-        self.events.push_back(Arc::new(event));
+        let event = Arc::new(event);
+        if let Some(feed) = &self.record {
+            feed.send(Record::Event(event.clone()));
+        }
+        self.events.push_back(event);
+    }
+
+    /// Once the recording has stopped (a write failed), says so once in the event log and stops
+    /// feeding it; the run goes on.
+    fn check_recording(&mut self, at: Instant) {
+        let Some(feed) = &self.record else {
+            return;
+        };
+        let Some(why) = feed.failure() else {
+            return;
+        };
+        let text = format!(
+            "recording stopped ({why}); what was written is kept in {}",
+            feed.dir().display()
+        );
+        self.record = None;
+        self.push_event(Event {
+            at_s: self.at_s(at),
+            text,
+            kind: EventKind::Error,
+        });
     }
 
     fn handle(&mut self, message: MetricsMessage) {
@@ -385,6 +420,16 @@ impl State {
         stats.verdict = verdict::judge(&self.evidence(&stats));
         let _ = self.service.add(&bucket.service);
         let _ = self.response.add(&bucket.response);
+        let stats = Arc::new(stats);
+        self.check_recording(edge);
+        if let Some(feed) = &self.record {
+            feed.send(Record::Interval(Box::new(ClosedInterval {
+                stats: stats.clone(),
+                knobs: self.knobs.clone(),
+                service: bucket.service,
+                response: paced.then_some(bucket.response),
+            })));
+        }
         let totals = &mut self.totals;
         totals.issued += stats.issued;
         totals.ok += stats.ok;
@@ -399,7 +444,7 @@ impl State {
         if self.history.len() == HISTORY_LEN {
             self.history.pop_front();
         }
-        self.history.push_back(Arc::new(stats));
+        self.history.push_back(stats);
         self.publish();
     }
 

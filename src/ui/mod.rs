@@ -17,6 +17,7 @@ use crate::bench::BenchResult;
 use crate::config::Settings;
 use crate::engine::Engine;
 use crate::profiler::{self, CaptureRequest, Profiler};
+use crate::record::Recorder;
 use app::{Action, App, Severity};
 
 /// Gives the terminal back however the session ends (return, `?`, panic unwinding).
@@ -54,10 +55,18 @@ pub fn check_terminal() -> Result<()> {
 }
 
 /// Runs the interactive session until the user quits; returns the run's result for the summary.
-pub fn run(settings: &Settings, node_pid: Option<u32>) -> Result<BenchResult> {
+pub fn run(
+    settings: &Settings,
+    node_pid: Option<u32>,
+    recorder: Option<&Recorder>,
+) -> Result<BenchResult> {
     check_terminal()?;
     // Connect before taking over the screen, so a connection error prints like any other.
-    let engine = Engine::start(settings, node_pid)?;
+    let engine = Engine::start_recorded(settings, node_pid, recorder.map(Recorder::feed))?;
+    // Profiles land in the run directory while a recording is active.
+    let profile_base = recorder
+        .map(|r| r.dir().to_path_buf())
+        .unwrap_or_else(|| settings.output.dir.clone());
     let signals = crate::shutdown::requests()?;
     let mut profiler = Profiler::spawn(settings.profiler.categories.clone())?;
     let latest = engine.latest();
@@ -135,7 +144,7 @@ pub fn run(settings: &Settings, node_pid: Option<u32>) -> Result<BenchResult> {
                 let request = CaptureRequest {
                     duration: settings.profiler.duration,
                     frequency_hz: settings.profiler.frequency_hz,
-                    dir: profiler::capture_dir(&settings.output.dir),
+                    dir: profiler::capture_dir(&profile_base),
                 };
                 app.message = Some(match profiler.start(request) {
                     Ok(()) => (
@@ -162,6 +171,12 @@ pub fn run(settings: &Settings, node_pid: Option<u32>) -> Result<BenchResult> {
                     "casstop: left at once; {} writes were still in flight and are not counted",
                     app.snapshot.interval.in_flight
                 );
+                if let Some(recorder) = recorder {
+                    eprintln!(
+                        "casstop: the recording up to now is in {}",
+                        recorder.dir().display()
+                    );
+                }
                 std::process::exit(130);
             }
             None => {}

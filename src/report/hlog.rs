@@ -1,0 +1,53 @@
+//! Reading `latency.hlog` back: one histogram per interval and tag.
+
+use anyhow::{Context, Result, anyhow};
+use base64::Engine as _;
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::Deserializer;
+use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+
+use crate::record::RESPONSE_TAG;
+
+/// One interval's histogram from the log.
+#[derive(Clone, Debug)]
+pub struct LoggedHistogram {
+    /// Seconds since the run started, at the interval's start.
+    pub start_s: f64,
+    pub length_s: f64,
+    /// Coordinated-omission-corrected response time (tag `response`); else service time.
+    pub response: bool,
+    pub histogram: Histogram<u64>,
+}
+
+pub fn base64_decode(text: &str) -> Result<Vec<u8>> {
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .context("decoding a histogram's base64")
+}
+
+/// Every histogram in an interval log. A last line cut short (the process was killed while
+/// writing it) is left out; damage anywhere else is an error.
+pub fn read(text: &[u8]) -> Result<Vec<LoggedHistogram>> {
+    // Only whole lines: a kill between two writes can leave a partial last one.
+    let end = text.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    let whole = &text[..end];
+    let mut deserializer = Deserializer::new();
+    let mut out = Vec::new();
+    for entry in IntervalLogIterator::new(whole) {
+        let entry = entry.map_err(|err| anyhow!("unreadable interval log line ({err:?})"))?;
+        let LogEntry::Interval(logged) = entry else {
+            continue;
+        };
+        let bytes = base64_decode(logged.encoded_histogram())?;
+        let histogram: Histogram<u64> = deserializer
+            .deserialize(&mut &bytes[..])
+            .map_err(|err| anyhow!("decoding a histogram: {err:?}"))?;
+        out.push(LoggedHistogram {
+            start_s: logged.start_timestamp().as_secs_f64(),
+            length_s: logged.duration().as_secs_f64(),
+            response: logged.tag().is_some_and(|t| t.as_str() == RESPONSE_TAG),
+            histogram,
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,584 @@
+//! `casstop report`: recordings turned into pictures and tables a user can paste into a ticket.
+//!
+//! Reads run directories (see [`crate::record`]) and writes, into `--out`:
+//! `timeline.{svg,png}` (throughput and latency over time with knob-change markers),
+//! `percentiles.{svg,png}` (the latency distribution on a "nines" axis), with several runs the
+//! same plots overlaid and a table of ratios to the first run, and `report.md` linking them.
+//! A `bench --matrix` directory gets `matrix.{svg,png}`; a sweep's directory its `sweep.{svg,png}`.
+
+pub mod hlog;
+pub mod plot;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use hdrhistogram::Histogram;
+use serde::Deserialize;
+
+use crate::metrics::{LatencySummary, new_histogram};
+use crate::record::{
+    EVENTS, EventLine, HLOG, INTERVALS, IntervalLine, MATRIX, META, Meta, SUMMARY, SWEEP,
+};
+use crate::units::Micros;
+
+/// One run directory, read back.
+#[derive(Clone, Debug)]
+pub struct Recording {
+    pub dir: PathBuf,
+    /// The directory's name: what legends and tables call the run.
+    pub name: String,
+    pub meta: Option<Meta>,
+    pub intervals: Vec<IntervalLine>,
+    pub events: Vec<EventLine>,
+    /// Service-time histogram per interval, in the order written.
+    pub service: Vec<hlog::LoggedHistogram>,
+    /// Response-time histograms (only under a target rate).
+    pub response: Vec<hlog::LoggedHistogram>,
+    /// Present when the run ended cleanly.
+    pub summary: Option<serde_json::Value>,
+}
+
+/// Reads JSON lines; a last line cut short by a kill is left out, any other bad line is an error.
+fn read_lines<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>> {
+    let text = match fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(err) => return Err(err).with_context(|| format!("reading {}", path.display())),
+    };
+    let whole = match text.rfind('\n') {
+        Some(end) => &text[..=end],
+        None => "",
+    };
+    whole
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(i, line)| {
+            serde_json::from_str(line)
+                .with_context(|| format!("{}:{}: not a recorded line", path.display(), i + 1))
+        })
+        .collect()
+}
+
+impl Recording {
+    pub fn load(dir: &Path) -> Result<Recording> {
+        if !dir.join(INTERVALS).exists() {
+            bail!(
+                "{} is not a casstop run directory (no {INTERVALS})",
+                dir.display()
+            );
+        }
+        let intervals = read_lines(&dir.join(INTERVALS))?;
+        let events = read_lines(&dir.join(EVENTS))?;
+        let hlog_path = dir.join(HLOG);
+        let logged = match fs::read(&hlog_path) {
+            Ok(bytes) => {
+                hlog::read(&bytes).with_context(|| format!("reading {}", hlog_path.display()))?
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(err) => {
+                return Err(err).with_context(|| format!("reading {}", hlog_path.display()));
+            }
+        };
+        let (response, service) = logged.into_iter().partition(|h| h.response);
+        let meta = fs::read_to_string(dir.join(META))
+            .ok()
+            .and_then(|text| serde_json::from_str(&text).ok());
+        let summary = fs::read_to_string(dir.join(SUMMARY))
+            .ok()
+            .and_then(|text| serde_json::from_str(&text).ok());
+        let name = dir
+            .canonicalize()
+            .unwrap_or_else(|_| dir.to_path_buf())
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| dir.display().to_string());
+        Ok(Recording {
+            dir: dir.to_path_buf(),
+            name,
+            meta,
+            intervals,
+            events,
+            service,
+            response,
+            summary,
+        })
+    }
+
+    /// All service-time histograms merged: the run's latency distribution.
+    pub fn merged_service(&self) -> Histogram<u64> {
+        merge(self.service.iter().map(|h| &h.histogram))
+    }
+
+    pub fn merged_response(&self) -> Option<Histogram<u64>> {
+        (!self.response.is_empty()).then(|| merge(self.response.iter().map(|h| &h.histogram)))
+    }
+
+    /// Knob changes: the markers of the timeline.
+    pub fn knob_events(&self) -> impl Iterator<Item = &EventLine> {
+        self.events.iter().filter(|e| e.is_knob())
+    }
+
+    pub fn summary(&self) -> RunSummary {
+        let duration_s: f64 = self.intervals.iter().map(|i| i.length_s).sum();
+        let ok: u64 = self.intervals.iter().map(|i| i.ok).sum();
+        let errors: u64 = self.intervals.iter().map(|i| i.errors_total()).sum();
+        let client_cpu_s = self.intervals.last().map(|i| i.client_cpu_s).unwrap_or(0.0);
+        let knobs = self.intervals.last().map(|i| &i.knobs);
+        let mut verdicts: BTreeMap<&str, usize> = BTreeMap::new();
+        for interval in self.intervals.iter().filter(|i| i.verdict != "idle") {
+            *verdicts.entry(interval.verdict.as_str()).or_default() += 1;
+        }
+        RunSummary {
+            name: self.name.clone(),
+            kind: self
+                .meta
+                .as_ref()
+                .map(|m| m.kind.clone())
+                .unwrap_or_default(),
+            strategy: knobs.map(|k| k.strategy.to_string()).unwrap_or_default(),
+            duration_s,
+            ok,
+            errors,
+            throughput_ops_s: if duration_s > 0.0 {
+                ok as f64 / duration_s
+            } else {
+                0.0
+            },
+            latency_us: LatencySummary::of(&self.merged_service()),
+            response_latency_us: self.merged_response().map(|h| LatencySummary::of(&h)),
+            cpu_us_per_write: (ok > 0).then(|| client_cpu_s * 1e6 / ok as f64),
+            verdict: verdicts
+                .into_iter()
+                .max_by_key(|(_, n)| *n)
+                .map(|(v, _)| v.to_string())
+                .unwrap_or_else(|| "idle".into()),
+            complete: self.summary.is_some(),
+        }
+    }
+}
+
+fn merge<'a>(histograms: impl Iterator<Item = &'a Histogram<u64>>) -> Histogram<u64> {
+    let mut merged = new_histogram();
+    for histogram in histograms {
+        let _ = merged.add(histogram);
+    }
+    merged
+}
+
+/// A run in one row: what the tables show.
+#[derive(Clone, Debug)]
+pub struct RunSummary {
+    pub name: String,
+    pub kind: String,
+    pub strategy: String,
+    pub duration_s: f64,
+    pub ok: u64,
+    pub errors: u64,
+    pub throughput_ops_s: f64,
+    pub latency_us: LatencySummary,
+    pub response_latency_us: Option<LatencySummary>,
+    pub cpu_us_per_write: Option<f64>,
+    /// The most common verdict over the intervals.
+    pub verdict: String,
+    /// False for a recording cut short (no `summary.json`).
+    pub complete: bool,
+}
+
+/// Ratios of a run to the baseline (the first run), latte's `--baseline` semantics: above 1 means
+/// more of it than the baseline.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Ratios {
+    pub throughput: Option<f64>,
+    pub p50: Option<f64>,
+    pub p99: Option<f64>,
+    pub cpu_us_per_write: Option<f64>,
+}
+
+fn ratio(value: f64, base: f64) -> Option<f64> {
+    (base > 0.0 && value.is_finite()).then(|| value / base)
+}
+
+impl Ratios {
+    pub fn of(run: &RunSummary, base: &RunSummary) -> Ratios {
+        Ratios {
+            throughput: ratio(run.throughput_ops_s, base.throughput_ops_s),
+            p50: ratio(run.latency_us.p50 as f64, base.latency_us.p50 as f64),
+            p99: ratio(run.latency_us.p99 as f64, base.latency_us.p99 as f64),
+            cpu_us_per_write: match (run.cpu_us_per_write, base.cpu_us_per_write) {
+                (Some(run), Some(base)) => ratio(run, base),
+                _ => None,
+            },
+        }
+    }
+}
+
+/// `1.23×`, or `–` when the baseline has none.
+pub fn format_ratio(ratio: Option<f64>) -> String {
+    ratio.map_or_else(|| "–".into(), |r| format!("{r:.2}×"))
+}
+
+/// What `casstop report` wrote.
+#[derive(Clone, Debug)]
+pub struct ReportFiles {
+    pub out: PathBuf,
+    pub markdown: PathBuf,
+    pub pictures: Vec<PathBuf>,
+}
+
+/// Where a report goes when `--out` is not given: `RUN/report` for one run, else a
+/// `<UTC time>-compare` directory beside the first run.
+pub fn default_out(runs: &[PathBuf]) -> PathBuf {
+    match runs {
+        [one] => one.join("report"),
+        _ => {
+            let parent = runs
+                .first()
+                .and_then(|r| r.parent())
+                .map(Path::to_path_buf)
+                .unwrap_or_default();
+            crate::record::run_dir_name(&parent, "compare", std::time::SystemTime::now())
+        }
+    }
+}
+
+/// Writes the report of `runs` into `out`.
+pub fn write_report(runs: &[PathBuf], out: &Path) -> Result<ReportFiles> {
+    if runs.is_empty() {
+        bail!("no run directory given");
+    }
+    fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    if let [one] = runs
+        && one.join(MATRIX).exists()
+    {
+        return write_matrix_report(one, out);
+    }
+    let recordings = runs
+        .iter()
+        .map(|dir| Recording::load(dir))
+        .collect::<Result<Vec<_>>>()?;
+    let mut pictures = Vec::new();
+    pictures.extend(plot::timeline(out, &recordings)?);
+    pictures.extend(plot::percentiles(out, &recordings)?);
+    let mut sweep = None;
+    if let [one] = &recordings[..]
+        && let Ok(text) = fs::read_to_string(one.dir.join(SWEEP))
+    {
+        let result: crate::sweep::SweepResult = serde_json::from_str(&text)
+            .with_context(|| format!("reading {}", one.dir.join(SWEEP).display()))?;
+        pictures.extend(plot::sweep(out, &result)?);
+        sweep = Some(result);
+    }
+    let markdown = out.join("report.md");
+    let text = markdown_report(&recordings, out, sweep.as_ref());
+    fs::write(&markdown, text).with_context(|| format!("writing {}", markdown.display()))?;
+    Ok(ReportFiles {
+        out: out.to_path_buf(),
+        markdown,
+        pictures,
+    })
+}
+
+/// A path as a link from `out`: relative when it is inside, else as given.
+fn link(path: &Path, out: &Path) -> String {
+    path.strip_prefix(out).unwrap_or(path).display().to_string()
+}
+
+fn micros(us: u64) -> String {
+    Micros(us as f64).to_string()
+}
+
+/// The summary table: one row per run.
+pub fn summary_table(summaries: &[RunSummary]) -> String {
+    let mut text = String::from(
+        "| run | strategy | duration | writes ok | errors | writes/s | p50 | p90 | p99 | p99.9 | max | CPU µs/write | verdict |\n\
+         | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n",
+    );
+    for s in summaries {
+        let l = &s.latency_us;
+        let _ = writeln!(
+            text,
+            "| {}{} | {} | {:.1} s | {} | {} | {:.0} | {} | {} | {} | {} | {} | {} | {} |",
+            s.name,
+            if s.complete { "" } else { " (cut short)" },
+            s.strategy,
+            s.duration_s,
+            s.ok,
+            s.errors,
+            s.throughput_ops_s,
+            micros(l.p50),
+            micros(l.p90),
+            micros(l.p99),
+            micros(l.p999),
+            micros(l.max),
+            s.cpu_us_per_write
+                .map_or_else(|| "–".into(), |c| format!("{c:.1}")),
+            s.verdict
+        );
+    }
+    text
+}
+
+/// Ratios to the first run.
+pub fn compare_table(summaries: &[RunSummary]) -> String {
+    let mut text = String::from(
+        "| run | writes/s | p50 | p99 | CPU µs/write |\n| --- | ---: | ---: | ---: | ---: |\n",
+    );
+    let Some(base) = summaries.first() else {
+        return text;
+    };
+    for s in summaries {
+        let r = Ratios::of(s, base);
+        let _ = writeln!(
+            text,
+            "| {}{} | {} | {} | {} | {} |",
+            s.name,
+            if std::ptr::eq(s, base) {
+                " (baseline)"
+            } else {
+                ""
+            },
+            format_ratio(r.throughput),
+            format_ratio(r.p50),
+            format_ratio(r.p99),
+            format_ratio(r.cpu_us_per_write)
+        );
+    }
+    text
+}
+
+fn markdown_report(
+    recordings: &[Recording],
+    out: &Path,
+    sweep: Option<&crate::sweep::SweepResult>,
+) -> String {
+    let summaries: Vec<RunSummary> = recordings.iter().map(Recording::summary).collect();
+    let mut md = String::from("# casstop report\n\n");
+    for r in recordings {
+        let _ = writeln!(
+            md,
+            "- `{}`: {}{}",
+            r.name,
+            r.meta
+                .as_ref()
+                .map(|m| format!("{} started {}", m.kind, m.created_utc))
+                .unwrap_or_else(|| "run".into()),
+            r.intervals
+                .last()
+                .map(|i| format!(
+                    ", {} depth {} batch {} workers {}",
+                    i.knobs.strategy, i.knobs.depth, i.knobs.batch, i.knobs.workers
+                ))
+                .unwrap_or_default()
+        );
+    }
+    md.push_str("\n## Summary\n\n");
+    md.push_str(&summary_table(&summaries));
+    md.push_str(
+        "\nLatency is service time (send to answer), from the runs' HdrHistogram logs merged.\n",
+    );
+    if summaries.len() > 1 {
+        md.push_str("\n## Compared with the first run\n\n");
+        md.push_str(&compare_table(&summaries));
+        md.push_str("\nAbove 1×: more of it than the baseline (more writes/s is better; more latency or CPU per write is worse).\n");
+    }
+    let _ = write!(
+        md,
+        "\n## Throughput and latency over time\n\n![throughput and latency over time](timeline.png)\n\n[SVG](timeline.svg)\n\
+         \n## Latency distribution\n\n![latency percentiles](percentiles.png)\n\n[SVG](percentiles.svg)\n"
+    );
+    if let Some(sweep) = sweep {
+        md.push_str("\n## Sweep\n\n");
+        md.push_str(&crate::sweep::markdown_table(sweep));
+        md.push_str("\n![sweep](sweep.png)\n\n[SVG](sweep.svg)\n");
+    }
+    for r in recordings {
+        let changes: Vec<&EventLine> = r.knob_events().collect();
+        if changes.is_empty() {
+            continue;
+        }
+        let _ = writeln!(
+            md,
+            "\n## Knob changes in `{}`\n\n| at | change |\n| ---: | --- |",
+            r.name
+        );
+        for e in changes {
+            let _ = writeln!(md, "| {:.1} s | {} |", e.at_s, e.text);
+        }
+    }
+    let _ = writeln!(
+        md,
+        "\nRecordings: {}",
+        recordings
+            .iter()
+            .map(|r| format!("`{}`", link(&r.dir, out)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    md
+}
+
+/// One bar of a `bench --matrix` chart.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MatrixBar {
+    /// The emulated RTT's label, when the matrix has one (`rtt` in its JSON); else empty.
+    pub group: String,
+    pub strategy: String,
+    pub throughput_ops_s: f64,
+    pub p99_us: u64,
+}
+
+/// Reads a matrix's results (the `bench --json` list). An `rtt` field (string or number, also
+/// `rtt_ms` / `rtt_us`) makes one bar group per RTT; without it there is one group.
+pub fn matrix_bars(json: &serde_json::Value) -> Result<Vec<MatrixBar>> {
+    let list = json
+        .as_array()
+        .context("a matrix is a JSON list of results")?;
+    list.iter()
+        .enumerate()
+        .map(|(i, entry)| {
+            let strategy = entry
+                .get("strategy")
+                .and_then(|s| s.as_str())
+                .with_context(|| format!("result {} has no strategy", i + 1))?;
+            let group = ["rtt", "rtt_ms", "rtt_us"]
+                .iter()
+                .find_map(|key| {
+                    let value = entry.get(*key)?;
+                    let unit = match *key {
+                        "rtt_ms" => " ms",
+                        "rtt_us" => " µs",
+                        _ => "",
+                    };
+                    match value {
+                        serde_json::Value::String(s) => Some(format!("{s}{unit}")),
+                        serde_json::Value::Number(n) => Some(format!("{n}{unit}")),
+                        _ => None,
+                    }
+                })
+                .unwrap_or_default();
+            Ok(MatrixBar {
+                group,
+                strategy: strategy.to_string(),
+                throughput_ops_s: entry
+                    .get("throughput_ops_s")
+                    .and_then(|t| t.as_f64())
+                    .unwrap_or(0.0),
+                p99_us: entry
+                    .pointer("/latency_us/p99")
+                    .and_then(|p| p.as_u64())
+                    .unwrap_or(0),
+            })
+        })
+        .collect()
+}
+
+/// The report of a `bench --matrix` directory: the bar chart and the table.
+pub fn write_matrix_report(dir: &Path, out: &Path) -> Result<ReportFiles> {
+    let path = dir.join(MATRIX);
+    let text = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let json: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
+    let bars = matrix_bars(&json).with_context(|| format!("reading {}", path.display()))?;
+    fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let pictures = plot::matrix(out, &bars)?;
+    let mut md = String::from("# casstop bench --matrix\n\n");
+    md.push_str(
+        "| RTT | strategy | writes/s | p99 | vs sync |\n| --- | --- | ---: | ---: | ---: |\n",
+    );
+    for bar in &bars {
+        let sync = bars
+            .iter()
+            .find(|b| b.group == bar.group && b.strategy == "sync")
+            .map(|b| b.throughput_ops_s);
+        let _ = writeln!(
+            md,
+            "| {} | {} | {:.0} | {} | {} |",
+            if bar.group.is_empty() {
+                "–"
+            } else {
+                &bar.group
+            },
+            bar.strategy,
+            bar.throughput_ops_s,
+            micros(bar.p99_us),
+            format_ratio(sync.and_then(|s| ratio(bar.throughput_ops_s, s)))
+        );
+    }
+    md.push_str("\n![writes/s per strategy with p99](matrix.png)\n\n[SVG](matrix.svg)\n");
+    let markdown = out.join("report.md");
+    fs::write(&markdown, md).with_context(|| format!("writing {}", markdown.display()))?;
+    Ok(ReportFiles {
+        out: out.to_path_buf(),
+        markdown,
+        pictures,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matrix_bars_group_by_rtt_when_present() {
+        let plain = serde_json::json!([
+            {"strategy": "sync", "throughput_ops_s": 1000.0, "latency_us": {"p99": 900}},
+            {"strategy": "callbacks", "throughput_ops_s": 9000.0, "latency_us": {"p99": 4000}},
+        ]);
+        let bars = matrix_bars(&plain).unwrap();
+        assert_eq!(bars.len(), 2);
+        assert!(bars.iter().all(|b| b.group.is_empty()));
+        assert_eq!(bars[1].p99_us, 4000);
+        let grouped = serde_json::json!([
+            {"strategy": "sync", "rtt": "1ms", "throughput_ops_s": 500.0, "latency_us": {"p99": 2000}},
+            {"strategy": "sync", "rtt_ms": 3, "throughput_ops_s": 200.0, "latency_us": {"p99": 5000}},
+        ]);
+        let bars = matrix_bars(&grouped).unwrap();
+        assert_eq!(bars[0].group, "1ms");
+        assert_eq!(bars[1].group, "3 ms");
+        assert!(matrix_bars(&serde_json::json!({"strategy": "sync"})).is_err());
+    }
+
+    #[test]
+    fn ratios_are_to_the_baseline() {
+        let run = |tput: f64, p50: u64, p99: u64, cpu: Option<f64>| RunSummary {
+            name: "r".into(),
+            kind: String::new(),
+            strategy: String::new(),
+            duration_s: 1.0,
+            ok: 1,
+            errors: 0,
+            throughput_ops_s: tput,
+            latency_us: LatencySummary {
+                p50,
+                p99,
+                ..LatencySummary::default()
+            },
+            response_latency_us: None,
+            cpu_us_per_write: cpu,
+            verdict: String::new(),
+            complete: true,
+        };
+        let base = run(1000.0, 100, 400, Some(20.0));
+        let other = run(2500.0, 150, 200, None);
+        let r = Ratios::of(&other, &base);
+        assert_eq!(r.throughput, Some(2.5));
+        assert_eq!(r.p50, Some(1.5));
+        assert_eq!(r.p99, Some(0.5));
+        assert_eq!(r.cpu_us_per_write, None);
+        assert_eq!(format_ratio(r.throughput), "2.50×");
+        assert_eq!(format_ratio(None), "–");
+        let table = compare_table(&[base, other]);
+        assert!(
+            table.contains("| r (baseline) | 1.00× | 1.00× | 1.00× | 1.00× |"),
+            "{table}"
+        );
+        assert!(
+            table.contains("| r | 2.50× | 1.50× | 0.50× | – |"),
+            "{table}"
+        );
+    }
+}
