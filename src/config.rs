@@ -51,6 +51,11 @@ pub struct ClusterSettings {
     pub connect_timeout: Duration,
     #[serde(with = "duration")]
     pub request_timeout: Duration,
+    /// Set at run time (never from config) when the contact point is the local latency hop:
+    /// every node address the driver discovers is then translated to the hop, so no connection
+    /// bypasses it.
+    #[serde(skip)]
+    pub through_hop: Option<std::net::SocketAddr>,
 }
 
 #[derive(Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -156,6 +161,16 @@ pub struct LocalSettings {
     pub auto_start: bool,
     #[serde(with = "duration")]
     pub boot_timeout: Duration,
+    /// Port of the latency hop in front of the local node.
+    pub hop_port: u16,
+    /// Round trip the hop adds; "0s" = no hop unless `--rtt` asks for one or one already runs.
+    #[serde(with = "duration")]
+    pub rtt: Duration,
+    /// Spread of each direction's delay: uniform ±jitter, or normal with σ = jitter.
+    #[serde(with = "duration")]
+    pub jitter: Duration,
+    pub jitter_distribution: crate::hop::JitterDistribution,
+    pub jitter_seed: u64,
 }
 
 impl Default for ClusterSettings {
@@ -170,6 +185,7 @@ impl Default for ClusterSettings {
             consistency: Consistency::LocalQuorum,
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(12),
+            through_hop: None,
         }
     }
 }
@@ -231,6 +247,11 @@ impl Default for LocalSettings {
             storage_port: 7000,
             auto_start: true,
             boot_timeout: Duration::from_secs(180),
+            hop_port: 9043,
+            rtt: Duration::ZERO,
+            jitter: Duration::ZERO,
+            jitter_distribution: crate::hop::JitterDistribution::Uniform,
+            jitter_seed: 1,
         }
     }
 }
@@ -735,6 +756,17 @@ fn validate(loaded: &Loaded) -> Result<(), ConfigError> {
         s.local.cql_port != s.local.storage_port,
         "local.storage_port",
         "must differ from `local.cql_port`".into(),
+    )?;
+    check(
+        s.local.hop_port != s.local.cql_port && s.local.hop_port != s.local.storage_port,
+        "local.hop_port",
+        "must differ from `local.cql_port` and `local.storage_port`".into(),
+    )?;
+    check(
+        s.local.rtt <= Duration::from_secs(10) && s.local.jitter <= Duration::from_secs(10),
+        "local.rtt",
+        "and `local.jitter` must be at most 10s (a hop emulates network distance, not outages)"
+            .into(),
     )?;
     Ok(())
 }

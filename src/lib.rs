@@ -7,6 +7,7 @@ pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod engine;
+pub mod hop;
 pub mod local;
 pub mod metrics;
 pub mod profiler;
