@@ -1,0 +1,182 @@
+//! The latency hop in front of the real local node: each test runs its own hop on a free port, so
+//! it disturbs no one using the node or the default hop port.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use casstop::config::Settings;
+use casstop::engine::Engine;
+use casstop::engine::knobs::Strategy;
+use casstop::hop::{Hop, HopSettings};
+use casstop::metrics::LatencySummary;
+use casstop::metrics::aggregate::RunTotals;
+
+fn start_hop(rtt: Duration) -> Hop {
+    let settings = Settings::default();
+    let upstream = SocketAddr::from(([127, 0, 0, 1], settings.local.cql_port));
+    Hop::start(
+        "127.0.0.1:0".parse().unwrap(),
+        upstream,
+        HopSettings {
+            rtt,
+            ..HopSettings::default()
+        },
+    )
+    .expect("the hop starts")
+}
+
+/// The test settings, with the driver going through `hop` (contact point and every discovered
+/// node address).
+fn through(mut settings: Settings, hop: &Hop) -> Settings {
+    settings.cluster.hosts = vec![hop.listen().to_string()];
+    settings.cluster.through_hop = Some(hop.listen());
+    settings
+}
+
+fn run(settings: &Settings) -> RunTotals {
+    Engine::start(settings, None)
+        .expect("engine starts")
+        .wait()
+        .expect("run ends")
+}
+
+#[test]
+fn sync_at_2ms_rtt_pays_the_round_trip_loses_nothing_and_carries_1mib_rows() {
+    let rtt = Duration::from_millis(2);
+    let mut direct = common::settings("hop_sync");
+    direct.load.strategy = Strategy::Sync;
+    direct.load.ops = 300;
+    common::fresh_table(&direct);
+    let loopback = LatencySummary::of(&run(&direct).service);
+
+    let hop = start_hop(rtt);
+    let settings = through(direct.clone(), &hop);
+    common::fresh_table(&direct);
+    let totals = run(&settings);
+    let via_hop = LatencySummary::of(&totals.service);
+    let (p50, bound) = (via_hop.p50, 2000 + loopback.p50 + 1000);
+    eprintln!(
+        "sync p50: loopback {} µs, through the 2 ms hop {p50} µs (bound {bound} µs)",
+        loopback.p50
+    );
+    assert!(p50 >= 2000, "median {p50} µs is below the 2 ms RTT");
+    assert!(
+        p50 < bound,
+        "median {p50} µs ≥ 2 ms + loopback median + 1 ms"
+    );
+    // Not one write went around the hop: even the fastest paid the round trip (HDR keeps 3
+    // significant digits, so allow its rounding).
+    let fastest = totals.service.min();
+    assert!(
+        fastest >= 1990,
+        "a write took {fastest} µs: it bypassed the hop"
+    );
+    assert_eq!(totals.totals.errors.total(), 0, "{}", totals.totals.errors);
+    assert_eq!(totals.totals.ok, 300);
+    assert_eq!(common::count_rows(&direct), 300, "rows == ok");
+    let stats = hop.stats();
+    assert!(stats.connections >= 1);
+    assert!(
+        stats.bytes_to_node > 300 * 100,
+        "the writes' payloads went through the hop: {stats:?}"
+    );
+
+    // 1 MiB rows: the engine's writes all land, and a known blob reads back byte for byte.
+    let mut big = settings.clone();
+    big.cluster.table = "hop_big_rows".into();
+    big.load.payload_bytes = 1 << 20;
+    big.load.strategy = Strategy::Pipeline;
+    big.load.depth = 4;
+    big.load.ops = 24;
+    let mut big_direct = direct.clone();
+    big_direct.cluster.table = big.cluster.table.clone();
+    common::fresh_table(&big_direct);
+    let before = hop.stats().bytes_to_node;
+    let totals = run(&big);
+    assert_eq!(totals.totals.errors.total(), 0, "{}", totals.totals.errors);
+    assert_eq!(totals.totals.ok, 24);
+    assert_eq!(common::count_rows(&big_direct), 24, "rows == ok");
+    assert!(hop.stats().bytes_to_node - before >= 24 << 20);
+
+    let blob: Vec<u8> = (0..(1u32 << 20))
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let cluster = big.cluster.clone();
+    let expected = blob.clone();
+    let read_back = common::with_session(&big, async move |session| {
+        let insert = format!(
+            "INSERT INTO {}.{} (key, payload) VALUES (?, ?)",
+            cluster.keyspace, cluster.table
+        );
+        session.query_unpaged(insert, (-1i64, blob)).await?;
+        let select = format!(
+            "SELECT payload FROM {}.{} WHERE key = ?",
+            cluster.keyspace, cluster.table
+        );
+        let rows = session
+            .query_unpaged(select, (-1i64,))
+            .await?
+            .into_rows_result()?;
+        let (payload,) = rows.first_row::<(Vec<u8>,)>()?;
+        Ok(payload)
+    });
+    assert_eq!(read_back.len(), expected.len());
+    assert!(read_back == expected, "the 1 MiB blob changed on the way");
+}
+
+#[test]
+fn changing_the_rtt_mid_run_takes_effect_without_dropping_connections_or_writes() {
+    let hop = start_hop(Duration::from_millis(1));
+    let mut settings = through(common::settings("hop_live_rtt"), &hop);
+    settings.load.strategy = Strategy::Sync;
+    common::fresh_table(&common::settings("hop_live_rtt"));
+    let engine = Engine::start(&settings, None).expect("engine starts");
+    std::thread::sleep(Duration::from_millis(1500));
+    let before = hop.stats();
+    let changed_at = Instant::now();
+    hop.set(HopSettings {
+        rtt: Duration::from_millis(20),
+        ..HopSettings::default()
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    let after_change = changed_at.elapsed();
+    let after = hop.stats();
+    let totals = engine.stop().expect("run ends");
+
+    assert_eq!(
+        after.connections, before.connections,
+        "no connection was opened again: {before:?} -> {after:?}"
+    );
+    assert_eq!(after.open, before.open, "no connection was dropped");
+    assert_eq!(totals.totals.errors.total(), 0, "{}", totals.totals.errors);
+    assert_eq!(
+        totals.totals.issued, totals.totals.ok,
+        "every write answered"
+    );
+    assert_eq!(
+        common::count_rows(&common::settings("hop_live_rtt")) as u64,
+        totals.totals.ok,
+        "rows == ok"
+    );
+    // Intervals wholly before and wholly after the change show the old and the new RTT.
+    let run_s = totals.duration.as_secs_f64();
+    let change_s = run_s - after_change.as_secs_f64();
+    let old: Vec<u64> = totals
+        .history
+        .iter()
+        .filter(|i| i.ok > 0 && i.at_s < change_s && i.at_s - i.length_s > 0.2)
+        .map(|i| i.service.p50)
+        .collect();
+    let new: Vec<u64> = totals
+        .history
+        .iter()
+        .filter(|i| i.ok > 0 && i.at_s - i.length_s > change_s + 0.05)
+        .map(|i| i.service.p50)
+        .collect();
+    eprintln!("p50 per interval before {old:?} after {new:?}");
+    assert!(!old.is_empty() && !new.is_empty());
+    assert!(old.iter().all(|p| (1000..20_000).contains(p)), "{old:?}");
+    assert!(new.iter().all(|p| *p >= 20_000), "{new:?}");
+}
