@@ -14,6 +14,7 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::config::Settings;
 use crate::engine::knobs::{Consistency, Runtime, Strategy};
 use crate::engine::{Engine, EngineInfo};
+use crate::hop::control::HopState;
 use crate::metrics::aggregate::RunTotals;
 use crate::metrics::verdict::{Verdict, VerdictKind};
 use crate::metrics::{ErrorCounts, IntervalStats, LatencySummary, RunState, Snapshot};
@@ -62,6 +63,46 @@ pub struct BenchResult {
     pub profile: Option<ProfileSummary>,
     pub server_version: String,
     pub hosts: Vec<String>,
+    /// Round trip the latency hop emulated (at the run's end), in milliseconds; `null` when the
+    /// run went straight to the node.
+    pub rtt_ms: Option<f64>,
+    /// What the latency hop spent on this run, when it went through one.
+    pub hop: Option<HopUsage>,
+}
+
+/// The latency hop's share of one run: its own thread's CPU, so its cost can be told apart.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct HopUsage {
+    /// CPU seconds of the hop's forwarding thread during the run.
+    pub cpu_s: f64,
+    /// Those, per successful request (`ok`).
+    pub cpu_us_per_op: f64,
+    pub bytes_to_node: u64,
+    pub bytes_to_client: u64,
+    /// Client connections the hop accepted during the run.
+    pub connections: u64,
+    pub jitter_ms: f64,
+}
+
+impl BenchResult {
+    /// Records the hop's settings and its counters' growth from `before` to `after` the run.
+    pub fn note_hop(&mut self, before: &HopState, after: &HopState) {
+        let (b, a) = (&before.stats, &after.stats);
+        let cpu_s = (a.cpu_s - b.cpu_s).max(0.0);
+        self.rtt_ms = Some(after.settings.rtt.as_secs_f64() * 1e3);
+        self.hop = Some(HopUsage {
+            cpu_s,
+            cpu_us_per_op: if self.ok > 0 {
+                cpu_s * 1e6 / self.ok as f64
+            } else {
+                0.0
+            },
+            bytes_to_node: a.bytes_to_node.saturating_sub(b.bytes_to_node),
+            bytes_to_client: a.bytes_to_client.saturating_sub(b.bytes_to_client),
+            connections: a.connections.saturating_sub(b.connections),
+            jitter_ms: after.settings.jitter.as_secs_f64() * 1e3,
+        });
+    }
 }
 
 /// The most common non-idle verdict over the intervals, with the text of its latest occurrence.
@@ -150,6 +191,8 @@ impl BenchResult {
             profile,
             server_version: info.server_version.clone(),
             hosts: info.hosts.clone(),
+            rtt_ms: None,
+            hop: None,
         }
     }
 }

@@ -105,6 +105,10 @@ pub struct KnobArgs {
 pub struct TuiArgs {
     #[command(flatten)]
     pub knobs: KnobArgs,
+    /// Put the local node at this network distance: writes go through the latency hop, started
+    /// if needed (and stopped at the end if this session started it). `:rtt 1ms` changes it live.
+    #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
+    pub rtt: Option<Duration>,
 }
 
 #[derive(Debug, Args, Default)]
@@ -134,6 +138,11 @@ pub struct BenchArgs {
     /// No live progress line (for scripts and CI logs).
     #[arg(long, short)]
     pub quiet: bool,
+    /// Run through the latency hop in front of the local node at this RTT; with --matrix a list
+    /// (`0,1ms,3ms`): every strategy at every RTT, one table per RTT. `0` still goes through the
+    /// hop (its own cost); leave --rtt out for a direct run.
+    #[arg(long, value_name = "DURATION[,...]", value_parser = duration::parse, value_delimiter = ',')]
+    pub rtt: Vec<Duration>,
 }
 
 #[derive(Debug, Args, Default)]
@@ -157,9 +166,13 @@ pub struct LocalArgs {
 #[derive(Debug, Subcommand)]
 pub enum LocalAction {
     /// Install on first use (Maven Central), then start the node; returns once CQL answers.
-    Up,
-    /// Stop the node casstop started (by its recorded pid).
-    Down,
+    Up(UpArgs),
+    /// Stop the node casstop started (by its recorded pid), and its latency hop.
+    Down {
+        /// Stop only the latency hop; the node keeps running.
+        #[arg(long)]
+        hop: bool,
+    },
     /// Print whether the node is up, its pid, version, address and data size.
     Status,
     /// Show the tail of the node's log.
@@ -168,6 +181,39 @@ pub enum LocalAction {
         #[arg(short = 'n', long, default_value_t = 40)]
         lines: usize,
     },
+    /// Run the latency hop in the foreground (what `local up --rtt` starts detached).
+    #[command(name = "hop-serve", hide = true)]
+    HopServe(HopServeArgs),
+}
+
+#[derive(Debug, Args, Default)]
+pub struct UpArgs {
+    /// Also start the latency hop (port `local.hop_port`) in front of the node, delaying each
+    /// direction by half this round trip; a running hop takes the new RTT live.
+    #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
+    pub rtt: Option<Duration>,
+    /// Spread of each direction's delay (see `local.jitter_distribution`).
+    #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
+    pub jitter: Option<Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct HopServeArgs {
+    #[arg(long)]
+    pub listen: std::net::SocketAddr,
+    #[arg(long)]
+    pub upstream: std::net::SocketAddr,
+    #[arg(long, value_parser = duration::parse)]
+    pub rtt: Duration,
+    #[arg(long, value_parser = duration::parse)]
+    pub jitter: Duration,
+    #[arg(long, value_enum)]
+    pub jitter_distribution: crate::hop::JitterDistribution,
+    #[arg(long)]
+    pub seed: u64,
+    /// The node directory whose hop this is (pid file and control socket live there).
+    #[arg(long)]
+    pub dir: PathBuf,
 }
 
 impl Cli {
@@ -177,8 +223,14 @@ impl Cli {
         if let Some(hosts) = &self.hosts {
             flags.push(FlagOverride::new("cluster.hosts", "--hosts", hosts));
         }
+        let duration_flag = |d: &Duration| humantime::format_duration(*d).to_string();
         let knobs = match &self.command {
-            Some(Command::Tui(args)) => Some(&args.knobs),
+            Some(Command::Tui(args)) => {
+                if let Some(rtt) = &args.rtt {
+                    flags.push(FlagOverride::new("local.rtt", "--rtt", duration_flag(rtt)));
+                }
+                Some(&args.knobs)
+            }
             Some(Command::Bench(args)) => {
                 if let Some(duration) = args.duration {
                     flags.push(FlagOverride::new(
@@ -190,9 +242,28 @@ impl Cli {
                 if let Some(ops) = args.ops {
                     flags.push(FlagOverride::new("load.ops", "--ops", ops));
                 }
+                // With a list, the first RTT is where the run starts.
+                if let Some(rtt) = args.rtt.first() {
+                    flags.push(FlagOverride::new("local.rtt", "--rtt", duration_flag(rtt)));
+                }
                 Some(&args.knobs)
             }
             Some(Command::Sweep(args)) => Some(&args.knobs),
+            Some(Command::Local(LocalArgs {
+                action: LocalAction::Up(up),
+            })) => {
+                if let Some(rtt) = &up.rtt {
+                    flags.push(FlagOverride::new("local.rtt", "--rtt", duration_flag(rtt)));
+                }
+                if let Some(jitter) = &up.jitter {
+                    flags.push(FlagOverride::new(
+                        "local.jitter",
+                        "--jitter",
+                        duration_flag(jitter),
+                    ));
+                }
+                None
+            }
             _ => None,
         };
         if let Some(knobs) = knobs {

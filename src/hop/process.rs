@@ -231,3 +231,56 @@ impl Drop for StartedHop {
         }
     }
 }
+
+/// The hop a run goes through: its control socket, what it emulated when the run started, and
+/// the hop itself when this run started it (stopped when the route is dropped).
+pub struct HopRoute {
+    pub socket: PathBuf,
+    pub state: HopState,
+    started: Option<StartedHop>,
+}
+
+impl HopRoute {
+    /// The hop's state now (settings and counters).
+    pub fn state(&self) -> Result<HopState> {
+        control::request(&self.socket, &Request::State)
+    }
+
+    /// Changes the RTT live; the run's connections stay.
+    pub fn set_rtt(&self, rtt: Duration) -> Result<HopState> {
+        control::request(&self.socket, &Request::Set(SettingsChange::rtt(rtt)))
+    }
+
+    /// Whether this run started the hop (and stops it at its end).
+    pub fn started_here(&self) -> bool {
+        self.started.is_some()
+    }
+
+    /// `hop :9043`, for headers.
+    pub fn label(&self) -> String {
+        format!("hop :{}", self.state.listen.port())
+    }
+}
+
+/// Sends the run through the local node's hop when `--rtt` was given (`rtt_flag`), when
+/// `local.rtt` is above zero, or when a hop already runs (`local up --rtt`): starts or adjusts
+/// the hop, then points the contact point at it and translates every node address to it. The
+/// caller has checked that the run targets the local node.
+pub fn route(settings: &mut Settings, rtt_flag: bool, exe: &Path) -> Result<Option<HopRoute>> {
+    let files = HopFiles::new(&settings.local.data_dir());
+    let (state, started) = if rtt_flag || !settings.local.rtt.is_zero() {
+        let (state, started) = ensure(settings, configured(settings, settings.local.rtt), exe)?;
+        (state, started.then(|| StartedHop(files.clone())))
+    } else if let Some(state) = files.state() {
+        (state, None)
+    } else {
+        return Ok(None);
+    };
+    settings.cluster.hosts = vec![state.listen.to_string()];
+    settings.cluster.through_hop = Some(state.listen);
+    Ok(Some(HopRoute {
+        socket: files.socket(),
+        state,
+        started: started,
+    }))
+}

@@ -134,10 +134,20 @@ fn header_lines(app: &App, width: u16) -> Vec<Line<'static>> {
             ),
         ),
     ];
+    let hop = app.hop.as_ref().map(|hop| {
+        (
+            "rtt",
+            format!(
+                "{} (hop :{})",
+                crate::hop::format_rtt(hop.settings.rtt),
+                hop.port
+            ),
+        )
+    });
     let mut lines = vec![title];
     let mut current: Vec<Span> = Vec::new();
     let mut used = 0usize;
-    for (name, value) in knobs {
+    for (name, value) in knobs.into_iter().chain(hop) {
         let needed = name.chars().count() + value.chars().count() + 3;
         if used > 0 && used + needed > width as usize {
             lines.push(Line::from(std::mem::take(&mut current)));

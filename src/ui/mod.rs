@@ -17,8 +17,9 @@ use crate::UsageError;
 use crate::bench::BenchResult;
 use crate::config::Settings;
 use crate::engine::Engine;
+use crate::hop::process::HopRoute;
 use crate::profiler::{self, CaptureRequest, Profiler};
-use app::{Action, App, Severity};
+use app::{Action, App, HopView, Severity};
 
 /// Gives the terminal back however the session ends (return, `?`, panic unwinding).
 struct TerminalGuard;
@@ -50,7 +51,11 @@ fn watch_signals() -> Result<Arc<AtomicUsize>> {
 }
 
 /// Runs the interactive session until the user quits; returns the run's result for the summary.
-pub fn run(settings: &Settings, node_pid: Option<u32>) -> Result<BenchResult> {
+pub fn run(
+    settings: &Settings,
+    node_pid: Option<u32>,
+    hop: Option<&HopRoute>,
+) -> Result<BenchResult> {
     if !std::io::stdout().is_terminal() {
         return Err(UsageError(
             "the interactive session needs a terminal on stdout; for scripts, pipes and CI use `casstop bench`"
@@ -68,6 +73,10 @@ pub fn run(settings: &Settings, node_pid: Option<u32>) -> Result<BenchResult> {
         latest.borrow().clone(),
         settings.ui.window_secs,
     );
+    app.hop = hop.map(|hop| HopView {
+        port: hop.state.listen.port(),
+        settings: hop.state.settings,
+    });
     let frame_period = Duration::from_secs_f64(1.0 / f64::from(settings.ui.fps.max(1)));
 
     let mut terminal = ratatui::try_init().context("setting up the terminal")?;
@@ -133,6 +142,28 @@ pub fn run(settings: &Settings, node_pid: Option<u32>) -> Result<BenchResult> {
                     app.message = None;
                 }
             }
+            Some(Action::SetRtt(rtt)) => {
+                // A local socket answered from memory: microseconds, fine on the UI thread.
+                if let Some(hop) = hop {
+                    match hop.set_rtt(rtt) {
+                        Ok(state) => {
+                            let text = format!(
+                                "rtt {} through the latency hop",
+                                crate::hop::format_rtt(state.settings.rtt)
+                            );
+                            engine.note(text.clone());
+                            app.message = Some((text, Severity::Info));
+                            app.hop = Some(HopView {
+                                port: state.listen.port(),
+                                settings: state.settings,
+                            });
+                        }
+                        Err(err) => {
+                            app.message = Some((format!("{err:#}"), Severity::Error));
+                        }
+                    }
+                }
+            }
             Some(Action::Profile) => {
                 let request = CaptureRequest {
                     duration: settings.profiler.duration,
@@ -173,5 +204,9 @@ pub fn run(settings: &Settings, node_pid: Option<u32>) -> Result<BenchResult> {
     drop(guard);
     let info = engine.info.clone();
     let totals = engine.wait()?;
-    Ok(BenchResult::new(&totals, &info))
+    let mut result = BenchResult::new(&totals, &info);
+    if let Some(state) = hop.and_then(|h| h.state().ok()) {
+        result.rtt_ms = Some(state.settings.rtt.as_secs_f64() * 1e3);
+    }
+    Ok(result)
 }
