@@ -346,15 +346,25 @@ pub fn print_result(result: &BenchResult) {
     }
 }
 
-/// The python benchmarks' table: one row per strategy and the ratio to `sync`.
+/// The python benchmarks' table: one row per strategy and the ratio to `sync`; through the
+/// latency hop also the hop's own CPU per write. The verdicts follow, one line per strategy.
 pub fn print_matrix(results: &[BenchResult]) {
+    print!("{}", matrix_text(results));
+}
+
+/// The text [`print_matrix`] prints.
+pub fn matrix_text(results: &[BenchResult]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
     let sync = results
         .iter()
         .find(|r| r.strategy == Strategy::Sync)
         .map(|r| r.throughput_ops_s)
         .filter(|t| *t > 0.0);
-    println!(
-        "{:<10} {:>9} {:>12} {:>10} {:>10} {:>12} {:>8} {:>9} {:>10}",
+    let with_hop = results.iter().any(|r| r.hop.is_some());
+    let _ = write!(
+        out,
+        "{:<10} {:>9} {:>12} {:>10} {:>10} {:>12} {:>8} {:>9} {:>8} {:>13}",
         "strategy",
         "in flight",
         "writes/s",
@@ -363,8 +373,13 @@ pub fn print_matrix(results: &[BenchResult]) {
         "CPU µs/write",
         "errors",
         "peak RSS",
-        "vs sync"
+        "vs sync",
+        "verdict"
     );
+    if with_hop {
+        let _ = write!(out, " {:>12}", "hop µs/write");
+    }
+    out.push('\n');
     for r in results {
         let limit = match r.strategy {
             Strategy::Sync => 1,
@@ -372,8 +387,9 @@ pub fn print_matrix(results: &[BenchResult]) {
             Strategy::Pipeline | Strategy::Callbacks => r.depth,
             Strategy::Throttle => r.throttle_cap,
         };
-        println!(
-            "{:<10} {:>9} {:>12.0} {:>10} {:>10} {:>12.1} {:>8} {:>9} {:>10}",
+        let _ = write!(
+            out,
+            "{:<10} {:>9} {:>12.0} {:>10} {:>10} {:>12.1} {:>8} {:>9} {:>8} {:>13}",
             r.strategy.to_string(),
             limit,
             r.throughput_ops_s,
@@ -383,9 +399,23 @@ pub fn print_matrix(results: &[BenchResult]) {
             r.errors_total,
             Bytes(r.rss_max_bytes).to_string(),
             sync.map(|s| format!("{:.1}x", r.throughput_ops_s / s))
-                .unwrap_or_else(|| "-".into())
+                .unwrap_or_else(|| "-".into()),
+            r.verdict.kind.to_string()
         );
+        if with_hop {
+            let hop = r
+                .hop
+                .as_ref()
+                .map(|h| format!("{:.1}", h.cpu_us_per_op))
+                .unwrap_or_else(|| "-".into());
+            let _ = write!(out, " {hop:>12}");
+        }
+        out.push('\n');
     }
+    for r in results {
+        let _ = writeln!(out, "  {:<10} {}", r.strategy.to_string(), r.verdict.text);
+    }
+    out
 }
 
 pub fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {

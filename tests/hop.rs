@@ -180,3 +180,70 @@ fn changing_the_rtt_mid_run_takes_effect_without_dropping_connections_or_writes(
     assert!(old.iter().all(|p| (1000..20_000).contains(p)), "{old:?}");
     assert!(new.iter().all(|p| *p >= 20_000), "{new:?}");
 }
+
+/// A free TCP port on loopback (bound, read, released).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn bench_matrix_across_rtts_runs_the_hop_process_and_records_each_rtt() {
+    common::node_pid();
+    // The hop's files go to a directory of the test's own and it listens on a free port, so a
+    // hop of anyone else's is neither found nor disturbed.
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let json = dir.path().join("matrix.json");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_casstop"))
+        .args([
+            "bench", "--matrix", "--rtt", "0,2ms", "--ops", "150", "--quiet",
+        ])
+        .args(["--depth", "8", "--batch", "8", "--throttle-cap", "64"])
+        .arg("--json")
+        .arg(&json)
+        .env_remove("CASSTOP_CONFIG")
+        .env("CASSTOP_LOCAL_DATA_DIR", dir.path())
+        .env("CASSTOP_LOCAL_HOP_PORT", port.to_string())
+        .env("CASSTOP_CLUSTER_KEYSPACE", "casstop_test")
+        .env("CASSTOP_CLUSTER_TABLE", "hop_matrix")
+        .output()
+        .expect("casstop runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains(&format!("rtt 0 (hop :{port})")), "{stdout}");
+    assert!(
+        stdout.contains(&format!("rtt 2ms (hop :{port})")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("hop µs/write"), "{stdout}");
+
+    let results: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(results.len(), 10, "five strategies at two RTTs");
+    for (i, result) in results.iter().enumerate() {
+        let rtt_ms = result["rtt_ms"].as_f64().unwrap();
+        assert_eq!(rtt_ms, if i < 5 { 0.0 } else { 2.0 }, "{result}");
+        assert_eq!(result["ok"], 150, "{result}");
+        assert_eq!(result["errors_total"], 0, "{result}");
+        assert_eq!(result["hosts"][0], format!("127.0.0.1:{port}"));
+        let hop = &result["hop"];
+        assert!(hop["bytes_to_node"].as_u64().unwrap() >= 150 * 100, "{hop}");
+        assert!(hop["cpu_s"].as_f64().unwrap() > 0.0, "{hop}");
+        assert!(hop["cpu_us_per_op"].as_f64().unwrap() > 0.0, "{hop}");
+    }
+    let sync_at_2ms = &results[5];
+    assert_eq!(sync_at_2ms["strategy"], "sync");
+    assert!(sync_at_2ms["latency_us"]["p50"].as_u64().unwrap() >= 2000);
+
+    // The bench started the hop for itself, so it stopped it: nothing listens, no pid file.
+    assert!(!dir.path().join("hop.pid").exists());
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "the hop still listens on {port}"
+    );
+}
