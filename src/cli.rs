@@ -214,6 +214,9 @@ pub struct HopServeArgs {
     /// The node directory whose hop this is (pid file and control socket live there).
     #[arg(long)]
     pub dir: PathBuf,
+    /// End when this process ends (a hop started for one run must not outlive a Ctrl-C).
+    #[arg(long, value_name = "PID")]
+    pub parent: Option<u32>,
 }
 
 impl Cli {

@@ -109,6 +109,9 @@ pub fn run(cli: Cli) -> Result<()> {
             jitter_distribution: args.jitter_distribution,
             seed: args.seed,
         };
+        if let Some(parent) = args.parent {
+            hop::process::exit_with_parent(parent)?;
+        }
         return hop::process::serve(args.listen, args.upstream, settings, &args.dir);
     }
     let loaded = load_settings(&cli)?;
@@ -173,7 +176,7 @@ async fn local_command(action: LocalAction, loaded: &Loaded) -> Result<()> {
             if args.rtt.is_some() || !settings.local.rtt.is_zero() {
                 let wanted = hop::process::configured(settings, settings.local.rtt);
                 let exe = std::env::current_exe().context("finding casstop's own binary")?;
-                let (state, started) = hop::process::ensure(settings, wanted, &exe)?;
+                let (state, started) = hop::process::ensure(settings, wanted, &exe, true)?;
                 println!(
                     "latency hop {}: {} -> {}, {} (pid {}); casstop goes through it until `casstop local down --hop`",
                     if started { "started" } else { "changed" },

@@ -97,6 +97,21 @@ pub fn serve(
     control::serve(&hop, &HopFiles::new(dir).socket())
 }
 
+/// Makes the kernel send this process SIGTERM when `parent` ends (the hop of one run), and ends
+/// at once when it already has.
+pub fn exit_with_parent(parent: u32) -> Result<()> {
+    // SAFETY: prctl with PR_SET_PDEATHSIG and a signal number has no memory effects.
+    let set = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) };
+    if set != 0 {
+        return Err(std::io::Error::last_os_error()).context("asking to end with the parent");
+    }
+    // SAFETY: getppid has no preconditions.
+    if unsafe { libc::getppid() } as u32 != parent {
+        bail!("the run that started this hop (pid {parent}) has already ended");
+    }
+    Ok(())
+}
+
 /// The hop settings the configuration asks for, at `rtt`.
 pub fn configured(settings: &Settings, rtt: Duration) -> HopSettings {
     HopSettings {
@@ -108,8 +123,14 @@ pub fn configured(settings: &Settings, rtt: Duration) -> HopSettings {
 }
 
 /// Makes sure a hop serves the local node with `wanted`: changes the running one live, or starts
-/// one (`exe` is casstop's own binary). Returns its state and whether this call started it.
-pub fn ensure(settings: &Settings, wanted: HopSettings, exe: &Path) -> Result<(HopState, bool)> {
+/// one (`exe` is casstop's own binary) that outlives this process when `outlive`, else ends with
+/// it. Returns its state and whether this call started it.
+pub fn ensure(
+    settings: &Settings,
+    wanted: HopSettings,
+    exe: &Path,
+    outlive: bool,
+) -> Result<(HopState, bool)> {
     let dir = settings.local.data_dir();
     let files = HopFiles::new(&dir);
     if files.running_pid().is_some() {
@@ -136,8 +157,12 @@ pub fn ensure(settings: &Settings, wanted: HopSettings, exe: &Path) -> Result<(H
     let log = fs::File::create(files.log_file())
         .with_context(|| format!("creating {}", files.log_file().display()))?;
     use std::os::unix::process::CommandExt;
+    let mut args = serve_args(listen, upstream, &wanted, &dir);
+    if !outlive {
+        args.extend(["--parent".into(), std::process::id().to_string()]);
+    }
     let mut child = Command::new(exe)
-        .args(serve_args(listen, upstream, &wanted, &dir))
+        .args(args)
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log)
@@ -256,6 +281,15 @@ impl HopRoute {
         self.started.is_some()
     }
 
+    /// Stops the hop now if this run started it (for exits that skip destructors).
+    pub fn stop_if_started(&self) {
+        if let Some(started) = &self.started
+            && let Err(err) = stop(&started.0)
+        {
+            tracing::warn!("stopping the hop: {err:#}");
+        }
+    }
+
     /// `hop :9043`, for headers.
     pub fn label(&self) -> String {
         format!("hop :{}", self.state.listen.port())
@@ -269,7 +303,8 @@ impl HopRoute {
 pub fn route(settings: &mut Settings, rtt_flag: bool, exe: &Path) -> Result<Option<HopRoute>> {
     let files = HopFiles::new(&settings.local.data_dir());
     let (state, started) = if rtt_flag || !settings.local.rtt.is_zero() {
-        let (state, started) = ensure(settings, configured(settings, settings.local.rtt), exe)?;
+        let wanted = configured(settings, settings.local.rtt);
+        let (state, started) = ensure(settings, wanted, exe, false)?;
         (state, started.then(|| StartedHop(files.clone())))
     } else if let Some(state) = files.state() {
         (state, None)

@@ -922,6 +922,21 @@ mod screen_tests {
     }
 
     #[test]
+    fn header_shows_the_emulated_rtt_and_the_hop() {
+        let mut app = canned(false);
+        assert!(!screen(&app, 160, 48).contains("hop :"));
+        app.hop = Some(crate::ui::app::HopView {
+            port: 9043,
+            settings: crate::hop::HopSettings {
+                rtt: std::time::Duration::from_millis(2),
+                ..crate::hop::HopSettings::default()
+            },
+        });
+        assert!(screen(&app, 160, 48).contains("rtt 2ms (hop :9043)"));
+        assert!(screen(&app, 80, 24).contains("rtt 2ms (hop :9043)"));
+    }
+
+    #[test]
     fn failing_writes_show_the_node_as_down() {
         let mut app = canned(false);
         let mut snapshot = (*app.snapshot).clone();

@@ -191,6 +191,9 @@ pub fn run(
             }
             Some(Action::QuitNow) => {
                 drop(guard);
+                if let Some(hop) = hop {
+                    hop.stop_if_started();
+                }
                 eprintln!(
                     "casstop: left at once; {} writes were still in flight and are not counted",
                     app.snapshot.interval.in_flight
