@@ -87,7 +87,7 @@ impl std::fmt::Display for HopSettings {
 pub fn format_rtt(rtt: Duration) -> String {
     if rtt.is_zero() {
         "0".into()
-    } else if rtt.subsec_nanos() % 1_000_000 == 0 {
+    } else if rtt.subsec_nanos().is_multiple_of(1_000_000) {
         format!("{}ms", rtt.as_millis())
     } else if rtt < Duration::from_millis(1) {
         format!("{}µs", rtt.as_micros())
@@ -474,7 +474,7 @@ mod tests {
         );
         let mut socket = std::net::TcpStream::connect(hop.listen()).unwrap();
         socket.set_nodelay(true).unwrap();
-        let mut round_trip = |socket: &mut std::net::TcpStream| {
+        let round_trip = |socket: &mut std::net::TcpStream| {
             let start = Instant::now();
             socket.write_all(b"ping").unwrap();
             let mut answer = [0u8; 4];

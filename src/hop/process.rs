@@ -316,6 +316,6 @@ pub fn route(settings: &mut Settings, rtt_flag: bool, exe: &Path) -> Result<Opti
     Ok(Some(HopRoute {
         socket: files.socket(),
         state,
-        started: started,
+        started,
     }))
 }
