@@ -35,6 +35,15 @@ fn through(mut settings: Settings, hop: &Hop) -> Settings {
     settings
 }
 
+/// The tests of this file take turns: a bench matrix (with `throttle`) next to a latency
+/// measurement would measure the other test, not the hop.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 fn run(settings: &Settings) -> RunTotals {
     Engine::start(settings, None)
         .expect("engine starts")
@@ -44,19 +53,33 @@ fn run(settings: &Settings) -> RunTotals {
 
 #[test]
 fn sync_at_2ms_rtt_pays_the_round_trip_loses_nothing_and_carries_1mib_rows() {
+    let _serial = serial();
     let rtt = Duration::from_millis(2);
-    let mut direct = common::settings("hop_sync");
+    let mut direct = common::settings("hop_sync_direct");
     direct.load.strategy = Strategy::Sync;
-    direct.load.ops = 300;
-    common::fresh_table(&direct);
-    let loopback = LatencySummary::of(&run(&direct).service);
-
+    direct.load.ops = 75;
     let hop = start_hop(rtt);
-    let settings = through(direct.clone(), &hop);
-    common::fresh_table(&direct);
+    let mut settings = through(direct.clone(), &hop);
+    settings.cluster.table = "hop_sync".into();
+    let mut hop_table = direct.clone();
+    hop_table.cluster.table = "hop_sync".into();
+    common::fresh_table(&hop_table);
+    // Direct and through-the-hop runs take turns, so both see the same (shared, noisy) machine.
+    let mut loopback = run(&direct).service;
     let totals = run(&settings);
-    let via_hop = LatencySummary::of(&totals.service);
-    let (p50, bound) = (via_hop.p50, 2000 + loopback.p50 + 1000);
+    let mut via_hop = totals.service.clone();
+    let mut ok = totals.totals.ok;
+    let mut errors = totals.totals.errors.total();
+    for _ in 0..3 {
+        loopback.add(&run(&direct).service).unwrap();
+        let totals = run(&settings);
+        via_hop.add(&totals.service).unwrap();
+        ok += totals.totals.ok;
+        errors += totals.totals.errors.total();
+    }
+    let rows = common::count_rows(&hop_table) as u64;
+    let (loopback, summary) = (LatencySummary::of(&loopback), LatencySummary::of(&via_hop));
+    let (p50, bound) = (summary.p50, 2000 + loopback.p50 + 1000);
     eprintln!(
         "sync p50: loopback {} µs, through the 2 ms hop {p50} µs (bound {bound} µs)",
         loopback.p50
@@ -73,9 +96,9 @@ fn sync_at_2ms_rtt_pays_the_round_trip_loses_nothing_and_carries_1mib_rows() {
         fastest >= 1990,
         "a write took {fastest} µs: it bypassed the hop"
     );
-    assert_eq!(totals.totals.errors.total(), 0, "{}", totals.totals.errors);
-    assert_eq!(totals.totals.ok, 300);
-    assert_eq!(common::count_rows(&direct), 300, "rows == ok");
+    assert_eq!(errors, 0);
+    assert_eq!(ok, 300);
+    assert_eq!(rows, 300, "rows == ok");
     let stats = hop.stats();
     assert!(stats.connections >= 1);
     assert!(
@@ -90,7 +113,7 @@ fn sync_at_2ms_rtt_pays_the_round_trip_loses_nothing_and_carries_1mib_rows() {
     big.load.strategy = Strategy::Pipeline;
     big.load.depth = 4;
     big.load.ops = 24;
-    let mut big_direct = direct.clone();
+    let mut big_direct = hop_table.clone();
     big_direct.cluster.table = big.cluster.table.clone();
     common::fresh_table(&big_direct);
     let before = hop.stats().bytes_to_node;
@@ -128,6 +151,7 @@ fn sync_at_2ms_rtt_pays_the_round_trip_loses_nothing_and_carries_1mib_rows() {
 
 #[test]
 fn changing_the_rtt_mid_run_takes_effect_without_dropping_connections_or_writes() {
+    let _serial = serial();
     let hop = start_hop(Duration::from_millis(1));
     let mut settings = through(common::settings("hop_live_rtt"), &hop);
     settings.load.strategy = Strategy::Sync;
@@ -137,10 +161,10 @@ fn changing_the_rtt_mid_run_takes_effect_without_dropping_connections_or_writes(
     let before = hop.stats();
     let changed_at = Instant::now();
     hop.set(HopSettings {
-        rtt: Duration::from_millis(20),
+        rtt: Duration::from_millis(100),
         ..HopSettings::default()
     });
-    std::thread::sleep(Duration::from_millis(1500));
+    std::thread::sleep(Duration::from_millis(2000));
     let after_change = changed_at.elapsed();
     let after = hop.stats();
     let totals = engine.stop().expect("run ends");
@@ -177,8 +201,10 @@ fn changing_the_rtt_mid_run_takes_effect_without_dropping_connections_or_writes(
         .collect();
     eprintln!("p50 per interval before {old:?} after {new:?}");
     assert!(!old.is_empty() && !new.is_empty());
-    assert!(old.iter().all(|p| (1000..20_000).contains(p)), "{old:?}");
-    assert!(new.iter().all(|p| *p >= 20_000), "{new:?}");
+    // Latency never undercuts the RTT, whatever else runs on the machine; the upper bound on
+    // the old intervals is loose because this machine is shared.
+    assert!(old.iter().all(|p| (1000..100_000).contains(p)), "{old:?}");
+    assert!(new.iter().all(|p| *p >= 100_000), "{new:?}");
 }
 
 /// A free TCP port on loopback (bound, read, released).
@@ -192,6 +218,7 @@ fn free_port() -> u16 {
 
 #[test]
 fn bench_matrix_across_rtts_runs_the_hop_process_and_records_each_rtt() {
+    let _serial = serial();
     common::node_pid();
     // The hop's files go to a directory of the test's own and it listens on a free port, so a
     // hop of anyone else's is neither found nor disturbed.
@@ -246,4 +273,115 @@ fn bench_matrix_across_rtts_runs_the_hop_process_and_records_each_rtt() {
         std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
         "the hop still listens on {port}"
     );
+}
+
+fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < limit, "{what} within {limit:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_hop_started_for_one_run_ends_when_the_run_is_killed() {
+    let _serial = serial();
+    common::node_pid();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut bench = std::process::Command::new(env!("CARGO_BIN_EXE_casstop"))
+        .args([
+            "bench",
+            "--strategy",
+            "sync",
+            "--duration",
+            "60s",
+            "--rtt",
+            "1ms",
+        ])
+        .args(["--quiet"])
+        .env_remove("CASSTOP_CONFIG")
+        .env("CASSTOP_LOCAL_DATA_DIR", dir.path())
+        .env("CASSTOP_LOCAL_HOP_PORT", port.to_string())
+        .env("CASSTOP_CLUSTER_KEYSPACE", "casstop_test")
+        .env("CASSTOP_CLUSTER_TABLE", "hop_killed")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("casstop runs");
+    wait_until("the hop listens", Duration::from_secs(30), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    // SIGKILL: no destructor runs in the bench, only the kernel can tell the hop.
+    bench.kill().unwrap();
+    bench.wait().unwrap();
+    wait_until("the hop ends with its run", Duration::from_secs(5), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
+    });
+}
+
+#[test]
+fn local_status_shows_a_running_hop_and_down_hop_stops_only_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("logs")).unwrap();
+    let port = free_port();
+    let casstop = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_casstop"))
+            .args(args)
+            .env_remove("CASSTOP_CONFIG")
+            .env("CASSTOP_LOCAL_DATA_DIR", dir.path())
+            .env("CASSTOP_LOCAL_HOP_PORT", port.to_string())
+            .output()
+            .expect("casstop runs")
+    };
+    // What `local up --rtt 3ms` starts (it also starts a node, which this test must not).
+    let listen = format!("127.0.0.1:{port}");
+    let upstream = format!("127.0.0.1:{}", Settings::default().local.cql_port);
+    let mut hop = std::process::Command::new(env!("CARGO_BIN_EXE_casstop"))
+        .args([
+            "local",
+            "hop-serve",
+            "--listen",
+            &listen,
+            "--upstream",
+            &upstream,
+        ])
+        .args([
+            "--rtt",
+            "3ms",
+            "--jitter",
+            "200us",
+            "--jitter-distribution",
+            "normal",
+        ])
+        .args(["--seed", "7", "--dir"])
+        .arg(dir.path())
+        .spawn()
+        .expect("the hop runs");
+    std::fs::write(dir.path().join("hop.pid"), format!("{}\n", hop.id())).unwrap();
+    wait_until("the hop answers", Duration::from_secs(10), || {
+        dir.path().join("hop.sock").exists() && std::net::TcpStream::connect(&listen).is_ok()
+    });
+    let status = casstop(&["local", "status"]);
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(status.status.success(), "{text}");
+    assert!(
+        text.contains(&format!("latency hop: up, {listen} -> {upstream}")),
+        "{text}"
+    );
+    assert!(text.contains("rtt 3ms ± 200µs normal"), "{text}");
+    assert!(text.contains("hop CPU:"), "{text}");
+
+    let down = casstop(&["local", "down", "--hop"]);
+    let text = String::from_utf8_lossy(&down.stdout);
+    assert!(text.contains("latency hop stopped"), "{text}");
+    assert!(
+        !text.contains("local node"),
+        "the node is left alone: {text}"
+    );
+    hop.wait().unwrap();
+    assert!(std::net::TcpStream::connect(&listen).is_err());
+    assert!(!dir.path().join("hop.pid").exists());
+    let status = casstop(&["local", "status"]);
+    assert!(String::from_utf8_lossy(&status.stdout).contains("latency hop: down"));
 }
