@@ -81,6 +81,8 @@ pub struct HopUsage {
     pub bytes_to_client: u64,
     /// Client connections the hop accepted during the run.
     pub connections: u64,
+    /// CQL write requests the hop forwarded (equals `issued` when nothing went around it).
+    pub requests: u64,
     pub jitter_ms: f64,
 }
 
@@ -100,6 +102,7 @@ impl BenchResult {
             bytes_to_node: a.bytes_to_node.saturating_sub(b.bytes_to_node),
             bytes_to_client: a.bytes_to_client.saturating_sub(b.bytes_to_client),
             connections: a.connections.saturating_sub(b.connections),
+            requests: a.requests.saturating_sub(b.requests),
             jitter_ms: after.settings.jitter.as_secs_f64() * 1e3,
         });
     }

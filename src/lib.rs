@@ -254,14 +254,16 @@ async fn local_command(action: LocalAction, loaded: &Loaded) -> Result<()> {
                         s.chunks_to_client
                     );
                     println!(
-                        "  hop CPU:   {:.3} s, {:.1} µs per request chunk (its thread `{}`)",
+                        "  hop CPU:   {:.3} s over {} write requests, {:.1} µs per request (its thread `{}`, {})",
                         s.cpu_s,
-                        if s.chunks_to_node > 0 {
-                            s.cpu_s * 1e6 / s.chunks_to_node as f64
+                        s.requests,
+                        if s.requests > 0 {
+                            s.cpu_s * 1e6 / s.requests as f64
                         } else {
                             0.0
                         },
-                        hop::THREAD_NAME
+                        hop::THREAD_NAME,
+                        s.scheduling
                     );
                     println!("  log:       {}", files.log_file().display());
                 }

@@ -35,6 +35,16 @@ fn through(mut settings: Settings, hop: &Hop) -> Settings {
     settings
 }
 
+/// What the hop thread can get here: real-time as root (these machines), else whatever is left.
+fn expected_scheduling() -> &'static str {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        "SCHED_FIFO"
+    } else {
+        "normal"
+    }
+}
+
 /// The tests of this file take turns: a bench matrix (with `throttle`) next to a latency
 /// measurement would measure the other test, not the hop.
 fn serial() -> std::sync::MutexGuard<'static, ()> {
@@ -105,6 +115,9 @@ fn sync_at_2ms_rtt_pays_the_round_trip_loses_nothing_and_carries_1mib_rows() {
         stats.bytes_to_node > 300 * 100,
         "the writes' payloads went through the hop: {stats:?}"
     );
+    // Every write request went through the hop (the driver adds a couple of its own per session).
+    assert!((300..=300 + 4 * 4).contains(&stats.requests), "{stats:?}");
+    assert_eq!(stats.scheduling, expected_scheduling(), "{stats:?}");
 
     // 1 MiB rows: the engine's writes all land, and a known blob reads back byte for byte.
     let mut big = settings.clone();
@@ -201,9 +214,12 @@ fn changing_the_rtt_mid_run_takes_effect_without_dropping_connections_or_writes(
         .collect();
     eprintln!("p50 per interval before {old:?} after {new:?}");
     assert!(!old.is_empty() && !new.is_empty());
-    // Latency never undercuts the RTT, whatever else runs on the machine; the upper bound on
-    // the old intervals is loose because this machine is shared.
-    assert!(old.iter().all(|p| (1000..100_000).contains(p)), "{old:?}");
+    // Latency never undercuts the RTT, whatever else runs on the machine; the old RTT is only
+    // checked on the median interval, because this machine is shared and hiccups.
+    let mut sorted = old.clone();
+    sorted.sort();
+    assert!(sorted.iter().all(|p| *p >= 1000), "{old:?}");
+    assert!(sorted[sorted.len() / 2] < 100_000, "{old:?}");
     assert!(new.iter().all(|p| *p >= 100_000), "{new:?}");
 }
 
@@ -262,6 +278,9 @@ fn bench_matrix_across_rtts_runs_the_hop_process_and_records_each_rtt() {
         assert!(hop["bytes_to_node"].as_u64().unwrap() >= 150 * 100, "{hop}");
         assert!(hop["cpu_s"].as_f64().unwrap() > 0.0, "{hop}");
         assert!(hop["cpu_us_per_op"].as_f64().unwrap() > 0.0, "{hop}");
+        // Every write went through the hop (the driver adds a couple of its own per session).
+        let (requests, issued) = (hop["requests"].as_u64(), result["issued"].as_u64());
+        assert!(requests >= issued, "{result}");
     }
     let sync_at_2ms = &results[5];
     assert_eq!(sync_at_2ms["strategy"], "sync");
@@ -370,7 +389,10 @@ fn local_status_shows_a_running_hop_and_down_hop_stops_only_it() {
         "{text}"
     );
     assert!(text.contains("rtt 3ms ± 200µs normal"), "{text}");
-    assert!(text.contains("hop CPU:"), "{text}");
+    assert!(
+        text.contains("hop CPU:") && text.contains("over 0 write requests"),
+        "{text}"
+    );
 
     let down = casstop(&["local", "down", "--hop"]);
     let text = String::from_utf8_lossy(&down.stdout);
