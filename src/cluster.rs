@@ -62,7 +62,11 @@ pub async fn connect(settings: &Settings) -> Result<Session> {
         builder = builder.user(&settings.auth.username, &settings.auth.password);
     }
     if let Some(hop) = cluster.through_hop {
-        builder = builder.address_translator(std::sync::Arc::new(ThroughHop(hop)));
+        // A ScyllaDB node would also advertise its shard-aware port, which the driver dials
+        // directly (untranslated): through the hop, only the hop's port may be used.
+        builder = builder
+            .address_translator(std::sync::Arc::new(ThroughHop(hop)))
+            .disallow_shard_aware_port(true);
     }
     // The driver bounds only the TCP connect by the timeout; this outer bound covers the CQL
     // handshake and the metadata fetch too, so a host that never answers cannot hang us.
