@@ -15,6 +15,7 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::config::Settings;
 use crate::engine::knobs::{Consistency, Retry, Runtime, Strategy};
 use crate::engine::{Engine, EngineInfo};
+use crate::hop::control::HopState;
 use crate::metrics::aggregate::RunTotals;
 use crate::metrics::verdict::{Verdict, VerdictKind};
 use crate::metrics::{ErrorCounts, IntervalStats, LatencySummary, RunState, Snapshot};
@@ -71,6 +72,49 @@ pub struct BenchResult {
     pub profile: Option<ProfileSummary>,
     pub server_version: String,
     pub hosts: Vec<String>,
+    /// Round trip the latency hop emulated (at the run's end), in milliseconds; `null` when the
+    /// run went straight to the node.
+    pub rtt_ms: Option<f64>,
+    /// What the latency hop spent on this run, when it went through one.
+    pub hop: Option<HopUsage>,
+}
+
+/// The latency hop's share of one run: its own thread's CPU, so its cost can be told apart.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct HopUsage {
+    /// CPU seconds of the hop's forwarding thread during the run.
+    pub cpu_s: f64,
+    /// Those, per successful request (`ok`).
+    pub cpu_us_per_op: f64,
+    pub bytes_to_node: u64,
+    pub bytes_to_client: u64,
+    /// Client connections the hop accepted during the run.
+    pub connections: u64,
+    /// CQL write requests the hop forwarded (equals `issued` when nothing went around it).
+    pub requests: u64,
+    pub jitter_ms: f64,
+}
+
+impl BenchResult {
+    /// Records the hop's settings and its counters' growth from `before` to `after` the run.
+    pub fn note_hop(&mut self, before: &HopState, after: &HopState) {
+        let (b, a) = (&before.stats, &after.stats);
+        let cpu_s = (a.cpu_s - b.cpu_s).max(0.0);
+        self.rtt_ms = Some(after.settings.rtt.as_secs_f64() * 1e3);
+        self.hop = Some(HopUsage {
+            cpu_s,
+            cpu_us_per_op: if self.ok > 0 {
+                cpu_s * 1e6 / self.ok as f64
+            } else {
+                0.0
+            },
+            bytes_to_node: a.bytes_to_node.saturating_sub(b.bytes_to_node),
+            bytes_to_client: a.bytes_to_client.saturating_sub(b.bytes_to_client),
+            connections: a.connections.saturating_sub(b.connections),
+            requests: a.requests.saturating_sub(b.requests),
+            jitter_ms: after.settings.jitter.as_secs_f64() * 1e3,
+        });
+    }
 }
 
 /// The most common non-idle verdict over the intervals, with the text of its latest occurrence.
@@ -163,6 +207,8 @@ impl BenchResult {
             profile,
             server_version: info.server_version.clone(),
             hosts: info.hosts.clone(),
+            rtt_ms: None,
+            hop: None,
         }
     }
 }
@@ -357,15 +403,25 @@ pub fn print_result(result: &BenchResult) {
     }
 }
 
-/// The python benchmarks' table: one row per strategy and the ratio to `sync`.
+/// The python benchmarks' table: one row per strategy and the ratio to `sync`; through the
+/// latency hop also the hop's own CPU per write. The verdicts follow, one line per strategy.
 pub fn print_matrix(results: &[BenchResult]) {
+    print!("{}", matrix_text(results));
+}
+
+/// The text [`print_matrix`] prints.
+pub fn matrix_text(results: &[BenchResult]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
     let sync = results
         .iter()
         .find(|r| r.strategy == Strategy::Sync)
         .map(|r| r.throughput_ops_s)
         .filter(|t| *t > 0.0);
-    println!(
-        "{:<10} {:>9} {:>12} {:>10} {:>10} {:>12} {:>8} {:>9} {:>10}",
+    let with_hop = results.iter().any(|r| r.hop.is_some());
+    let _ = write!(
+        out,
+        "{:<10} {:>9} {:>12} {:>10} {:>10} {:>12} {:>8} {:>9} {:>8} {:>13}",
         "strategy",
         "in flight",
         "writes/s",
@@ -374,8 +430,13 @@ pub fn print_matrix(results: &[BenchResult]) {
         "CPU µs/write",
         "errors",
         "peak RSS",
-        "vs sync"
+        "vs sync",
+        "verdict"
     );
+    if with_hop {
+        let _ = write!(out, " {:>12}", "hop µs/write");
+    }
+    out.push('\n');
     for r in results {
         let limit = match r.strategy {
             Strategy::Sync => 1,
@@ -383,8 +444,9 @@ pub fn print_matrix(results: &[BenchResult]) {
             Strategy::Pipeline | Strategy::Callbacks => r.depth,
             Strategy::Throttle => r.throttle_cap,
         };
-        println!(
-            "{:<10} {:>9} {:>12.0} {:>10} {:>10} {:>12.1} {:>8} {:>9} {:>10}",
+        let _ = write!(
+            out,
+            "{:<10} {:>9} {:>12.0} {:>10} {:>10} {:>12.1} {:>8} {:>9} {:>8} {:>13}",
             r.strategy.to_string(),
             limit,
             r.throughput_ops_s,
@@ -394,9 +456,23 @@ pub fn print_matrix(results: &[BenchResult]) {
             r.errors_total,
             Bytes(r.rss_max_bytes).to_string(),
             sync.map(|s| format!("{:.1}x", r.throughput_ops_s / s))
-                .unwrap_or_else(|| "-".into())
+                .unwrap_or_else(|| "-".into()),
+            r.verdict.kind.to_string()
         );
+        if with_hop {
+            let hop = r
+                .hop
+                .as_ref()
+                .map(|h| format!("{:.1}", h.cpu_us_per_op))
+                .unwrap_or_else(|| "-".into());
+            let _ = write!(out, " {hop:>12}");
+        }
+        out.push('\n');
     }
+    for r in results {
+        let _ = writeln!(out, "  {:<10} {}", r.strategy.to_string(), r.verdict.text);
+    }
+    out
 }
 
 pub fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {

@@ -171,6 +171,10 @@ pub struct TuiArgs {
     pub knobs: KnobArgs,
     #[command(flatten)]
     pub record: RecordArgs,
+    /// Put the local node at this network distance: writes go through the latency hop, started
+    /// if needed (and stopped at the end if this session started it). `:rtt 1ms` changes it live.
+    #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
+    pub rtt: Option<Duration>,
 }
 
 #[derive(Debug, Args, Default)]
@@ -202,6 +206,11 @@ pub struct BenchArgs {
     pub quiet: bool,
     #[command(flatten)]
     pub record: RecordArgs,
+    /// Run through the latency hop in front of the local node at this RTT; with --matrix a list
+    /// (`0,1ms,3ms`): every strategy at every RTT, one table per RTT. `0` still goes through the
+    /// hop (its own cost); leave --rtt out for a direct run.
+    #[arg(long, value_name = "DURATION[,...]", value_parser = duration::parse, value_delimiter = ',')]
+    pub rtt: Vec<Duration>,
 }
 
 #[derive(Debug, Args, Default)]
@@ -279,9 +288,13 @@ pub struct LocalArgs {
 #[derive(Debug, Subcommand)]
 pub enum LocalAction {
     /// Install on first use (Maven Central), then start the node; returns once CQL answers.
-    Up,
-    /// Stop the node casstop started (by its recorded pid).
-    Down,
+    Up(UpArgs),
+    /// Stop the node casstop started (by its recorded pid), and its latency hop.
+    Down {
+        /// Stop only the latency hop; the node keeps running.
+        #[arg(long)]
+        hop: bool,
+    },
     /// Print whether the node is up, its pid, version, address and data size.
     Status,
     /// Show the tail of the node's log.
@@ -290,6 +303,42 @@ pub enum LocalAction {
         #[arg(short = 'n', long, default_value_t = 40)]
         lines: usize,
     },
+    /// Run the latency hop in the foreground (what `local up --rtt` starts detached).
+    #[command(name = "hop-serve", hide = true)]
+    HopServe(HopServeArgs),
+}
+
+#[derive(Debug, Args, Default)]
+pub struct UpArgs {
+    /// Also start the latency hop (port `local.hop_port`) in front of the node, delaying each
+    /// direction by half this round trip; a running hop takes the new RTT live.
+    #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
+    pub rtt: Option<Duration>,
+    /// Spread of each direction's delay (see `local.jitter_distribution`).
+    #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
+    pub jitter: Option<Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct HopServeArgs {
+    #[arg(long)]
+    pub listen: std::net::SocketAddr,
+    #[arg(long)]
+    pub upstream: std::net::SocketAddr,
+    #[arg(long, value_parser = duration::parse)]
+    pub rtt: Duration,
+    #[arg(long, value_parser = duration::parse)]
+    pub jitter: Duration,
+    #[arg(long, value_enum)]
+    pub jitter_distribution: crate::hop::JitterDistribution,
+    #[arg(long)]
+    pub seed: u64,
+    /// The node directory whose hop this is (pid file and control socket live there).
+    #[arg(long)]
+    pub dir: PathBuf,
+    /// End when this process ends (a hop started for one run must not outlive a Ctrl-C).
+    #[arg(long, value_name = "PID")]
+    pub parent: Option<u32>,
 }
 
 impl Cli {
@@ -299,9 +348,13 @@ impl Cli {
         if let Some(hosts) = &self.hosts {
             flags.push(FlagOverride::new("cluster.hosts", "--hosts", hosts));
         }
+        let duration_flag = |d: &Duration| humantime::format_duration(*d).to_string();
         let knobs = match &self.command {
             Some(Command::Tui(args)) => {
                 args.record.push_overrides(&mut flags);
+                if let Some(rtt) = &args.rtt {
+                    flags.push(FlagOverride::new("local.rtt", "--rtt", duration_flag(rtt)));
+                }
                 Some(&args.knobs)
             }
             Some(Command::Bench(args)) => {
@@ -316,10 +369,29 @@ impl Cli {
                     flags.push(FlagOverride::new("load.ops", "--ops", ops));
                 }
                 args.record.push_overrides(&mut flags);
+                // With a list, the first RTT is where the run starts.
+                if let Some(rtt) = args.rtt.first() {
+                    flags.push(FlagOverride::new("local.rtt", "--rtt", duration_flag(rtt)));
+                }
                 Some(&args.knobs)
             }
             Some(Command::Sweep(args)) => {
                 args.push_overrides(&mut flags);
+                None
+            }
+            Some(Command::Local(LocalArgs {
+                action: LocalAction::Up(up),
+            })) => {
+                if let Some(rtt) = &up.rtt {
+                    flags.push(FlagOverride::new("local.rtt", "--rtt", duration_flag(rtt)));
+                }
+                if let Some(jitter) = &up.jitter {
+                    flags.push(FlagOverride::new(
+                        "local.jitter",
+                        "--jitter",
+                        duration_flag(jitter),
+                    ));
+                }
                 None
             }
             _ => None,

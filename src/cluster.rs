@@ -61,6 +61,13 @@ pub async fn connect(settings: &Settings) -> Result<Session> {
     if !settings.auth.username.is_empty() {
         builder = builder.user(&settings.auth.username, &settings.auth.password);
     }
+    if let Some(hop) = cluster.through_hop {
+        // A ScyllaDB node would also advertise its shard-aware port, which the driver dials
+        // directly (untranslated): through the hop, only the hop's port may be used.
+        builder = builder
+            .address_translator(std::sync::Arc::new(ThroughHop(hop)))
+            .disallow_shard_aware_port(true);
+    }
     // The driver bounds only the TCP connect by the timeout; this outer bound covers the CQL
     // handshake and the metadata fetch too, so a host that never answers cannot hang us.
     let deadline = cluster.connect_timeout;
@@ -86,6 +93,23 @@ pub async fn connect(settings: &Settings) -> Result<Session> {
             hosts.join(", "),
             humantime::format_duration(deadline)
         ),
+    }
+}
+
+/// Sends every node the driver discovers to the latency hop. After connecting to the contact
+/// point (the hop), the driver reads the node's own address from `system.local` / `system.peers`
+/// and would open its pool there — around the hop. The hop forwards to exactly one node, the
+/// local one, so every discovered address maps to the hop.
+#[derive(Debug)]
+struct ThroughHop(std::net::SocketAddr);
+
+#[async_trait::async_trait]
+impl scylla::policies::address_translator::AddressTranslator for ThroughHop {
+    async fn translate_address(
+        &self,
+        _peer: &scylla::policies::address_translator::UntranslatedPeer,
+    ) -> Result<std::net::SocketAddr, scylla::errors::TranslationError> {
+        Ok(self.0)
     }
 }
 

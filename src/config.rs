@@ -55,6 +55,11 @@ pub struct ClusterSettings {
     pub request_timeout: Duration,
     /// `default` (the driver's DefaultRetryPolicy) or `never`.
     pub retry: Retry,
+    /// Set at run time (never from config) when the contact point is the local latency hop:
+    /// every node address the driver discovers is then translated to the hop, so no connection
+    /// bypasses it.
+    #[serde(skip)]
+    pub through_hop: Option<std::net::SocketAddr>,
 }
 
 #[derive(Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -177,6 +182,16 @@ pub struct LocalSettings {
     pub boot_timeout: Duration,
     /// When the node acknowledges a write relative to syncing its commit log.
     pub commitlog_sync: CommitlogSync,
+    /// Port of the latency hop in front of the local node.
+    pub hop_port: u16,
+    /// Round trip the hop adds; "0s" = no hop unless `--rtt` asks for one or one already runs.
+    #[serde(with = "duration")]
+    pub rtt: Duration,
+    /// Spread of each direction's delay: uniform ±jitter, or normal with σ = jitter.
+    #[serde(with = "duration")]
+    pub jitter: Duration,
+    pub jitter_distribution: crate::hop::JitterDistribution,
+    pub jitter_seed: u64,
 }
 
 /// Cassandra's `commitlog_sync`. With `periodic` a write is acknowledged before its commit-log
@@ -217,6 +232,7 @@ impl Default for ClusterSettings {
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(12),
             retry: Retry::Default,
+            through_hop: None,
         }
     }
 }
@@ -293,6 +309,11 @@ impl Default for LocalSettings {
             auto_start: true,
             boot_timeout: Duration::from_secs(180),
             commitlog_sync: CommitlogSync::Periodic,
+            hop_port: 9043,
+            rtt: Duration::ZERO,
+            jitter: Duration::ZERO,
+            jitter_distribution: crate::hop::JitterDistribution::Uniform,
+            jitter_seed: 1,
         }
     }
 }
@@ -832,6 +853,17 @@ fn validate(loaded: &Loaded) -> Result<(), ConfigError> {
         s.local.cql_port != s.local.storage_port,
         "local.storage_port",
         "must differ from `local.cql_port`".into(),
+    )?;
+    check(
+        s.local.hop_port != s.local.cql_port && s.local.hop_port != s.local.storage_port,
+        "local.hop_port",
+        "must differ from `local.cql_port` and `local.storage_port`".into(),
+    )?;
+    check(
+        s.local.rtt <= Duration::from_secs(10) && s.local.jitter <= Duration::from_secs(10),
+        "local.rtt",
+        "and `local.jitter` must be at most 10s (a hop emulates network distance, not outages)"
+            .into(),
     )?;
     Ok(())
 }

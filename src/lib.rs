@@ -7,6 +7,7 @@ pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod engine;
+pub mod hop;
 pub mod local;
 pub mod metrics;
 pub mod profiler;
@@ -23,7 +24,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::Parser;
 
-use crate::cli::{BenchArgs, Cli, Command, LocalAction, ReportArgs, SweepArgs};
+use crate::cli::{BenchArgs, Cli, Command, LocalAction, LocalArgs, ReportArgs, SweepArgs};
 use crate::config::{ConfigError, Loaded, Settings};
 use crate::engine::knobs::Strategy;
 use crate::local::{LocalNode, StderrProgress};
@@ -118,6 +119,22 @@ fn init_logging() -> Option<tracing_appender::non_blocking::WorkerGuard> {
 pub fn run(cli: Cli) -> Result<()> {
     let _log_guard = init_logging();
     tracing::info!(command = ?cli.command, "casstop starting");
+    if let Some(Command::Local(LocalArgs {
+        action: LocalAction::HopServe(args),
+    })) = &cli.command
+    {
+        // The detached hop process: no settings, no runtime of the CLI's, just the hop.
+        let settings = hop::HopSettings {
+            rtt: args.rtt,
+            jitter: args.jitter,
+            jitter_distribution: args.jitter_distribution,
+            seed: args.seed,
+        };
+        if let Some(parent) = args.parent {
+            hop::process::exit_with_parent(parent)?;
+        }
+        return hop::process::serve(args.listen, args.upstream, settings, &args.dir);
+    }
     let loaded = load_settings(&cli)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -132,13 +149,15 @@ pub fn run(cli: Cli) -> Result<()> {
             ui::check_terminal()?;
             let node_pid = runtime.block_on(prepare_cluster(&loaded.settings))?;
             drop(runtime);
-            let settings = &loaded.settings;
+            let rtt_flag = matches!(&cli.command, Some(Command::Tui(args)) if args.rtt.is_some());
+            let mut settings = loaded.settings;
+            let hop = route_through_hop(&mut settings, rtt_flag)?;
             let recorder = settings
                 .output
                 .record
-                .then(|| Recorder::start(settings, "session"))
+                .then(|| Recorder::start(&settings, "session"))
                 .transpose()?;
-            let result = ui::run(settings, node_pid, recorder.as_ref());
+            let result = ui::run(&settings, node_pid, recorder.as_ref(), hop.as_ref());
             let outcome = recorder.map(|r| r.finish(result.as_ref().ok()));
             let result = result?;
             println!("session summary");
@@ -151,7 +170,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Bench(args)) => {
             let node_pid = runtime.block_on(prepare_cluster(&loaded.settings))?;
             drop(runtime);
-            bench_command(&args, loaded.settings, node_pid)
+            let mut settings = loaded.settings;
+            let hop = route_through_hop(&mut settings, !args.rtt.is_empty())?;
+            bench_command(&args, settings, node_pid, hop.as_ref())
         }
         Some(Command::Sweep(args)) => {
             let plan = sweep_plan(&args, &loaded.settings)?;
@@ -172,7 +193,7 @@ async fn local_command(action: LocalAction, loaded: &Loaded) -> Result<()> {
     let settings = &loaded.settings;
     let node = LocalNode::new(&settings.local);
     match action {
-        LocalAction::Up => {
+        LocalAction::Up(args) => {
             let report = node.up(settings, &mut StderrProgress::new()).await?;
             match report.boot_time {
                 Some(boot) => println!(
@@ -191,11 +212,35 @@ async fn local_command(action: LocalAction, loaded: &Loaded) -> Result<()> {
                     report.version, report.address, report.pid
                 ),
             }
+            if args.rtt.is_some() || !settings.local.rtt.is_zero() {
+                let wanted = hop::process::configured(settings, settings.local.rtt);
+                let exe = std::env::current_exe().context("finding casstop's own binary")?;
+                let (state, started) = hop::process::ensure(settings, wanted, &exe, true)?;
+                println!(
+                    "latency hop {}: {} -> {}, {} (pid {}); casstop goes through it until `casstop local down --hop`",
+                    if started { "started" } else { "changed" },
+                    state.listen,
+                    state.upstream,
+                    state.settings,
+                    state.pid
+                );
+            }
         }
-        LocalAction::Down => match node.down()? {
-            Some(pid) => println!("local node stopped (pid {pid})"),
-            None => println!("local node is not running"),
-        },
+        LocalAction::Down { hop } => {
+            let files = hop::process::HopFiles::new(&settings.local.data_dir());
+            match hop::process::stop(&files)? {
+                Some(pid) => println!("latency hop stopped (pid {pid})"),
+                None if hop => println!("no latency hop is running"),
+                None => {}
+            }
+            if !hop {
+                match node.down()? {
+                    Some(pid) => println!("local node stopped (pid {pid})"),
+                    None => println!("local node is not running"),
+                }
+            }
+        }
+        LocalAction::HopServe(_) => unreachable!("served before the settings are loaded"),
         LocalAction::Status => {
             let status = node.status(settings).await;
             let state = match (status.pid, status.answers_cql) {
@@ -229,6 +274,43 @@ async fn local_command(action: LocalAction, loaded: &Loaded) -> Result<()> {
                     "no (the first `casstop local up` downloads it)".into()
                 }
             );
+            let files = hop::process::HopFiles::new(&settings.local.data_dir());
+            match files.state() {
+                Some(state) => {
+                    let s = &state.stats;
+                    println!(
+                        "latency hop: up, {} -> {} (pid {})",
+                        state.listen, state.upstream, state.pid
+                    );
+                    println!("  emulates:  {}", state.settings);
+                    println!(
+                        "  carried:   {} connections ({} open); {} in {} chunks to the node, {} in {} chunks back",
+                        s.connections,
+                        s.open,
+                        units::Bytes(s.bytes_to_node),
+                        s.chunks_to_node,
+                        units::Bytes(s.bytes_to_client),
+                        s.chunks_to_client
+                    );
+                    println!(
+                        "  hop CPU:   {:.3} s over {} write requests, {:.1} µs per request (its thread `{}`, {})",
+                        s.cpu_s,
+                        s.requests,
+                        if s.requests > 0 {
+                            s.cpu_s * 1e6 / s.requests as f64
+                        } else {
+                            0.0
+                        },
+                        hop::THREAD_NAME,
+                        s.scheduling
+                    );
+                    println!("  log:       {}", files.log_file().display());
+                }
+                None => println!(
+                    "latency hop: down (`casstop local up --rtt 2ms` starts one on port {})",
+                    settings.local.hop_port
+                ),
+            }
         }
         LocalAction::Logs { lines } => {
             for line in node.log_tail(lines)? {
@@ -282,7 +364,46 @@ pub async fn prepare_cluster(settings: &Settings) -> Result<Option<u32>> {
     Ok(node.running_pid())
 }
 
-fn bench_command(args: &BenchArgs, mut settings: Settings, node_pid: Option<u32>) -> Result<()> {
+/// Sends the run through the latency hop when asked to or when one runs (see
+/// [`hop::process::route`]); only for the local node, which is what the hop fronts.
+fn route_through_hop(
+    settings: &mut Settings,
+    rtt_flag: bool,
+) -> Result<Option<hop::process::HopRoute>> {
+    if !targets_local_node(settings) {
+        if rtt_flag {
+            return Err(UsageError(
+                "--rtt puts the latency hop in front of the local node, but the hosts are another cluster's; \
+                 leave out --hosts, or --rtt"
+                    .into(),
+            )
+            .into());
+        }
+        return Ok(None);
+    }
+    let exe = std::env::current_exe().context("finding casstop's own binary")?;
+    let route = hop::process::route(settings, rtt_flag, &exe)?;
+    if let Some(route) = &route {
+        eprintln!(
+            "through the latency hop on {} ({}){}",
+            route.state.listen,
+            route.state.settings,
+            if route.started_here() {
+                "; started for this run, stopped at its end"
+            } else {
+                "; for a direct run: `casstop local down --hop`"
+            }
+        );
+    }
+    Ok(route)
+}
+
+fn bench_command(
+    args: &BenchArgs,
+    mut settings: Settings,
+    node_pid: Option<u32>,
+    hop: Option<&hop::process::HopRoute>,
+) -> Result<()> {
     if settings.load.duration.is_zero() && settings.load.ops == 0 {
         settings.load.duration = bench::DEFAULT_DURATION;
     }
@@ -298,8 +419,27 @@ fn bench_command(args: &BenchArgs, mut settings: Settings, node_pid: Option<u32>
             })?;
     }
     let profile = args.profile.map(std::time::Duration::from_secs);
+    // One run, recorded when a recorder is given, with the hop's share of it when the run goes
+    // through the hop.
+    let run = |settings: &Settings, recorder: Option<&Recorder>| -> Result<bench::BenchResult> {
+        let before = hop.map(|h| h.state()).transpose()?;
+        let mut result = bench::run_one_recorded(
+            settings,
+            node_pid,
+            args.quiet,
+            profile,
+            recorder.map(Recorder::feed),
+        )?;
+        if let (Some(hop), Some(before)) = (hop, before) {
+            result.note_hop(&before, &hop.state()?);
+        }
+        Ok(result)
+    };
+    let stop_requested = || {
+        shutdown::requests().is_ok_and(|count| count.load(std::sync::atomic::Ordering::SeqCst) > 0)
+    };
     if args.matrix {
-        // One directory for the matrix, one recorded sub-run per strategy inside it.
+        // One directory for the matrix, one recorded sub-run per strategy (and RTT) inside it.
         let matrix_dir = settings
             .output
             .record
@@ -307,39 +447,58 @@ fn bench_command(args: &BenchArgs, mut settings: Settings, node_pid: Option<u32>
                 record::create_run_dir(&settings.output.dir, record::label(&settings, "matrix"))
             })
             .transpose()?;
+        // Every strategy at every RTT asked for (the hop's current one when none was).
+        let rtts: Vec<Option<std::time::Duration>> = match hop {
+            Some(hop) if args.rtt.is_empty() => vec![Some(hop.state.settings.rtt)],
+            Some(_) => args.rtt.iter().copied().map(Some).collect(),
+            None => vec![None],
+        };
         let mut results = Vec::new();
         let mut failures = Vec::new();
-        for strategy in Strategy::ALL {
-            let mut run = settings.clone();
-            run.load.strategy = strategy;
-            if shutdown::requests()?.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+        for rtt in rtts {
+            if let (Some(hop), Some(rtt)) = (hop, rtt) {
+                hop.set_rtt(rtt)
+                    .context("setting the hop's RTT between matrix runs")?;
+            }
+            let label = match (hop, rtt) {
+                (Some(hop), Some(rtt)) => format!("rtt {} ({})", hop::format_rtt(rtt), hop.label()),
+                _ => "direct (no hop)".into(),
+            };
+            let mut table = Vec::new();
+            for strategy in Strategy::ALL {
+                if stop_requested() {
+                    break;
+                }
+                let mut one = settings.clone();
+                one.load.strategy = strategy;
+                eprintln!("running {strategy} at {label} ...");
+                let name = match rtt {
+                    Some(rtt) => format!("{strategy}-rtt-{}", hop::format_rtt(rtt)),
+                    None => strategy.name().to_string(),
+                };
+                let recorder = matrix_dir
+                    .as_ref()
+                    .map(|dir| Recorder::create(&dir.join(&name), &one, "bench", &name))
+                    .transpose()?;
+                let result = run(&one, recorder.as_ref());
+                let outcome = recorder.map(|r| r.finish(result.as_ref().ok()));
+                if let Some(failure) = outcome.and_then(|o| o.failure) {
+                    failures.push((name, failure));
+                }
+                table.push(result?);
+            }
+            println!("{label}");
+            bench::print_matrix(&table);
+            println!();
+            results.extend(table);
+            if stop_requested() {
                 eprintln!(
                     "stopped: the matrix ends after {} of its runs",
                     results.len()
                 );
                 break;
             }
-            eprintln!("running {strategy} ...");
-            let recorder = matrix_dir
-                .as_ref()
-                .map(|dir| {
-                    Recorder::create(&dir.join(strategy.name()), &run, "bench", strategy.name())
-                })
-                .transpose()?;
-            let result = bench::run_one_recorded(
-                &run,
-                node_pid,
-                args.quiet,
-                profile,
-                recorder.as_ref().map(Recorder::feed),
-            );
-            let outcome = recorder.map(|r| r.finish(result.as_ref().ok()));
-            if let Some(failure) = outcome.and_then(|o| o.failure.map(|f| (strategy, f))) {
-                failures.push(failure);
-            }
-            results.push(result?);
         }
-        bench::print_matrix(&results);
         if let Some(path) = &args.json {
             bench::write_json(path, &results)?;
         }
@@ -352,18 +511,19 @@ fn bench_command(args: &BenchArgs, mut settings: Settings, node_pid: Option<u32>
             println!("recorded in {} (chart: matrix.png)", dir.display());
         }
     } else {
+        if args.rtt.len() > 1 {
+            return Err(UsageError(
+                "a list of RTTs needs --matrix (one table per RTT); give one --rtt for a single run"
+                    .into(),
+            )
+            .into());
+        }
         let recorder = settings
             .output
             .record
             .then(|| Recorder::start(&settings, "bench"))
             .transpose()?;
-        let result = bench::run_one_recorded(
-            &settings,
-            node_pid,
-            args.quiet,
-            profile,
-            recorder.as_ref().map(Recorder::feed),
-        );
+        let result = run(&settings, recorder.as_ref());
         let outcome = recorder.map(|r| r.finish(result.as_ref().ok()));
         let result = result?;
         bench::print_result(&result);

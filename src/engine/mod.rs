@@ -43,6 +43,8 @@ pub enum Command {
         categories: Vec<(String, f64)>,
         text: String,
     },
+    /// Something that changed outside the engine (the hop's RTT), for the event log.
+    Note(String),
     /// Stop issuing, let writes in flight finish, and end the run.
     Stop,
 }
@@ -193,6 +195,11 @@ impl Engine {
             categories: summary.categories.clone(),
             text,
         });
+    }
+
+    /// Puts a line in the run's event log (a change the engine does not own, like the RTT).
+    pub fn note(&self, text: impl Into<String>) {
+        let _ = self.commands.send(Command::Note(text.into()));
     }
 
     /// Asks the run to stop without waiting for it: writes in flight finish, then
@@ -457,6 +464,9 @@ async fn control(
                 }
                 Some(Command::ProfileDone { categories, text }) => {
                     let _ = metrics.send(MetricsMessage::Profile { categories, text, at: Instant::now() });
+                }
+                Some(Command::Note(text)) => {
+                    let _ = metrics.send(MetricsMessage::Event { text, kind: EventKind::Info, at: Instant::now() });
                 }
                 Some(Command::Stop) | None => break,
             },

@@ -2,11 +2,13 @@
 //! [`Action`]s. Pure functions of the state and the key, so they are tested without a terminal.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use crate::engine::EngineInfo;
 use crate::engine::knobs::{Consistency, KnobChange, Knobs, Strategy, limits};
+use crate::hop::HopSettings;
 use crate::metrics::Snapshot;
 
 /// Chart windows `z` cycles through, in seconds.
@@ -16,6 +18,8 @@ pub const WINDOWS: [u32; 5] = [60, 120, 300, 600, 1800];
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
     Change(KnobChange),
+    /// Change the latency hop's round trip live.
+    SetRtt(Duration),
     Profile,
     Quit,
     /// A second Ctrl-C: leave now, without waiting for writes in flight.
@@ -51,6 +55,15 @@ pub struct App {
     pub capture_left_s: Option<f64>,
     /// The last finished capture.
     pub last_profile: Option<crate::profiler::ProfileSummary>,
+    /// The latency hop the session goes through, if any.
+    pub hop: Option<HopView>,
+}
+
+/// What the header says about the latency hop: `rtt 2ms (hop :9043)`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HopView {
+    pub port: u16,
+    pub settings: HopSettings,
 }
 
 impl App {
@@ -70,6 +83,7 @@ impl App {
             node_label,
             capture_left_s: None,
             last_profile: None,
+            hop: None,
         }
     }
 
@@ -214,6 +228,17 @@ impl App {
                 Some(Action::Quit)
             }
             Ok(CommandLine::Profile) => Some(Action::Profile),
+            Ok(CommandLine::Rtt(rtt)) => {
+                if self.hop.is_some() {
+                    Some(Action::SetRtt(rtt))
+                } else {
+                    self.say(
+                        "no latency hop in this session: start it with --rtt 1ms (or `casstop local up --rtt 1ms`)",
+                        Severity::Error,
+                    );
+                    None
+                }
+            }
             Ok(CommandLine::Help) => {
                 self.mode = Mode::Help;
                 None
@@ -252,6 +277,7 @@ fn round_rate(rate: f64) -> f64 {
 #[derive(Clone, Debug, PartialEq)]
 pub enum CommandLine {
     Change(KnobChange),
+    Rtt(Duration),
     Profile,
     Quit,
     Help,
@@ -288,6 +314,7 @@ pub const COMMANDS: &[(&str, &[&str], &str)] = &[
         &["cap"],
         "safety cap in flight for throttle",
     ),
+    ("rtt", &[], "round trip the latency hop adds, e.g. 1ms, 0"),
     ("pause", &[], ""),
     ("resume", &[], ""),
     ("profile", &[], "capture a CPU profile"),
@@ -350,6 +377,15 @@ pub fn parse_command(text: &str) -> Result<CommandLine, String> {
         }
         "retry" => KnobChange::Retry(need("default | never")?.parse()?),
         "throttle_cap" => KnobChange::ThrottleCap(number("1 or more")?),
+        "rtt" => {
+            let text = need("a duration such as 1ms, 500us or 0")?;
+            let rtt =
+                crate::config::duration::parse(text).map_err(|err| format!("`:rtt`: {err}"))?;
+            if rtt > Duration::from_secs(10) {
+                return Err(format!("`:rtt` is at most 10s, got `{text}`"));
+            }
+            return Ok(CommandLine::Rtt(rtt));
+        }
         "pause" => return no_value(CommandLine::Change(KnobChange::Paused(true))),
         "resume" => return no_value(CommandLine::Change(KnobChange::Paused(false))),
         "profile" => return no_value(CommandLine::Profile),
@@ -591,6 +627,29 @@ mod tests {
                 .unwrap_err()
                 .contains("`soon`")
         );
+    }
+
+    #[test]
+    fn rtt_command_needs_a_hop_and_a_duration() {
+        let mut app = app();
+        assert_eq!(type_command(&mut app, "rtt 1ms"), None);
+        assert!(app.message.as_ref().unwrap().0.contains("no latency hop"));
+        app.hop = Some(HopView {
+            port: 9043,
+            settings: HopSettings::default(),
+        });
+        assert_eq!(
+            type_command(&mut app, "rtt 1ms"),
+            Some(Action::SetRtt(Duration::from_millis(1)))
+        );
+        assert_eq!(
+            type_command(&mut app, "rtt 0"),
+            Some(Action::SetRtt(Duration::ZERO))
+        );
+        assert_eq!(type_command(&mut app, "rtt soon"), None);
+        assert!(app.message.as_ref().unwrap().0.contains("500ms"));
+        assert_eq!(type_command(&mut app, "rtt 1h"), None);
+        assert!(app.message.as_ref().unwrap().0.contains("at most 10s"));
     }
 
     #[test]

@@ -160,10 +160,20 @@ fn header_lines(app: &App, width: u16) -> Vec<Line<'static>> {
             ),
         ),
     ];
+    let hop = app.hop.as_ref().map(|hop| {
+        (
+            "rtt",
+            format!(
+                "{} (hop :{})",
+                crate::hop::format_rtt(hop.settings.rtt),
+                hop.port
+            ),
+        )
+    });
     let mut lines = vec![title];
     let mut current: Vec<Span> = Vec::new();
     let mut used = 0usize;
-    for (name, value) in knobs {
+    for (name, value) in knobs.into_iter().chain(hop) {
         let needed = name.chars().count() + value.chars().count() + 3;
         if used > 0 && used + needed > width as usize {
             lines.push(Line::from(std::mem::take(&mut current)));
@@ -950,6 +960,21 @@ mod screen_tests {
         assert!(compact.contains("ok 1,755,000"), "{compact}");
         let tiny = screen(&canned(false), 30, 8);
         assert!(tiny.contains("terminal too small (30×8)"), "{tiny}");
+    }
+
+    #[test]
+    fn header_shows_the_emulated_rtt_and_the_hop() {
+        let mut app = canned(false);
+        assert!(!screen(&app, 160, 48).contains("hop :"));
+        app.hop = Some(crate::ui::app::HopView {
+            port: 9043,
+            settings: crate::hop::HopSettings {
+                rtt: std::time::Duration::from_millis(2),
+                ..crate::hop::HopSettings::default()
+            },
+        });
+        assert!(screen(&app, 160, 48).contains("rtt 2ms (hop :9043)"));
+        assert!(screen(&app, 80, 24).contains("rtt 2ms (hop :9043)"));
     }
 
     #[test]

@@ -16,9 +16,10 @@ use crate::UsageError;
 use crate::bench::BenchResult;
 use crate::config::Settings;
 use crate::engine::Engine;
+use crate::hop::process::HopRoute;
 use crate::profiler::{self, CaptureRequest, Profiler};
 use crate::record::Recorder;
-use app::{Action, App, Severity};
+use app::{Action, App, HopView, Severity};
 
 /// Gives the terminal back however the session ends (return, `?`, panic unwinding).
 struct TerminalGuard;
@@ -59,6 +60,7 @@ pub fn run(
     settings: &Settings,
     node_pid: Option<u32>,
     recorder: Option<&Recorder>,
+    hop: Option<&HopRoute>,
 ) -> Result<BenchResult> {
     check_terminal()?;
     // Connect before taking over the screen, so a connection error prints like any other.
@@ -75,6 +77,10 @@ pub fn run(
         latest.borrow().clone(),
         settings.ui.window_secs,
     );
+    app.hop = hop.map(|hop| HopView {
+        port: hop.state.listen.port(),
+        settings: hop.state.settings,
+    });
     let frame_period = Duration::from_secs_f64(1.0 / f64::from(settings.ui.fps.max(1)));
 
     let mut terminal = ratatui::try_init().context("setting up the terminal")?;
@@ -140,6 +146,28 @@ pub fn run(
                     app.message = None;
                 }
             }
+            Some(Action::SetRtt(rtt)) => {
+                // A local socket answered from memory: microseconds, fine on the UI thread.
+                if let Some(hop) = hop {
+                    match hop.set_rtt(rtt) {
+                        Ok(state) => {
+                            let text = format!(
+                                "rtt {} through the latency hop",
+                                crate::hop::format_rtt(state.settings.rtt)
+                            );
+                            engine.note(text.clone());
+                            app.message = Some((text, Severity::Info));
+                            app.hop = Some(HopView {
+                                port: state.listen.port(),
+                                settings: state.settings,
+                            });
+                        }
+                        Err(err) => {
+                            app.message = Some((format!("{err:#}"), Severity::Error));
+                        }
+                    }
+                }
+            }
             Some(Action::Profile) => {
                 let request = CaptureRequest {
                     duration: settings.profiler.duration,
@@ -167,6 +195,9 @@ pub fn run(
             }
             Some(Action::QuitNow) => {
                 drop(guard);
+                if let Some(hop) = hop {
+                    hop.stop_if_started();
+                }
                 eprintln!(
                     "casstop: left at once; {} writes were still in flight and are not counted",
                     app.snapshot.interval.in_flight
@@ -186,5 +217,9 @@ pub fn run(
     drop(guard);
     let info = engine.info.clone();
     let totals = engine.wait()?;
-    Ok(BenchResult::new(&totals, &info))
+    let mut result = BenchResult::new(&totals, &info);
+    if let Some(state) = hop.and_then(|h| h.state().ok()) {
+        result.rtt_ms = Some(state.settings.rtt.as_secs_f64() * 1e3);
+    }
+    Ok(result)
 }

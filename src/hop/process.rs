@@ -1,0 +1,321 @@
+//! The hop as a process of its own beside the local node: `casstop local up --rtt 2ms` starts it
+//! detached (own process group, like the node), so it outlives the command and its CPU never
+//! counts as the client's. Its pid file, control socket and log live in the node's directory.
+
+use std::fs;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use super::control::{self, HopState, Request, SettingsChange};
+use super::{Hop, HopSettings};
+use crate::config::Settings;
+
+/// The subcommand the detached hop process runs (hidden from help).
+pub const SERVE_SUBCOMMAND: &str = "hop-serve";
+
+/// Where a node directory's hop keeps its files.
+#[derive(Clone, Debug)]
+pub struct HopFiles {
+    pub dir: PathBuf,
+}
+
+impl HopFiles {
+    pub fn new(dir: &Path) -> Self {
+        HopFiles {
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    pub fn pid_file(&self) -> PathBuf {
+        self.dir.join("hop.pid")
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.dir.join("hop.sock")
+    }
+
+    pub fn log_file(&self) -> PathBuf {
+        self.dir.join("logs").join("hop.log")
+    }
+
+    /// The pid of the hop serving this directory, if it still runs; a stale pid file is removed.
+    pub fn running_pid(&self) -> Option<u32> {
+        let text = fs::read_to_string(self.pid_file()).ok()?;
+        match text.trim().parse::<u32>() {
+            Ok(pid) if is_our_hop(pid, &self.dir) => Some(pid),
+            _ => {
+                let _ = fs::remove_file(self.pid_file());
+                None
+            }
+        }
+    }
+
+    /// The running hop's state, or `None` when no hop serves this directory.
+    pub fn state(&self) -> Option<HopState> {
+        self.running_pid()?;
+        control::request(&self.socket(), &Request::State).ok()
+    }
+}
+
+/// True when `pid` is a live casstop hop process serving `dir`: a recycled pid is never taken
+/// for the hop, and never signalled.
+fn is_our_hop(pid: u32, dir: &Path) -> bool {
+    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().next());
+    if matches!(state, Some("Z") | Some("X") | None) {
+        return false;
+    }
+    let Ok(cmdline) = fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
+    let args: Vec<String> = cmdline
+        .split(|b| *b == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    let dir = dir.display().to_string();
+    args.iter().any(|a| a == SERVE_SUBCOMMAND)
+        && args.windows(2).any(|w| w[0] == "--dir" && w[1] == dir)
+}
+
+/// What the detached process runs: the hop, and its control channel on this thread, until it is
+/// signalled.
+pub fn serve(
+    listen: SocketAddr,
+    upstream: SocketAddr,
+    settings: HopSettings,
+    dir: &Path,
+) -> Result<()> {
+    let hop = Hop::start(listen, upstream, settings)?;
+    control::serve(&hop, &HopFiles::new(dir).socket())
+}
+
+/// Makes the kernel send this process SIGTERM when `parent` ends (the hop of one run), and ends
+/// at once when it already has.
+pub fn exit_with_parent(parent: u32) -> Result<()> {
+    // SAFETY: prctl with PR_SET_PDEATHSIG and a signal number has no memory effects.
+    let set = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) };
+    if set != 0 {
+        return Err(std::io::Error::last_os_error()).context("asking to end with the parent");
+    }
+    // SAFETY: getppid has no preconditions.
+    if unsafe { libc::getppid() } as u32 != parent {
+        bail!("the run that started this hop (pid {parent}) has already ended");
+    }
+    Ok(())
+}
+
+/// The hop settings the configuration asks for, at `rtt`.
+pub fn configured(settings: &Settings, rtt: Duration) -> HopSettings {
+    HopSettings {
+        rtt,
+        jitter: settings.local.jitter,
+        jitter_distribution: settings.local.jitter_distribution,
+        seed: settings.local.jitter_seed,
+    }
+}
+
+/// Makes sure a hop serves the local node with `wanted`: changes the running one live, or starts
+/// one (`exe` is casstop's own binary) that outlives this process when `outlive`, else ends with
+/// it. Returns its state and whether this call started it.
+pub fn ensure(
+    settings: &Settings,
+    wanted: HopSettings,
+    exe: &Path,
+    outlive: bool,
+) -> Result<(HopState, bool)> {
+    let dir = settings.local.data_dir();
+    let files = HopFiles::new(&dir);
+    if files.running_pid().is_some() {
+        let change = SettingsChange {
+            rtt: Some(wanted.rtt),
+            jitter: Some(wanted.jitter),
+            jitter_distribution: Some(wanted.jitter_distribution),
+            seed: Some(wanted.seed),
+        };
+        let state = control::request(&files.socket(), &Request::Set(change))
+            .context("changing the running hop's RTT")?;
+        return Ok((state, false));
+    }
+    let listen = SocketAddr::from(([127, 0, 0, 1], settings.local.hop_port));
+    let upstream = SocketAddr::from(([127, 0, 0, 1], settings.local.cql_port));
+    if std::net::TcpStream::connect_timeout(&listen, Duration::from_millis(300)).is_ok() {
+        bail!(
+            "another process already listens on {listen}, the hop's port (local.hop_port), and \
+             it is not a hop casstop started; set another `local.hop_port`"
+        );
+    }
+    fs::create_dir_all(dir.join("logs"))
+        .with_context(|| format!("creating {}", dir.join("logs").display()))?;
+    let log = fs::File::create(files.log_file())
+        .with_context(|| format!("creating {}", files.log_file().display()))?;
+    use std::os::unix::process::CommandExt;
+    let mut args = serve_args(listen, upstream, &wanted, &dir);
+    if !outlive {
+        args.extend(["--parent".into(), std::process::id().to_string()]);
+    }
+    let mut child = Command::new(exe)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .with_context(|| format!("starting the hop ({})", exe.display()))?;
+    let pid = child.id();
+    fs::write(files.pid_file(), format!("{pid}\n"))
+        .with_context(|| format!("writing {}", files.pid_file().display()))?;
+    let started = Instant::now();
+    loop {
+        if let Ok(state) = control::request(&files.socket(), &Request::State) {
+            return Ok((state, true));
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            let _ = fs::remove_file(files.pid_file());
+            bail!(
+                "the hop exited ({status}) before it answered; {} says: {}",
+                files.log_file().display(),
+                fs::read_to_string(files.log_file())
+                    .unwrap_or_default()
+                    .trim()
+            );
+        }
+        if started.elapsed() > Duration::from_secs(5) {
+            stop(&files)?;
+            bail!(
+                "the hop (pid {pid}) did not answer on {} within 5s",
+                files.socket().display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn serve_args(
+    listen: SocketAddr,
+    upstream: SocketAddr,
+    s: &HopSettings,
+    dir: &Path,
+) -> Vec<String> {
+    let duration = |d: Duration| humantime::format_duration(d).to_string();
+    vec![
+        "local".into(),
+        SERVE_SUBCOMMAND.into(),
+        "--listen".into(),
+        listen.to_string(),
+        "--upstream".into(),
+        upstream.to_string(),
+        "--rtt".into(),
+        duration(s.rtt),
+        "--jitter".into(),
+        duration(s.jitter),
+        "--jitter-distribution".into(),
+        s.jitter_distribution.to_string(),
+        "--seed".into(),
+        s.seed.to_string(),
+        "--dir".into(),
+        dir.display().to_string(),
+    ]
+}
+
+/// Stops the hop serving `files.dir`. Returns its pid, or `None` when none ran.
+pub fn stop(files: &HopFiles) -> Result<Option<u32>> {
+    let Some(pid) = files.running_pid() else {
+        return Ok(None);
+    };
+    // SAFETY: kill(2) on a pid verified to be our hop; no memory is touched.
+    unsafe {
+        libc::kill(pid as libc::pid_t, libc::SIGTERM);
+    }
+    let started = Instant::now();
+    while is_our_hop(pid, &files.dir) {
+        if started.elapsed() > Duration::from_secs(5) {
+            bail!("the hop (pid {pid}) did not stop after SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = fs::remove_file(files.pid_file());
+    let _ = fs::remove_file(files.socket());
+    Ok(Some(pid))
+}
+
+/// A hop this run started for itself: stopped when the run ends, so the next run is direct again.
+pub struct StartedHop(pub HopFiles);
+
+impl Drop for StartedHop {
+    fn drop(&mut self) {
+        if let Err(err) = stop(&self.0) {
+            tracing::warn!("stopping the hop: {err:#}");
+        }
+    }
+}
+
+/// The hop a run goes through: its control socket, what it emulated when the run started, and
+/// the hop itself when this run started it (stopped when the route is dropped).
+pub struct HopRoute {
+    pub socket: PathBuf,
+    pub state: HopState,
+    started: Option<StartedHop>,
+}
+
+impl HopRoute {
+    /// The hop's state now (settings and counters).
+    pub fn state(&self) -> Result<HopState> {
+        control::request(&self.socket, &Request::State)
+    }
+
+    /// Changes the RTT live; the run's connections stay.
+    pub fn set_rtt(&self, rtt: Duration) -> Result<HopState> {
+        control::request(&self.socket, &Request::Set(SettingsChange::rtt(rtt)))
+    }
+
+    /// Whether this run started the hop (and stops it at its end).
+    pub fn started_here(&self) -> bool {
+        self.started.is_some()
+    }
+
+    /// Stops the hop now if this run started it (for exits that skip destructors).
+    pub fn stop_if_started(&self) {
+        if let Some(started) = &self.started
+            && let Err(err) = stop(&started.0)
+        {
+            tracing::warn!("stopping the hop: {err:#}");
+        }
+    }
+
+    /// `hop :9043`, for headers.
+    pub fn label(&self) -> String {
+        format!("hop :{}", self.state.listen.port())
+    }
+}
+
+/// Sends the run through the local node's hop when `--rtt` was given (`rtt_flag`), when
+/// `local.rtt` is above zero, or when a hop already runs (`local up --rtt`): starts or adjusts
+/// the hop, then points the contact point at it and translates every node address to it. The
+/// caller has checked that the run targets the local node.
+pub fn route(settings: &mut Settings, rtt_flag: bool, exe: &Path) -> Result<Option<HopRoute>> {
+    let files = HopFiles::new(&settings.local.data_dir());
+    let (state, started) = if rtt_flag || !settings.local.rtt.is_zero() {
+        let wanted = configured(settings, settings.local.rtt);
+        let (state, started) = ensure(settings, wanted, exe, false)?;
+        (state, started.then(|| StartedHop(files.clone())))
+    } else if let Some(state) = files.state() {
+        (state, None)
+    } else {
+        return Ok(None);
+    };
+    settings.cluster.hosts = vec![state.listen.to_string()];
+    settings.cluster.through_hop = Some(state.listen);
+    Ok(Some(HopRoute {
+        socket: files.socket(),
+        state,
+        started,
+    }))
+}
