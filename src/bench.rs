@@ -236,6 +236,10 @@ pub fn run_one_recorded(
         .as_ref()
         .map(|feed| feed.dir().to_path_buf())
         .unwrap_or_else(|| settings.output.dir.clone());
+    // Kept to notice a recording that fails (a full disk): the run then stops as if asked to,
+    // so the summary and the recording describe the same run.
+    let watch_record = record.clone();
+    let mut record_failed = false;
     let engine = Engine::start_recorded(settings, node_pid, record)?;
     let info = engine.info.clone();
     let mut snapshots = engine.subscribe();
@@ -262,6 +266,15 @@ pub fn run_one_recorded(
         });
         // The engine ends the run itself; this thread reads snapshots and passes on signals.
         loop {
+            if !record_failed
+                && let Some(why) = watch_record.as_ref().and_then(|feed| feed.failure())
+            {
+                record_failed = true;
+                eprintln!(
+                    "\nrecording failed ({why}); stopping the run, the recording so far is kept"
+                );
+                engine.request_stop();
+            }
             let signalled = signals.load(Ordering::SeqCst);
             if signalled > signals_seen {
                 if signals_seen > 0 || signalled > signals_seen + 1 {

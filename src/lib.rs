@@ -21,7 +21,7 @@ pub mod units;
 use std::ffi::OsString;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::Parser;
 
 use crate::cli::{BenchArgs, Cli, Command, LocalAction, LocalArgs, ReportArgs, SweepArgs};
@@ -505,10 +505,13 @@ fn bench_command(
         if let Some(dir) = &matrix_dir {
             bench::write_json(&dir.join(record::MATRIX), &results)?;
             report::write_matrix_report(dir, dir)?;
-            for (strategy, failure) in failures {
-                println!("recording of {strategy} stopped early: {failure}");
-            }
             println!("recorded in {} (chart: matrix.png)", dir.display());
+            if let Some((run, failure)) = failures.first() {
+                bail!(
+                    "recording the {run} run failed ({failure}); the run was stopped, what was recorded is in {}",
+                    dir.display()
+                );
+            }
         }
     } else {
         if args.rtt.len() > 1 {
@@ -531,6 +534,12 @@ fn bench_command(
             bench::write_json(path, &result)?;
         }
         if let Some(outcome) = outcome {
+            if let Some(failure) = &outcome.failure {
+                bail!(
+                    "recording failed ({failure}); the run was stopped, what was recorded is in {}",
+                    outcome.dir.display()
+                );
+            }
             println!("{}", outcome.describe());
         }
     }

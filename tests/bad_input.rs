@@ -400,3 +400,96 @@ fn the_interactive_session_refuses_a_terminal_too_small_to_draw() {
     assert!(joined.contains("the terminal is 40×10"), "{screen}");
     assert!(joined.contains("at least 60×16"), "{screen}");
 }
+
+#[test]
+fn a_run_directory_that_cannot_be_made_is_refused_before_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "not a directory").unwrap();
+    let output_dir = file.join("runs").display().to_string();
+    Case::new(
+        "unwritable run directory",
+        &["bench", "--duration", "1s"],
+        2,
+        &["output.dir", &output_dir, "--no-record"],
+    )
+    .env("CASSTOP_OUTPUT_DIR", &format!("\"{output_dir}\""))
+    .check();
+}
+
+/// A small tmpfs fills up during the run: the recording fails with the kernel's own ENOSPC, the
+/// run stops gracefully (summary printed), the exit is 1 with one line saying why and where the
+/// recording is, and what was recorded until then reads back.
+#[test]
+fn a_full_disk_while_recording_stops_the_run_and_keeps_the_recording() {
+    common::node_pid();
+    let dir = tempfile::tempdir().unwrap();
+    let mount = dir.path().join("tiny");
+    std::fs::create_dir(&mount).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+        .arg(&mount)
+        .status()
+        .expect("mount runs");
+    assert!(
+        mounted.success(),
+        "mounting a 64 KiB tmpfs (needs root, as on the CI machines)"
+    );
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(mount.clone());
+
+    let started = Instant::now();
+    let output = Command::new(env!("CARGO_BIN_EXE_casstop"))
+        .args(["bench", "--duration", "120s", "--rate", "2000"])
+        .env_remove("CASSTOP_CONFIG")
+        .env("CASSTOP_OUTPUT_DIR", format!("\"{}\"", mount.display()))
+        .env("CASSTOP_LOAD_INTERVAL", "\"100ms\"")
+        .env("CASSTOP_CLUSTER_KEYSPACE", "\"casstop_test\"")
+        .env("CASSTOP_CLUSTER_TABLE", "\"disk_full\"")
+        .stdin(Stdio::null())
+        .output()
+        .expect("casstop runs");
+    let took = started.elapsed();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let last = stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .last()
+        .unwrap_or_default();
+    assert!(last.starts_with("casstop: recording failed ("), "{stderr}");
+    assert!(last.contains("No space left on device"), "{last}");
+    assert!(
+        stdout.contains("throughput"),
+        "the summary is printed: {stdout}"
+    );
+    assert!(
+        took < Duration::from_secs(100),
+        "the run stopped early: {took:?}"
+    );
+    let run_dir = std::fs::read_dir(&mount)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.is_dir())
+        .expect("the run directory is kept");
+    assert!(last.contains(&run_dir.display().to_string()), "{last}");
+    let intervals = std::fs::read_to_string(run_dir.join("intervals.jsonl")).unwrap();
+    let lines: Vec<&str> = intervals.lines().collect();
+    let complete = lines
+        .iter()
+        .filter(|l| serde_json::from_str::<serde_json::Value>(l).is_ok())
+        .count();
+    assert!(complete > 0, "some intervals were recorded");
+    assert!(complete + 1 >= lines.len(), "at most the last line is cut");
+    eprintln!(
+        "disk full after {took:?}: {complete} intervals kept in {}",
+        run_dir.display()
+    );
+}

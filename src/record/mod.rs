@@ -127,7 +127,15 @@ pub fn label<'a>(settings: &'a Settings, command: &'a str) -> &'a str {
 /// Makes a new owner-only run directory under `output` (`-2`, `-3`, ... when two runs start in
 /// the same second).
 pub fn create_run_dir(output: &Path, label: &str) -> Result<PathBuf> {
-    create_private_dir(output, true)?;
+    // Where runs go is configuration: a directory that cannot be made is the user's to fix
+    // (exit 2), before anything connects or runs.
+    create_private_dir(output, true).map_err(|err| {
+        crate::UsageError(format!(
+            "output.dir `{}` cannot hold recordings: {}; set another output.dir (CASSTOP_OUTPUT_DIR), or record nothing with --no-record",
+            output.display(),
+            err.root_cause()
+        ))
+    })?;
     let base = run_dir_name(output, label, SystemTime::now());
     for attempt in 1.. {
         let dir = if attempt == 1 {
