@@ -460,8 +460,7 @@ fn a_full_disk_while_recording_stops_the_run_and_keeps_the_recording() {
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     let last = stderr
         .lines()
-        .filter(|l| !l.trim().is_empty())
-        .last()
+        .rfind(|l| !l.trim().is_empty())
         .unwrap_or_default();
     assert!(last.starts_with("casstop: recording failed ("), "{stderr}");
     assert!(last.contains("No space left on device"), "{last}");
