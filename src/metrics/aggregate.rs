@@ -555,6 +555,8 @@ impl State {
             busiest_percent: thread_percent.max(polling.min(100.0)),
             busiest_thread: busiest.map(|t| t.name.clone()).unwrap_or_default(),
             node_percent: stats.cpu.node_percent,
+            machine_percent: stats.cpu.machine_percent,
+            client_percent: stats.cpu.process_percent,
             cores: self.cores,
             application_share: self.application_share,
         }
@@ -584,7 +586,5 @@ impl State {
 
 /// Cores the machine has online (the local node shares them with casstop).
 fn online_cores() -> u32 {
-    // SAFETY: sysconf has no preconditions.
-    let cores = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
-    if cores > 0 { cores as u32 } else { 1 }
+    super::proc::online_cores()
 }

@@ -77,6 +77,9 @@ pub struct CpuSample {
     pub node_rss_bytes: Option<u64>,
     /// casstop's CPU seconds since the sampler started.
     pub process_cpu_s: f64,
+    /// Every process on the machine, percent of one core (200% = two cores busy): tells a
+    /// saturated shared machine from an idle one.
+    pub machine_percent: Option<f64>,
 }
 
 impl CpuSample {
@@ -103,6 +106,29 @@ pub struct CpuSampler {
     last_process: u64,
     last_threads: HashMap<u32, (u64, u64)>,
     last_node: Option<u64>,
+    /// Busy and total ticks of all cores at the previous sample.
+    last_machine: Option<(u64, u64)>,
+}
+
+/// Busy and total ticks over all cores from `/proc/stat`'s first line
+/// (`cpu user nice system idle iowait irq softirq steal ...`).
+pub fn parse_machine_ticks(text: &str) -> Option<(u64, u64)> {
+    let line = text.lines().next()?;
+    let mut fields = line.split_whitespace();
+    if fields.next()? != "cpu" {
+        return None;
+    }
+    let values: Vec<u64> = fields.take(8).filter_map(|f| f.parse().ok()).collect();
+    if values.len() < 8 {
+        return None;
+    }
+    let idle = values[3] + values[4];
+    let total: u64 = values.iter().sum();
+    Some((total - idle, total))
+}
+
+fn read_machine_ticks() -> Option<(u64, u64)> {
+    parse_machine_ticks(&fs::read_to_string("/proc/stat").ok()?)
 }
 
 impl CpuSampler {
@@ -119,6 +145,7 @@ impl CpuSampler {
             last_process: process,
             last_threads: HashMap::new(),
             last_node: None,
+            last_machine: read_machine_ticks(),
         };
         sampler.last_threads = sampler
             .read_threads()
@@ -210,8 +237,24 @@ impl CpuSampler {
                 None => self.last_node = None,
             }
         }
+        let machine = read_machine_ticks();
+        if let (Some((busy, total)), Some((busy_before, total_before))) =
+            (machine, self.last_machine)
+            && total > total_before
+        {
+            let share = busy.saturating_sub(busy_before) as f64 / (total - total_before) as f64;
+            sample.machine_percent = Some(share * online_cores() as f64 * 100.0);
+        }
+        self.last_machine = machine;
         sample
     }
+}
+
+/// Cores the machine has online.
+pub fn online_cores() -> u32 {
+    // SAFETY: sysconf has no preconditions.
+    let cores = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    if cores > 0 { cores as u32 } else { 1 }
 }
 
 fn read_stat(path: &str) -> Option<StatLine> {
@@ -249,6 +292,13 @@ mod tests {
         // SAFETY: clock_gettime writes into the timespec we own.
         unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
         Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
+    }
+
+    #[test]
+    fn machine_ticks_count_everything_but_idle_and_iowait() {
+        let stat = "cpu  100 5 50 800 40 3 2 0 0 0\ncpu0 1 2 3 4 5 6 7 8 9 10\n";
+        assert_eq!(parse_machine_ticks(stat), Some((160, 1000)));
+        assert_eq!(parse_machine_ticks("intr 1 2 3"), None);
     }
 
     #[test]

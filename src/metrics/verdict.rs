@@ -13,6 +13,9 @@ pub const CPU_BOUND_PERCENT: f64 = 85.0;
 pub const IO_BOUND_PERCENT: f64 = 50.0;
 /// A local node using more than this share of the machine's cores is the limit.
 pub const SERVER_BOUND_SHARE: f64 = 0.8;
+/// A machine busier than this share of its cores, with the local node on it, has no CPU left to
+/// give the node: the node is the limit even below [`SERVER_BOUND_SHARE`] of the cores.
+pub const MACHINE_SATURATED_SHARE: f64 = 0.9;
 /// p99 this many times p50 under a strategy that waits on the slowest write is head-of-line.
 pub const HEAD_OF_LINE_RATIO: f64 = 5.0;
 
@@ -75,6 +78,9 @@ pub struct Evidence {
     pub busiest_thread: String,
     /// The local node's CPU, percent of one core, and the machine's core count.
     pub node_percent: Option<f64>,
+    /// Every process on the machine, and casstop's whole process, percent of one core.
+    pub machine_percent: Option<f64>,
+    pub client_percent: f64,
     pub cores: u32,
     /// Share of profile samples in the application's own work, from the last capture.
     pub application_share: Option<f64>,
@@ -128,6 +134,23 @@ pub fn judge(e: &Evidence) -> Verdict {
                     "server-bound: node at {node:.0}% of {} cores, p99 {} — the client is not the limit",
                     e.cores,
                     crate::units::Micros(e.p99_us as f64)
+                ),
+            );
+        }
+    }
+    // The node shares the machine with casstop (and whatever else runs there): when the machine
+    // has no idle CPU left, the node cannot go faster, whatever its own share.
+    if let (Some(node), Some(machine)) = (e.node_percent, e.machine_percent) {
+        let cores = f64::from(e.cores.max(1));
+        if machine >= MACHINE_SATURATED_SHARE * cores * 100.0 && node >= e.client_percent {
+            let others = (machine - node - e.client_percent).max(0.0);
+            return verdict(
+                VerdictKind::ServerBound,
+                format!(
+                    "server-bound: the machine's {} cores are {:.0}% busy (node {node:.0}%, casstop {:.0}%, others {others:.0}%) — the node gets no more CPU; more depth only adds latency",
+                    e.cores,
+                    machine / cores,
+                    e.client_percent
                 ),
             );
         }
@@ -337,5 +360,35 @@ mod tests {
             ..evidence()
         };
         assert_eq!(judge(&failing).kind, VerdictKind::Failing);
+    }
+
+    #[test]
+    fn a_saturated_shared_machine_names_the_node_unless_one_write_is_in_flight() {
+        let shared = Evidence {
+            busiest_percent: 30.0,
+            node_percent: Some(120.0),
+            machine_percent: Some(192.0),
+            client_percent: 40.0,
+            cores: 2,
+            ..evidence()
+        };
+        let v = judge(&shared);
+        assert_eq!(v.kind, VerdictKind::ServerBound, "{}", v.text);
+        assert!(v.text.contains("96% busy"), "{}", v.text);
+        assert!(v.text.contains("others 32%"), "{}", v.text);
+        // Idle cores: the node could go faster, so it is not the limit.
+        let idle = Evidence {
+            machine_percent: Some(120.0),
+            ..shared.clone()
+        };
+        assert_ne!(judge(&idle).kind, VerdictKind::ServerBound);
+        // One write at a time waits on the round trip whatever the machine does.
+        let sync = Evidence {
+            strategy: Some(Strategy::Sync),
+            in_flight: 1,
+            in_flight_limit: 1,
+            ..shared
+        };
+        assert_eq!(judge(&sync).kind, VerdictKind::IoBound);
     }
 }

@@ -445,6 +445,14 @@ fn cpu_lines(app: &App) -> Vec<Line<'static>> {
                 .unwrap_or_default()
         )));
     }
+    if let Some(machine) = cpu.machine_percent {
+        // Everything on the machine: a shared box with no idle core limits the node too.
+        lines.push(Line::from(format!(
+            "machine {:>4.0}% of {} cores",
+            machine,
+            crate::metrics::proc::online_cores()
+        )));
+    }
     let tasks = &interval.tasks;
     lines.push(Line::from(format!(
         "workers busy {:.0}%  scheduled {:.0}%  idle {:.0}%",
@@ -831,6 +839,7 @@ mod screen_tests {
                         node_percent: Some(176.0),
                         node_rss_bytes: Some(1_500 << 20),
                         process_cpu_s: 20.0,
+                        machine_percent: Some(198.0),
                     },
                     verdict: crate::metrics::verdict::Verdict {
                         kind: VerdictKind::ServerBound,
