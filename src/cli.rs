@@ -157,7 +157,16 @@ pub struct LocalArgs {
 #[derive(Debug, Subcommand)]
 pub enum LocalAction {
     /// Install on first use (Maven Central), then start the node; returns once CQL answers.
-    Up,
+    Up {
+        /// Require a login: PasswordAuthenticator and CassandraAuthorizer, superuser
+        /// cassandra/cassandra (`local.auth`).
+        #[arg(long)]
+        auth: bool,
+        /// Accept only TLS clients, with a CA and node certificate generated into
+        /// <data_dir>/tls; clients set tls.enabled and tls.ca_file (`local.tls`).
+        #[arg(long)]
+        tls: bool,
+    },
     /// Stop the node casstop started (by its recorded pid).
     Down,
     /// Print whether the node is up, its pid, version, address and data size.
@@ -193,6 +202,18 @@ impl Cli {
                 Some(&args.knobs)
             }
             Some(Command::Sweep(args)) => Some(&args.knobs),
+            Some(Command::Local(LocalArgs {
+                action: LocalAction::Up { auth, tls },
+            })) => {
+                // The flags switch the options on; off stays the config's business.
+                if *auth {
+                    flags.push(FlagOverride::new("local.auth", "--auth", true));
+                }
+                if *tls {
+                    flags.push(FlagOverride::new("local.tls", "--tls", true));
+                }
+                None
+            }
             _ => None,
         };
         if let Some(knobs) = knobs {
@@ -312,6 +333,16 @@ mod tests {
         assert_eq!(load.rate, 500.0);
         assert_eq!(load.duration, Duration::from_secs(3));
         assert_eq!(loaded.settings.cluster.consistency, Consistency::LocalOne);
+    }
+
+    #[test]
+    fn local_up_flags_switch_auth_and_tls_on() {
+        let cli = Cli::try_parse_from(["casstop", "local", "up", "--tls", "--auth"]).unwrap();
+        let loaded = crate::config::load(None, &[], &cli.flag_overrides()).unwrap();
+        assert!(loaded.settings.local.tls && loaded.settings.local.auth);
+        let cli = Cli::try_parse_from(["casstop", "local", "up"]).unwrap();
+        let loaded = crate::config::load(None, &[], &cli.flag_overrides()).unwrap();
+        assert!(!loaded.settings.local.tls && !loaded.settings.local.auth);
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod engine;
 pub mod local;
 pub mod metrics;
 pub mod profiler;
+pub mod tls;
 pub mod ui;
 pub mod units;
 
@@ -57,9 +58,13 @@ fn one_line(err: &anyhow::Error) -> String {
 }
 
 fn exit_code(err: &anyhow::Error) -> u8 {
-    let usage = err
-        .chain()
-        .any(|cause| cause.is::<ConfigError>() || cause.is::<UsageError>());
+    // Credentials or TLS the cluster turns away are settings to fix, like a misspelt key.
+    let usage = err.chain().any(|cause| {
+        cause.is::<ConfigError>()
+            || cause.is::<UsageError>()
+            || cause.is::<cluster::Refused>()
+            || cause.is::<tls::TlsFileError>()
+    });
     if usage { 2 } else { 1 }
 }
 
@@ -132,7 +137,7 @@ async fn local_command(action: LocalAction, loaded: &Loaded) -> Result<()> {
     let settings = &loaded.settings;
     let node = LocalNode::new(&settings.local);
     match action {
-        LocalAction::Up => {
+        LocalAction::Up { .. } => {
             let report = node.up(settings, &mut StderrProgress::new()).await?;
             match report.boot_time {
                 Some(boot) => println!(
@@ -151,6 +156,7 @@ async fn local_command(action: LocalAction, loaded: &Loaded) -> Result<()> {
                     report.version, report.address, report.pid
                 ),
             }
+            print_client_hints(&report);
         }
         LocalAction::Down => match node.down()? {
             Some(pid) => println!("local node stopped (pid {pid})"),
@@ -199,6 +205,23 @@ async fn local_command(action: LocalAction, loaded: &Loaded) -> Result<()> {
     Ok(())
 }
 
+/// How clients reach a node that requires a login or TLS. The password is never printed; the
+/// default superuser's is the well-known one.
+fn print_client_hints(report: &local::UpReport) {
+    if report.options.auth {
+        println!(
+            "  auth: required; the default superuser is `cassandra` with password `cassandra`: \
+             clients set auth.username and CASSTOP_AUTH_PASSWORD (or auth.password)"
+        );
+    }
+    if let Some(ca_file) = &report.ca_file {
+        println!(
+            "  TLS: required; clients set tls.enabled = true and tls.ca_file = \"{}\"",
+            ca_file.display()
+        );
+    }
+}
+
 /// True when every contact point is the local node's address.
 fn targets_local_node(settings: &Settings) -> bool {
     let local_port = settings.local.cql_port;
@@ -228,6 +251,13 @@ pub async fn prepare_cluster(settings: &Settings) -> Result<Option<u32>> {
     if !answers && settings.local.auto_start {
         eprintln!("nothing answers on {address}; starting the local node (casstop local up)");
         let report = node.up(settings, &mut StderrProgress::new()).await?;
+        if report.options.tls && !settings.tls.enabled {
+            eprintln!(
+                "note: the local node requires TLS (local.tls) but tls.enabled is false; its CA \
+                 is {}",
+                node.certificates().ca_file().display()
+            );
+        }
         eprintln!(
             "local node up: Apache Cassandra {} on {} (pid {}){}",
             report.version,
