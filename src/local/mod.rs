@@ -360,7 +360,18 @@ impl LocalNode {
 
     fn render_config(&self, options: NodeOptions) -> Result<()> {
         let conf = self.data_dir.join("conf");
-        for dir in ["conf", "logs", "tmp", "data"] {
+        // Created here rather than by the JVM (which would make them 0755), so everything of the
+        // node is owner-only even if the top directory's mode is changed later.
+        for dir in [
+            "conf",
+            "logs",
+            "tmp",
+            "data",
+            "commitlog",
+            "hints",
+            "saved_caches",
+            "cdc_raw",
+        ] {
             create_private_dir(&self.data_dir.join(dir))?;
         }
         let authenticated = options.auth;
@@ -437,9 +448,6 @@ impl LocalNode {
                 self.data_dir.join("conf/logback.xml").display()
             ),
             format!("-Djava.io.tmpdir={}", dir("tmp")),
-            // With `local.auth`, the default superuser exists at once rather than ~10 s after
-            // CQL opens, so `up` returns with a node that takes the login.
-            "-Dcassandra.superuser_setup_delay_ms=0".into(),
             format!("-Djna.tmpdir={}", dir("tmp")),
             format!("-XX:HeapDumpPath={}", dir("tmp")),
             "-cp".into(),
