@@ -104,7 +104,7 @@ impl Serialize for Secret {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TlsSettings {
     pub enabled: bool,
@@ -113,6 +113,20 @@ pub struct TlsSettings {
     /// PEM client certificate and key, for nodes that require client authentication.
     pub cert_file: String,
     pub key_file: String,
+    /// The node's certificate must name the address connected to; false checks the chain only.
+    pub verify_hostname: bool,
+}
+
+impl Default for TlsSettings {
+    fn default() -> Self {
+        TlsSettings {
+            enabled: false,
+            ca_file: String::new(),
+            cert_file: String::new(),
+            key_file: String::new(),
+            verify_hostname: true,
+        }
+    }
 }
 
 impl TlsSettings {

@@ -58,24 +58,15 @@ fn certificates(
 /// `ca_file` and name the address connected to; `cert_file`/`key_file`, when given, are presented
 /// to nodes that ask for a client certificate.
 pub fn client_config(tls: &TlsSettings) -> Result<Arc<rustls::ClientConfig>, TlsFileError> {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in certificates("tls.ca_file", &tls.ca_file)? {
-        roots.add(cert).map_err(|err| {
-            file_error(
-                "tls.ca_file",
-                &tls.ca_file,
-                format!("not a usable CA certificate: {err}"),
-            )
-        })?;
-    }
     // The provider is named rather than taken from the process default, so another crate
     // enabling a second rustls backend cannot make this ambiguous.
-    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|err| file_error("tls.ca_file", &tls.ca_file, err.to_string()))?
-    .with_root_certificates(roots);
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let verifier = server_verifier(tls, provider.clone())?;
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|err| file_error("tls.ca_file", &tls.ca_file, err.to_string()))?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier);
     let config = if tls.cert_file.is_empty() {
         builder.with_no_client_auth()
     } else {
@@ -97,6 +88,83 @@ pub fn client_config(tls: &TlsSettings) -> Result<Arc<rustls::ClientConfig>, Tls
         })?
     };
     Ok(Arc::new(config))
+}
+
+/// What the node's certificate is checked against: the CA of `tls.ca_file` (webpki, as rustls
+/// does by default), and the address connected to unless `tls.verify_hostname` is false.
+fn server_verifier(
+    tls: &TlsSettings,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+) -> Result<Arc<dyn rustls::client::danger::ServerCertVerifier>, TlsFileError> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in certificates("tls.ca_file", &tls.ca_file)? {
+        roots.add(cert).map_err(|err| {
+            file_error(
+                "tls.ca_file",
+                &tls.ca_file,
+                format!("not a usable CA certificate: {err}"),
+            )
+        })?;
+    }
+    let chain =
+        rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+            .build()
+            .map_err(|err| file_error("tls.ca_file", &tls.ca_file, err.to_string()))?;
+    Ok(if tls.verify_hostname {
+        chain
+    } else {
+        Arc::new(ChainOnly(chain))
+    })
+}
+
+/// Checks that the node's certificate chains to the CA, but not which name it was issued to
+/// (`tls.verify_hostname = false`): for clusters whose certificates do not list the addresses
+/// clients connect to. The chain is checked first, so a name mismatch is all this forgives.
+#[derive(Debug)]
+struct ChainOnly(Arc<rustls::client::WebPkiServerVerifier>);
+
+impl rustls::client::danger::ServerCertVerifier for ChainOnly {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &rustls::pki_types::ServerName<'_>,
+        ocsp_response: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        use rustls::CertificateError::{NotValidForName, NotValidForNameContext};
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
+            Err(rustls::Error::InvalidCertificate(
+                NotValidForName | NotValidForNameContext { .. },
+            )) => Ok(rustls::client::danger::ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
 }
 
 /// The local node's TLS files in `<data_dir>/tls` (owner-only): the CA clients trust, the node's
@@ -250,9 +318,47 @@ mod tests {
             ca_file: certs.ca_file().display().to_string(),
             cert_file: certs.client_cert_file().display().to_string(),
             key_file: certs.client_key_file().display().to_string(),
+            verify_hostname: true,
         };
         let config = client_config(&tls).unwrap();
         assert!(config.client_auth_cert_resolver.has_certs());
+    }
+
+    #[test]
+    fn verify_hostname_off_forgives_the_name_but_not_the_chain() {
+        use rustls::pki_types::{ServerName, UnixTime};
+        let dir = tempfile::tempdir().unwrap();
+        let certs = LocalCertificates::new(dir.path());
+        certs.ensure().unwrap();
+        let keystore = fs::read(certs.node_keystore()).unwrap();
+        let node_cert = CertificateDer::pem_slice_iter(&keystore)
+            .next()
+            .unwrap()
+            .unwrap();
+        let client_pem = fs::read(certs.client_cert_file()).unwrap();
+        let stranger = CertificateDer::from_pem_slice(&client_pem).unwrap();
+        let verify = |verify_hostname: bool, cert: &CertificateDer<'_>, name: &str| {
+            let tls = TlsSettings {
+                enabled: true,
+                ca_file: certs.ca_file().display().to_string(),
+                verify_hostname,
+                ..TlsSettings::default()
+            };
+            let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+            let verifier = server_verifier(&tls, provider).unwrap();
+            let name = ServerName::try_from(name.to_string()).unwrap();
+            verifier
+                .verify_server_cert(cert, &[], &name, &[], UnixTime::now())
+                .map(|_| ())
+                .map_err(|err| err.to_string())
+        };
+        assert_eq!(verify(true, &node_cert, "127.0.0.1"), Ok(()));
+        assert_eq!(verify(true, &node_cert, "localhost"), Ok(()));
+        let mismatch = verify(true, &node_cert, "db1.example").unwrap_err();
+        assert!(mismatch.contains("not valid for name"), "{mismatch}");
+        assert_eq!(verify(false, &node_cert, "db1.example"), Ok(()));
+        // A client certificate is not a server certificate, whatever the name check says.
+        assert!(verify(false, &stranger, "127.0.0.1").is_err());
     }
 
     #[test]
@@ -267,6 +373,7 @@ mod tests {
             cert_file: certs.client_cert_file().display().to_string(),
             // The CA certificate where the client's key belongs.
             key_file: ca.clone(),
+            verify_hostname: true,
         };
         let err = client_config(&mismatched).unwrap_err();
         assert_eq!(err.key, "tls.key_file");

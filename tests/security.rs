@@ -23,7 +23,7 @@ const KEYSPACE: &str = "casstop_test";
 
 /// The tests below that use the node; the last one to finish stops it. A filtered run leaves it
 /// running, and the next run reuses it.
-const NODE_TESTS: usize = 6;
+const NODE_TESTS: usize = 7;
 static FINISHED: AtomicUsize = AtomicUsize::new(0);
 
 struct SecureNode {
@@ -362,6 +362,30 @@ fn node_data_and_generated_keys_are_owner_only() {
     for file in ["node.pem", "client-key.pem", "ca.pem", "client.pem"] {
         assert_eq!(mode(&tls.join(file)), 0o600, "{file}");
     }
+}
+
+#[test]
+fn up_with_other_options_while_it_runs_is_refused() {
+    let (node, _finish) = secure_node();
+    let local = LocalSettings {
+        tls: false,
+        ..node.local.clone()
+    };
+    let settings = Settings {
+        local: local.clone(),
+        ..Settings::default()
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let err = runtime
+        .block_on(LocalNode::new(&local).up(&settings, &mut Quiet))
+        .expect_err("a running node is not silently reused with other options");
+    let text = format!("{err:#}");
+    assert!(
+        text.contains("runs with auth on, TLS on, not auth on, TLS off as asked"),
+        "{text}"
+    );
+    assert!(text.contains("casstop local down"), "{text}");
+    assert!(err.is::<casstop::UsageError>(), "exit code 2");
 }
 
 /// TLS towards a node that does not speak it: the shared plain node, which is only asked for a
