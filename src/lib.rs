@@ -181,6 +181,15 @@ async fn local_command(action: LocalAction, loaded: &Loaded) -> Result<()> {
                     .unwrap_or_else(|| format!("{} (configured)", settings.local.version))
             );
             println!("  address:   {}", status.address);
+            if status.pid.is_some() {
+                let options = node.running_options();
+                let ca = if options.tls {
+                    format!(" (CA {})", node.certificates().ca_file().display())
+                } else {
+                    String::new()
+                };
+                println!("  clients:   {options}{ca}");
+            }
             println!(
                 "  data:      {} ({:.1} MB)",
                 status.data_dir.display(),
