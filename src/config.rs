@@ -63,8 +63,7 @@ pub struct AuthSettings {
 
 /// A password: readable only through [`Secret::expose`]. Debug, Display and Serialize show
 /// `***` (or nothing when it is empty), so settings can be logged, printed and recorded safely.
-#[derive(Clone, PartialEq, Eq, Default, Deserialize)]
-#[serde(transparent)]
+#[derive(Clone, PartialEq, Eq, Default)]
 pub struct Secret(String);
 
 impl Secret {
@@ -95,6 +94,37 @@ impl fmt::Debug for Secret {
 impl fmt::Display for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.redacted())
+    }
+}
+
+// Only a string is a password; anything else is refused without echoing it, as serde's own
+// "invalid type: integer `123456`" would.
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Text;
+        impl serde::de::Visitor<'_> for Text {
+            type Value = Secret;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a password in quotes")
+            }
+            fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<Secret, E> {
+                Ok(Secret(value.to_string()))
+            }
+            fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Secret, E> {
+                Err(E::custom(NOT_TEXT))
+            }
+            fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Secret, E> {
+                Err(E::custom(NOT_TEXT))
+            }
+            fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Secret, E> {
+                Err(E::custom(NOT_TEXT))
+            }
+            fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Secret, E> {
+                Err(E::custom(NOT_TEXT))
+            }
+        }
+        const NOT_TEXT: &str = "must be a string in quotes (value not shown)";
+        deserializer.deserialize_str(Text)
     }
 }
 
@@ -465,7 +495,13 @@ pub fn load(
                 SECTIONS.join(", ")
             ),
         })?;
-        set_path(&mut table, &key, env_value(raw));
+        // A password is taken as written: `123456` or `true` is a password, not a number.
+        let value = if key == "auth.password" {
+            toml::Value::String(raw.clone())
+        } else {
+            env_value(raw)
+        };
+        set_path(&mut table, &key, value);
         origins.insert(key, Origin::Env(var.clone()));
     }
 
@@ -1129,6 +1165,27 @@ mod tests {
             assert!(text.contains("***"), "{text}");
         }
         assert_eq!(format!("{:?}", Secret::default()), "\"\"");
+    }
+
+    #[test]
+    fn a_password_is_never_echoed_and_digits_from_the_environment_are_a_password() {
+        let env = vec![
+            ("CASSTOP_AUTH_USERNAME".to_string(), "u".to_string()),
+            ("CASSTOP_AUTH_PASSWORD".to_string(), "987654".to_string()),
+        ];
+        let loaded = load(None, &env, &[]).unwrap();
+        assert_eq!(loaded.settings.auth.password.expose(), "987654");
+
+        for value in ["987654", "true", "1.5"] {
+            let text = message(load_text(&format!(
+                "[auth]\nusername = \"u\"\npassword = {value}\n"
+            )));
+            assert!(
+                text.contains(":3: `auth.password`: must be a string in quotes"),
+                "{text}"
+            );
+            assert!(!text.contains(value), "{text}");
+        }
     }
 
     #[test]
