@@ -157,16 +157,7 @@ pub struct LocalArgs {
 #[derive(Debug, Subcommand)]
 pub enum LocalAction {
     /// Install on first use (Maven Central), then start the node; returns once CQL answers.
-    Up {
-        /// Require a login: PasswordAuthenticator and CassandraAuthorizer, superuser
-        /// cassandra/cassandra (`local.auth`).
-        #[arg(long)]
-        auth: bool,
-        /// Accept only TLS clients, with a CA and node certificate generated into
-        /// <data_dir>/tls; clients set tls.enabled and tls.ca_file (`local.tls`).
-        #[arg(long)]
-        tls: bool,
-    },
+    Up(UpArgs),
     /// Stop the node casstop started (by its recorded pid).
     Down,
     /// Print whether the node is up, its pid, version, address and data size.
@@ -177,6 +168,18 @@ pub enum LocalAction {
         #[arg(short = 'n', long, default_value_t = 40)]
         lines: usize,
     },
+}
+
+#[derive(Debug, Args, Default)]
+pub struct UpArgs {
+    /// Require a login: PasswordAuthenticator and CassandraAuthorizer, superuser
+    /// cassandra/cassandra (`local.auth`).
+    #[arg(long)]
+    pub auth: bool,
+    /// Accept only TLS clients, with a CA and node certificate generated into <data_dir>/tls;
+    /// clients set tls.enabled and tls.ca_file (`local.tls`).
+    #[arg(long)]
+    pub tls: bool,
 }
 
 impl Cli {
@@ -203,13 +206,13 @@ impl Cli {
             }
             Some(Command::Sweep(args)) => Some(&args.knobs),
             Some(Command::Local(LocalArgs {
-                action: LocalAction::Up { auth, tls },
+                action: LocalAction::Up(up),
             })) => {
                 // The flags switch the options on; off stays the config's business.
-                if *auth {
+                if up.auth {
                     flags.push(FlagOverride::new("local.auth", "--auth", true));
                 }
-                if *tls {
+                if up.tls {
                     flags.push(FlagOverride::new("local.tls", "--tls", true));
                 }
                 None

@@ -137,7 +137,7 @@ async fn local_command(action: LocalAction, loaded: &Loaded) -> Result<()> {
     let settings = &loaded.settings;
     let node = LocalNode::new(&settings.local);
     match action {
-        LocalAction::Up { .. } => {
+        LocalAction::Up(_) => {
             let report = node.up(settings, &mut StderrProgress::new()).await?;
             match report.boot_time {
                 Some(boot) => println!(
