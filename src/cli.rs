@@ -317,6 +317,14 @@ pub struct UpArgs {
     /// Spread of each direction's delay (see `local.jitter_distribution`).
     #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
     pub jitter: Option<Duration>,
+    /// Require a login: PasswordAuthenticator and CassandraAuthorizer, superuser
+    /// cassandra/cassandra (`local.auth`).
+    #[arg(long)]
+    pub auth: bool,
+    /// Accept only TLS clients, with a CA and node certificate generated into <data_dir>/tls;
+    /// clients set tls.enabled and tls.ca_file (`local.tls`).
+    #[arg(long)]
+    pub tls: bool,
 }
 
 #[derive(Debug, Args)]
@@ -391,6 +399,13 @@ impl Cli {
                         "--jitter",
                         duration_flag(jitter),
                     ));
+                }
+                // The flags switch the options on; off stays the config's business.
+                if up.auth {
+                    flags.push(FlagOverride::new("local.auth", "--auth", true));
+                }
+                if up.tls {
+                    flags.push(FlagOverride::new("local.tls", "--tls", true));
                 }
                 None
             }
@@ -566,6 +581,16 @@ mod tests {
         assert_eq!(load.rate, 500.0);
         assert_eq!(load.duration, Duration::from_secs(3));
         assert_eq!(loaded.settings.cluster.consistency, Consistency::LocalOne);
+    }
+
+    #[test]
+    fn local_up_flags_switch_auth_and_tls_on() {
+        let cli = Cli::try_parse_from(["casstop", "local", "up", "--tls", "--auth"]).unwrap();
+        let loaded = crate::config::load(None, &[], &cli.flag_overrides()).unwrap();
+        assert!(loaded.settings.local.tls && loaded.settings.local.auth);
+        let cli = Cli::try_parse_from(["casstop", "local", "up"]).unwrap();
+        let loaded = crate::config::load(None, &[], &cli.flag_overrides()).unwrap();
+        assert!(!loaded.settings.local.tls && !loaded.settings.local.auth);
     }
 
     #[test]

@@ -59,7 +59,11 @@ pub async fn connect(settings: &Settings) -> Result<Session> {
         .tcp_nodelay(true)
         .fetch_schema_metadata(false);
     if !settings.auth.username.is_empty() {
-        builder = builder.user(&settings.auth.username, &settings.auth.password);
+        builder = builder.user(&settings.auth.username, settings.auth.password.expose());
+    }
+    if settings.tls.enabled {
+        let config = crate::tls::client_config(&settings.tls)?;
+        builder = builder.tls_context(Some(config));
     }
     if let Some(hop) = cluster.through_hop {
         // A ScyllaDB node would also advertise its shard-aware port, which the driver dials
@@ -75,6 +79,9 @@ pub async fn connect(settings: &Settings) -> Result<Session> {
     match tokio::time::timeout(deadline, builder.build()).await {
         Ok(Ok(session)) => Ok(session),
         Ok(Err(err)) => {
+            if let Some(refused) = Refused::diagnose(&err, settings, &hosts) {
+                return Err(refused.into());
+            }
             let text = err.to_string();
             let hint = if text.contains("Connection refused") {
                 " (nothing listens there: is the node up, and is the port right? `casstop local up` starts a local node)"
@@ -110,6 +117,118 @@ impl scylla::policies::address_translator::AddressTranslator for ThroughHop {
         _peer: &scylla::policies::address_translator::UntranslatedPeer,
     ) -> Result<std::net::SocketAddr, scylla::errors::TranslationError> {
         Ok(self.0)
+    }
+}
+
+/// The cluster turned casstop away for a reason the settings can fix: credentials or TLS. Exit
+/// code 2, like any other configuration error.
+#[derive(Debug, thiserror::Error)]
+pub enum Refused {
+    #[error(
+        "{hosts}: the node refused the login of user `{user}`: {reason} (check auth.username and \
+         auth.password / CASSTOP_AUTH_PASSWORD)"
+    )]
+    WrongCredentials {
+        hosts: String,
+        user: String,
+        reason: String,
+    },
+    #[error(
+        "{hosts}: the node requires authentication, but no credentials are set: set \
+         auth.username and auth.password (or CASSTOP_AUTH_PASSWORD)"
+    )]
+    NoCredentials { hosts: String },
+    #[error(
+        "{hosts}: the node closed the connection during the CQL handshake; it probably requires \
+         TLS (tls.enabled is false: set it and tls.ca_file)"
+    )]
+    TlsRequired { hosts: String },
+    #[error(
+        "{hosts}: TLS handshake failed: the node does not speak TLS on this port ({reason}); set \
+         tls.enabled = false or connect to its TLS port"
+    )]
+    NotTls { hosts: String, reason: String },
+    #[error("{hosts}: TLS handshake failed: {reason} (tls.ca_file {ca_file})")]
+    Untrusted {
+        hosts: String,
+        reason: String,
+        ca_file: String,
+    },
+}
+
+impl Refused {
+    /// Tells a refusal from any other failure to connect, from the error of the last connection
+    /// attempt the driver made.
+    fn diagnose(
+        err: &scylla::errors::NewSessionError,
+        settings: &Settings,
+        hosts: &[String],
+    ) -> Option<Refused> {
+        use scylla::errors::{
+            ConnectionError, ConnectionPoolError, ConnectionSetupRequestErrorKind as Setup,
+            DbError, MetadataError, NewSessionError,
+        };
+        let NewSessionError::MetadataError(MetadataError::ConnectionPoolError(
+            ConnectionPoolError::Broken {
+                last_connection_error,
+            },
+        )) = err
+        else {
+            return None;
+        };
+        let hosts = hosts.join(", ");
+        let closed = |kind: std::io::ErrorKind| {
+            use std::io::ErrorKind::*;
+            matches!(
+                kind,
+                UnexpectedEof | ConnectionReset | BrokenPipe | ConnectionAborted
+            )
+        };
+        match last_connection_error {
+            ConnectionError::ConnectionSetupRequestError(setup) => match &setup.error {
+                Setup::DbError(DbError::AuthenticationError, reason) => {
+                    Some(Refused::WrongCredentials {
+                        hosts,
+                        user: settings.auth.username.clone(),
+                        reason: reason.trim().trim_end_matches('.').to_string(),
+                    })
+                }
+                Setup::MissingAuthentication => Some(Refused::NoCredentials { hosts }),
+                Setup::BrokenConnection(_) if !settings.tls.enabled => {
+                    Some(Refused::TlsRequired { hosts })
+                }
+                _ => None,
+            },
+            ConnectionError::BrokenConnection(_) if !settings.tls.enabled => {
+                Some(Refused::TlsRequired { hosts })
+            }
+            ConnectionError::IoError(io) if settings.tls.enabled => {
+                let rustls_error = io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>());
+                match rustls_error {
+                    Some(rustls::Error::InvalidCertificate(_))
+                    | Some(rustls::Error::InvalidCertRevocationList(_)) => {
+                        Some(Refused::Untrusted {
+                            hosts,
+                            reason: rustls_error.map(|e| e.to_string()).unwrap_or_default(),
+                            ca_file: settings.tls.ca_file.clone(),
+                        })
+                    }
+                    Some(other) => Some(Refused::NotTls {
+                        hosts,
+                        reason: other.to_string(),
+                    }),
+                    None if closed(io.kind()) => Some(Refused::NotTls {
+                        hosts,
+                        reason: io.to_string(),
+                    }),
+                    None => None,
+                }
+            }
+            ConnectionError::IoError(io) if closed(io.kind()) => {
+                Some(Refused::TlsRequired { hosts })
+            }
+            _ => None,
+        }
     }
 }
 

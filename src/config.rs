@@ -62,28 +62,107 @@ pub struct ClusterSettings {
     pub through_hop: Option<std::net::SocketAddr>,
 }
 
-#[derive(Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthSettings {
     /// Empty = no authentication.
     pub username: String,
-    pub password: String,
+    pub password: Secret,
 }
 
-// Never print a password, not even in debug output.
-impl fmt::Debug for AuthSettings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AuthSettings")
-            .field("username", &self.username)
-            .field(
-                "password",
-                &if self.password.is_empty() { "" } else { "***" },
-            )
-            .finish()
+/// A password: readable only through [`Secret::expose`]. Debug, Display and Serialize show
+/// `***` (or nothing when it is empty), so settings can be logged, printed and recorded safely.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The password itself, for the driver's login and nothing else.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn redacted(&self) -> &'static str {
+        if self.0.is_empty() { "" } else { "***" }
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+impl From<&str> for Secret {
+    fn from(value: &str) -> Self {
+        Secret::new(value)
+    }
+}
+
+impl From<String> for Secret {
+    fn from(value: String) -> Self {
+        Secret(value)
+    }
+}
+
+/// Comparing with a plain string (in tests: "was the password dropped?") reveals nothing.
+impl PartialEq<&str> for Secret {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.redacted())
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.redacted())
+    }
+}
+
+// Only a string is a password; anything else is refused without echoing it, as serde's own
+// "invalid type: integer `123456`" would.
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Text;
+        impl serde::de::Visitor<'_> for Text {
+            type Value = Secret;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a password in quotes")
+            }
+            fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<Secret, E> {
+                Ok(Secret(value.to_string()))
+            }
+            fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Secret, E> {
+                Err(E::custom(NOT_TEXT))
+            }
+            fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Secret, E> {
+                Err(E::custom(NOT_TEXT))
+            }
+            fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Secret, E> {
+                Err(E::custom(NOT_TEXT))
+            }
+            fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Secret, E> {
+                Err(E::custom(NOT_TEXT))
+            }
+        }
+        const NOT_TEXT: &str = "must be a string in quotes (value not shown)";
+        deserializer.deserialize_str(Text)
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.redacted())
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TlsSettings {
     pub enabled: bool,
@@ -92,6 +171,31 @@ pub struct TlsSettings {
     /// PEM client certificate and key, for nodes that require client authentication.
     pub cert_file: String,
     pub key_file: String,
+    /// The node's certificate must name the address connected to; false checks the chain only.
+    pub verify_hostname: bool,
+}
+
+impl Default for TlsSettings {
+    fn default() -> Self {
+        TlsSettings {
+            enabled: false,
+            ca_file: String::new(),
+            cert_file: String::new(),
+            key_file: String::new(),
+            verify_hostname: true,
+        }
+    }
+}
+
+impl TlsSettings {
+    /// The keys naming files, with their values, in the order they are checked.
+    pub fn files(&self) -> [(&'static str, &str); 3] {
+        [
+            ("tls.ca_file", &self.ca_file),
+            ("tls.cert_file", &self.cert_file),
+            ("tls.key_file", &self.key_file),
+        ]
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -192,6 +296,10 @@ pub struct LocalSettings {
     pub jitter: Duration,
     pub jitter_distribution: crate::hop::JitterDistribution,
     pub jitter_seed: u64,
+    /// The node requires a login (PasswordAuthenticator; superuser cassandra/cassandra).
+    pub auth: bool,
+    /// The node accepts only TLS clients, with a certificate casstop generates for it.
+    pub tls: bool,
 }
 
 /// Cassandra's `commitlog_sync`. With `periodic` a write is acknowledged before its commit-log
@@ -314,6 +422,8 @@ impl Default for LocalSettings {
             jitter: Duration::ZERO,
             jitter_distribution: crate::hop::JitterDistribution::Uniform,
             jitter_seed: 1,
+            auth: false,
+            tls: false,
         }
     }
 }
@@ -489,7 +599,13 @@ pub fn load(
                 SECTIONS.join(", ")
             ),
         })?;
-        set_path(&mut table, &key, env_value(raw));
+        // A password is taken as written: `123456` or `true` is a password, not a number.
+        let value = if key == "auth.password" {
+            toml::Value::String(raw.clone())
+        } else {
+            env_value(raw)
+        };
+        set_path(&mut table, &key, value);
         origins.insert(key, Origin::Env(var.clone()));
     }
 
@@ -702,11 +818,30 @@ fn validate(loaded: &Loaded) -> Result<(), ConfigError> {
             humantime::format_duration(s.cluster.request_timeout)
         ),
     )?;
-    check(
-        !s.tls.enabled,
-        "tls.enabled",
-        "is true, but TLS to the cluster is not built into this version yet; leave it false".into(),
-    )?;
+    if s.tls.enabled {
+        if s.tls.ca_file.is_empty() {
+            // Blame where TLS was switched on: the empty CA file is only the default.
+            return Err(loaded.error(
+                "tls.enabled",
+                "`tls.enabled` is true but `tls.ca_file` is empty: give the PEM file of the CA \
+                 that signed the node's certificate",
+            ));
+        }
+        check(
+            s.tls.cert_file.is_empty() == s.tls.key_file.is_empty(),
+            if s.tls.cert_file.is_empty() {
+                "tls.key_file"
+            } else {
+                "tls.cert_file"
+            },
+            "is set without its pair: a client certificate needs both `tls.cert_file` and \
+             `tls.key_file`"
+                .into(),
+        )?;
+        if let Err(err) = crate::tls::client_config(&s.tls) {
+            return Err(loaded.error(err.key, err.to_string()));
+        }
+    }
     check(
         s.auth.password.is_empty() || !s.auth.username.is_empty(),
         "auth.password",
@@ -1104,10 +1239,49 @@ mod tests {
     }
 
     #[test]
-    fn tls_is_refused_rather_than_ignored() {
+    fn tls_needs_a_ca_file_that_exists_and_parses() {
         let text = message(load_text("[tls]\nenabled = true\n"));
         assert!(
-            text.contains(":2: `tls.enabled` is true, but TLS"),
+            text.contains(":2: `tls.enabled` is true but `tls.ca_file` is empty"),
+            "{text}"
+        );
+
+        let text = message(load_text(
+            "[tls]\nenabled = true\nca_file = \"/nonexistent/ca.pem\"\n",
+        ));
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(
+            text.contains(":3: `tls.ca_file` /nonexistent/ca.pem: cannot read"),
+            "{text}"
+        );
+
+        let (_dir, path) = write_config("not a certificate\n");
+        let env = vec![
+            ("CASSTOP_TLS_ENABLED".to_string(), "true".to_string()),
+            (
+                "CASSTOP_TLS_CA_FILE".to_string(),
+                path.display().to_string(),
+            ),
+        ];
+        let text = message(load(None, &env, &[]));
+        assert!(
+            text.starts_with(&format!(
+                "CASSTOP_TLS_CA_FILE: `tls.ca_file` {}: no PEM certificate",
+                path.display()
+            )),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn client_certificate_needs_its_key() {
+        let (_dir, ca) = write_config("");
+        let text = message(load_text(&format!(
+            "[tls]\nenabled = true\nca_file = \"{}\"\ncert_file = \"client.pem\"\n",
+            ca.display()
+        )));
+        assert!(
+            text.contains(":4: `tls.cert_file` is set without its pair"),
             "{text}"
         );
     }
@@ -1120,12 +1294,46 @@ mod tests {
     }
 
     #[test]
-    fn password_never_shows_in_debug_output() {
-        let auth = AuthSettings {
-            username: "cassandra".into(),
-            password: "s3cret".into(),
-        };
-        assert!(!format!("{auth:?}").contains("s3cret"));
+    fn password_never_shows_in_debug_display_or_serialised_settings() {
+        let env = vec![
+            ("CASSTOP_AUTH_USERNAME".to_string(), "cassandra".to_string()),
+            ("CASSTOP_AUTH_PASSWORD".to_string(), "s3cret".to_string()),
+        ];
+        let loaded = load(None, &env, &[]).unwrap();
+        let auth = &loaded.settings.auth;
+        assert_eq!(auth.password.expose(), "s3cret", "the driver still gets it");
+        assert_eq!(auth.password.to_string(), "***");
+        for text in [
+            format!("{loaded:?}"),
+            format!("{:#?}", loaded.settings),
+            toml::to_string(&loaded.settings).unwrap(),
+            serde_json::to_string(&loaded.settings).unwrap(),
+        ] {
+            assert!(!text.contains("s3cret"), "{text}");
+            assert!(text.contains("***"), "{text}");
+        }
+        assert_eq!(format!("{:?}", Secret::default()), "\"\"");
+    }
+
+    #[test]
+    fn a_password_is_never_echoed_and_digits_from_the_environment_are_a_password() {
+        let env = vec![
+            ("CASSTOP_AUTH_USERNAME".to_string(), "u".to_string()),
+            ("CASSTOP_AUTH_PASSWORD".to_string(), "987654".to_string()),
+        ];
+        let loaded = load(None, &env, &[]).unwrap();
+        assert_eq!(loaded.settings.auth.password.expose(), "987654");
+
+        for value in ["987654", "true", "1.5"] {
+            let text = message(load_text(&format!(
+                "[auth]\nusername = \"u\"\npassword = {value}\n"
+            )));
+            assert!(
+                text.contains(":3: `auth.password`: must be a string in quotes"),
+                "{text}"
+            );
+            assert!(!text.contains(value), "{text}");
+        }
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod record;
 pub mod report;
 pub mod shutdown;
 pub mod sweep;
+pub mod tls;
 pub mod ui;
 pub mod units;
 
@@ -79,9 +80,13 @@ fn one_line(err: &anyhow::Error) -> String {
 }
 
 fn exit_code(err: &anyhow::Error) -> u8 {
-    let usage = err
-        .chain()
-        .any(|cause| cause.is::<ConfigError>() || cause.is::<UsageError>());
+    // Credentials or TLS the cluster turns away are settings to fix, like a misspelt key.
+    let usage = err.chain().any(|cause| {
+        cause.is::<ConfigError>()
+            || cause.is::<UsageError>()
+            || cause.is::<cluster::Refused>()
+            || cause.is::<tls::TlsFileError>()
+    });
     if usage { 2 } else { 1 }
 }
 
@@ -225,6 +230,7 @@ async fn local_command(action: LocalAction, loaded: &Loaded) -> Result<()> {
                     state.pid
                 );
             }
+            print_client_hints(&report);
         }
         LocalAction::Down { hop } => {
             let files = hop::process::HopFiles::new(&settings.local.data_dir());
@@ -260,6 +266,15 @@ async fn local_command(action: LocalAction, loaded: &Loaded) -> Result<()> {
                     .unwrap_or_else(|| format!("{} (configured)", settings.local.version))
             );
             println!("  address:   {}", status.address);
+            if status.pid.is_some() {
+                let options = node.running_options();
+                let ca = if options.tls {
+                    format!(" (CA {})", node.certificates().ca_file().display())
+                } else {
+                    String::new()
+                };
+                println!("  clients:   {options}{ca}");
+            }
             println!(
                 "  data:      {} ({:.1} MB)",
                 status.data_dir.display(),
@@ -321,6 +336,23 @@ async fn local_command(action: LocalAction, loaded: &Loaded) -> Result<()> {
     Ok(())
 }
 
+/// How clients reach a node that requires a login or TLS. The password is never printed; the
+/// default superuser's is the well-known one.
+fn print_client_hints(report: &local::UpReport) {
+    if report.options.auth {
+        println!(
+            "  auth: required; the default superuser is `cassandra` with password `cassandra`: \
+             clients set auth.username and CASSTOP_AUTH_PASSWORD (or auth.password)"
+        );
+    }
+    if let Some(ca_file) = &report.ca_file {
+        println!(
+            "  TLS: required; clients set tls.enabled = true and tls.ca_file = \"{}\"",
+            ca_file.display()
+        );
+    }
+}
+
 /// True when every contact point is the local node's address.
 fn targets_local_node(settings: &Settings) -> bool {
     let local_port = settings.local.cql_port;
@@ -350,6 +382,13 @@ pub async fn prepare_cluster(settings: &Settings) -> Result<Option<u32>> {
     if !answers && settings.local.auto_start {
         eprintln!("nothing answers on {address}; starting the local node (casstop local up)");
         let report = node.up(settings, &mut StderrProgress::new()).await?;
+        if report.options.tls && !settings.tls.enabled {
+            eprintln!(
+                "note: the local node requires TLS (local.tls) but tls.enabled is false; its CA \
+                 is {}",
+                node.certificates().ca_file().display()
+            );
+        }
         eprintln!(
             "local node up: Apache Cassandra {} on {} (pid {}){}",
             report.version,

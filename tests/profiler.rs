@@ -54,6 +54,16 @@ fn cpu_bound_run_is_called_cpu_bound_and_its_profile_files_hold_up() {
     assert!(result.categories["application"] > 0.5);
 
     // The SVG is XML and shows casstop's engine.
+    let dir_mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(profile.svg.parent().unwrap())
+            .unwrap()
+            .permissions(),
+    );
+    assert_eq!(
+        dir_mode & 0o777,
+        0o700,
+        "the profile's directory is owner-only"
+    );
     let svg = std::fs::read_to_string(&profile.svg).unwrap();
     let options = roxmltree::ParsingOptions {
         allow_dtd: true,

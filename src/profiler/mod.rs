@@ -49,7 +49,8 @@ pub fn capture(
     dir: &Path,
     categories: &[Category],
 ) -> Result<ProfileSummary> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    // Owner-only, like everything casstop records: stacks name the code and paths it ran.
+    crate::local::create_private_dir(dir)?;
     // Samples landing in the unwinder's own libraries are skipped (unwinding from inside them is
     // where signal-time unwinding can deadlock). libc is kept: its send/recv wrappers are where
     // network time shows.
