@@ -64,22 +64,9 @@ impl HopFiles {
 /// True when `pid` is a live casstop hop process serving `dir`: a recycled pid is never taken
 /// for the hop, and never signalled.
 fn is_our_hop(pid: u32, dir: &Path) -> bool {
-    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+    let Some(args) = crate::local::process::live_command_line(pid) else {
         return false;
     };
-    let state = stat
-        .rsplit_once(')')
-        .and_then(|(_, rest)| rest.split_whitespace().next());
-    if matches!(state, Some("Z") | Some("X") | None) {
-        return false;
-    }
-    let Ok(cmdline) = fs::read(format!("/proc/{pid}/cmdline")) else {
-        return false;
-    };
-    let args: Vec<String> = cmdline
-        .split(|b| *b == 0)
-        .map(|a| String::from_utf8_lossy(a).into_owned())
-        .collect();
     let dir = dir.display().to_string();
     args.iter().any(|a| a == SERVE_SUBCOMMAND)
         && args.windows(2).any(|w| w[0] == "--dir" && w[1] == dir)

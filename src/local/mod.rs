@@ -5,7 +5,7 @@
 //! node (rendered config, data, logs, pid file) in `<data_dir>`, created owner-only.
 
 mod install;
-mod process;
+pub(crate) mod process;
 
 use std::fs::{self, File};
 use std::io::Write;

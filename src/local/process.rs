@@ -29,22 +29,28 @@ pub fn launch(java: &Path, args: &[String], data_dir: &Path) -> Result<Child> {
 /// True when `pid` is a live (not zombie) CassandraDaemon using `data_dir`: a recycled pid that
 /// now belongs to another program is never mistaken for the node, and never signalled.
 pub fn is_our_node(pid: u32, data_dir: &Path) -> bool {
-    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+    let Some(args) = live_command_line(pid) else {
         return false;
     };
-    let state = stat
-        .rsplit_once(')')
-        .and_then(|(_, rest)| rest.split_whitespace().next());
-    if matches!(state, Some("Z") | Some("X") | None) {
-        return false;
-    }
-    let Ok(cmdline) = fs::read(format!("/proc/{pid}/cmdline")) else {
-        return false;
-    };
-    let cmdline = String::from_utf8_lossy(&cmdline);
     let storage = format!("-Dcassandra.storagedir={}", data_dir.display());
-    cmdline.contains("org.apache.cassandra.service.CassandraDaemon")
-        && cmdline.split('\0').any(|arg| arg == storage)
+    args.iter()
+        .any(|arg| arg == "org.apache.cassandra.service.CassandraDaemon")
+        && args.contains(&storage)
+}
+
+/// The arguments of `pid` when it is alive (not a zombie): what tells a process casstop started
+/// from whatever reuses its pid later.
+pub fn live_command_line(pid: u32) -> Option<Vec<String>> {
+    if !alive(pid) {
+        return None;
+    }
+    let cmdline = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    Some(
+        cmdline
+            .split(|b| *b == 0)
+            .map(|arg| String::from_utf8_lossy(arg).into_owned())
+            .collect(),
+    )
 }
 
 fn alive(pid: u32) -> bool {
