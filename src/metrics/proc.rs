@@ -314,7 +314,8 @@ mod tests {
         }
         let wall = start.elapsed();
         let sample = sampler.sample();
-        assert!(sample.process_cpu_s >= 0.15, "{sample:?}");
+        // /proc counts in clock ticks (10 ms): allow two of them.
+        assert!(sample.process_cpu_s >= 0.13, "{sample:?}");
         assert!(sample.rss_bytes > 0);
         let busiest = sample.busiest_thread().expect("threads are listed");
         let floor = 0.9 * 15.0 / wall.as_secs_f64();
