@@ -85,6 +85,8 @@ pub async fn connect(settings: &Settings) -> Result<Session> {
             let text = err.to_string();
             let hint = if text.contains("Connection refused") {
                 " (nothing listens there: is the node up, and is the port right? `casstop local up` starts a local node)"
+            } else if answered_not_cql_at_all(&err) {
+                " (what answers there does not speak CQL: is this the node's CQL port?)"
             } else {
                 ""
             };
@@ -117,6 +119,45 @@ impl scylla::policies::address_translator::AddressTranslator for ThroughHop {
         _peer: &scylla::policies::address_translator::UntranslatedPeer,
     ) -> Result<std::net::SocketAddr, scylla::errors::TranslationError> {
         Ok(self.0)
+    }
+}
+
+/// The peer answered, but not in CQL (an HTTP server, say): a wrong port, not a TLS node — a
+/// TLS node closes the connection on plain bytes instead of answering.
+fn answered_not_cql(broken: &scylla::errors::BrokenConnectionError) -> bool {
+    use scylla::errors::BrokenConnectionErrorKind;
+    use scylla::frame::frame_errors::FrameHeaderParseError as Header;
+    matches!(
+        broken.downcast_ref::<BrokenConnectionErrorKind>(),
+        Some(BrokenConnectionErrorKind::FrameHeaderParseError(
+            Header::FrameFromClient
+                | Header::FrameFromServer
+                | Header::VersionNotSupported(_)
+                | Header::UnknownResponseOpcode(_)
+        ))
+    )
+}
+
+/// Whether the last connection attempt of a failed session got an answer that is not CQL.
+fn answered_not_cql_at_all(err: &scylla::errors::NewSessionError) -> bool {
+    use scylla::errors::{
+        ConnectionError, ConnectionPoolError, ConnectionSetupRequestErrorKind as Setup,
+        MetadataError, NewSessionError,
+    };
+    let NewSessionError::MetadataError(MetadataError::ConnectionPoolError(
+        ConnectionPoolError::Broken {
+            last_connection_error,
+        },
+    )) = err
+    else {
+        return false;
+    };
+    match last_connection_error {
+        ConnectionError::ConnectionSetupRequestError(setup) => {
+            matches!(&setup.error, Setup::BrokenConnection(broken) if answered_not_cql(broken))
+        }
+        ConnectionError::BrokenConnection(broken) => answered_not_cql(broken),
+        _ => false,
     }
 }
 
@@ -194,12 +235,16 @@ impl Refused {
                     })
                 }
                 Setup::MissingAuthentication => Some(Refused::NoCredentials { hosts }),
-                Setup::BrokenConnection(_) if !settings.tls.enabled => {
+                Setup::BrokenConnection(broken)
+                    if !settings.tls.enabled && !answered_not_cql(broken) =>
+                {
                     Some(Refused::TlsRequired { hosts })
                 }
                 _ => None,
             },
-            ConnectionError::BrokenConnection(_) if !settings.tls.enabled => {
+            ConnectionError::BrokenConnection(broken)
+                if !settings.tls.enabled && !answered_not_cql(broken) =>
+            {
                 Some(Refused::TlsRequired { hosts })
             }
             ConnectionError::IoError(io) if settings.tls.enabled => {

@@ -280,7 +280,7 @@ fn unreachable_wrong_and_foreign_endpoints_fail_naming_the_address() {
             "a port that is not CQL",
             &["bench", "--hosts", &http, "--duration", "1s"],
             1,
-            &[&format!("cannot connect to {http}")],
+            &[&format!("cannot connect to {http}"), "does not speak CQL"],
         )
         .env("CASSTOP_CLUSTER_CONNECT_TIMEOUT", "\"3s\""),
     ];
