@@ -553,7 +553,9 @@ impl State {
             p50_us: stats.service.p50,
             p99_us: stats.service.p99,
             busiest_percent: thread_percent.max(polling.min(100.0)),
-            busiest_thread: busiest.map(|t| t.name.clone()).unwrap_or_default(),
+            busiest_thread: busiest
+                .map(|t| t.name.clone())
+                .unwrap_or_else(|| "the load thread".into()),
             node_percent: stats.cpu.node_percent,
             machine_percent: stats.cpu.machine_percent,
             client_percent: stats.cpu.process_percent,
