@@ -54,6 +54,23 @@ fn font_ready() -> Result<()> {
     }
 }
 
+/// The legend every chart here draws: a translucent box with a thin border at `position`.
+fn draw_legend<'a, 'b, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
+    mut labels: plotters::chart::SeriesLabelStyle<'a, 'b, DB, CT>,
+    position: SeriesLabelPosition,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    labels
+        .position(position)
+        .background_style(WHITE.mix(0.85))
+        .border_style(RGBColor(200, 200, 200))
+        .label_font((FONT, 15))
+        .draw()
+        .map_err(plot_error("the legend"))
+}
+
 fn plot_error<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> anyhow::Error + '_ {
     move |err| anyhow!("drawing {what}: {err}")
 }
@@ -186,14 +203,10 @@ where
                 .map_err(err("a knob label"))?;
         }
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(RGBColor(200, 200, 200))
-        .label_font((FONT, 15))
-        .draw()
-        .map_err(err("the legend"))?;
+    draw_legend(
+        chart.configure_series_labels(),
+        SeriesLabelPosition::UpperLeft,
+    )?;
 
     let latencies: Vec<u64> = runs
         .iter()
@@ -265,14 +278,10 @@ where
                 .map_err(err("a knob marker"))?;
         }
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(RGBColor(200, 200, 200))
-        .label_font((FONT, 15))
-        .draw()
-        .map_err(err("the legend"))?;
+    draw_legend(
+        chart.configure_series_labels(),
+        SeriesLabelPosition::UpperLeft,
+    )?;
     Ok(())
 }
 
@@ -397,14 +406,10 @@ where
             .label(label)
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(3)));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(RGBColor(200, 200, 200))
-        .label_font((FONT, 15))
-        .draw()
-        .map_err(err("the legend"))?;
+    draw_legend(
+        chart.configure_series_labels(),
+        SeriesLabelPosition::UpperLeft,
+    )?;
     Ok(())
 }
 
@@ -640,14 +645,10 @@ where
             )))
             .map_err(err("the knee"))?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(RGBColor(200, 200, 200))
-        .label_font((FONT, 15))
-        .draw()
-        .map_err(err("the legend"))?;
+    draw_legend(
+        chart.configure_series_labels(),
+        SeriesLabelPosition::LowerRight,
+    )?;
     Ok(())
 }
 
