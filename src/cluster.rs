@@ -140,16 +140,8 @@ fn answered_not_cql(broken: &scylla::errors::BrokenConnectionError) -> bool {
 
 /// Whether the last connection attempt of a failed session got an answer that is not CQL.
 fn answered_not_cql_at_all(err: &scylla::errors::NewSessionError) -> bool {
-    use scylla::errors::{
-        ConnectionError, ConnectionPoolError, ConnectionSetupRequestErrorKind as Setup,
-        MetadataError, NewSessionError,
-    };
-    let NewSessionError::MetadataError(MetadataError::ConnectionPoolError(
-        ConnectionPoolError::Broken {
-            last_connection_error,
-        },
-    )) = err
-    else {
+    use scylla::errors::{ConnectionError, ConnectionSetupRequestErrorKind as Setup};
+    let Some(last_connection_error) = last_connection_error(err) else {
         return false;
     };
     match last_connection_error {
@@ -158,6 +150,22 @@ fn answered_not_cql_at_all(err: &scylla::errors::NewSessionError) -> bool {
         }
         ConnectionError::BrokenConnection(broken) => answered_not_cql(broken),
         _ => false,
+    }
+}
+
+/// The error of the driver's last connection attempt, when a session failed because its pool
+/// could not connect: where refusals (credentials, TLS) and wrong ports show.
+fn last_connection_error(
+    err: &scylla::errors::NewSessionError,
+) -> Option<&scylla::errors::ConnectionError> {
+    use scylla::errors::{ConnectionPoolError, MetadataError, NewSessionError};
+    match err {
+        NewSessionError::MetadataError(MetadataError::ConnectionPoolError(
+            ConnectionPoolError::Broken {
+                last_connection_error,
+            },
+        )) => Some(last_connection_error),
+        _ => None,
     }
 }
 
@@ -205,18 +213,8 @@ impl Refused {
         settings: &Settings,
         hosts: &[String],
     ) -> Option<Refused> {
-        use scylla::errors::{
-            ConnectionError, ConnectionPoolError, ConnectionSetupRequestErrorKind as Setup,
-            DbError, MetadataError, NewSessionError,
-        };
-        let NewSessionError::MetadataError(MetadataError::ConnectionPoolError(
-            ConnectionPoolError::Broken {
-                last_connection_error,
-            },
-        )) = err
-        else {
-            return None;
-        };
+        use scylla::errors::{ConnectionError, ConnectionSetupRequestErrorKind as Setup, DbError};
+        let last_connection_error = last_connection_error(err)?;
         let hosts = hosts.join(", ");
         let closed = |kind: std::io::ErrorKind| {
             use std::io::ErrorKind::*;
