@@ -7,7 +7,7 @@
 
 use std::fmt::Write as _;
 use std::io::IsTerminal;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
@@ -190,7 +190,10 @@ pub fn parse_values(text: &str) -> Result<Vec<u32>, String> {
 }
 
 /// Per-step numbers from a recording: for each setting, the intervals under it that started at
-/// least `warmup_s` after the change to it (the first setting counts from the run's start).
+/// least `warmup_s` after the change to it (the first setting counts from the run's start). The
+/// run's last interval is left out: the stop cuts it short and it holds the drain of every write
+/// in flight, which at a deep setting would credit the last step with a burst of completions
+/// that were issued, and paid for, before it.
 pub fn steps_from_recording(
     recording: &Recording,
     knob: SweptKnob,
@@ -211,7 +214,13 @@ pub fn steps_from_recording(
                 .unwrap_or(0.0);
             let mut service = crate::metrics::new_histogram();
             let (mut measured_s, mut ok, mut errors) = (0.0, 0, 0);
-            for (line, logged) in recording.intervals.iter().zip(&recording.service) {
+            let before_the_stop = recording.intervals.len().saturating_sub(1);
+            for (line, logged) in recording
+                .intervals
+                .iter()
+                .zip(&recording.service)
+                .take(before_the_stop)
+            {
                 if knob.get(&line.knobs) != setting
                     || line.start_s() + 1e-6 < changed_at + warmup_s
                     || line.start_s() + 1e-6 < changed_at
@@ -286,7 +295,17 @@ pub fn run(
     };
     let warmup = Duration::from_secs_f64(settings.sweep.warmup_secs);
     let step = Duration::from_secs_f64(settings.sweep.step_secs);
+    // Steps are counted in closed intervals, not in wall time: a change lands just after an
+    // interval is published, the interval it lands in and the warm-up's are left out, and the
+    // step ends just after its last measured interval is published. So every measured interval
+    // ran under one setting from edge to edge, and the stop (whose interval holds the drain)
+    // never cuts into one.
+    let interval = settings.load.interval;
+    let whole = |span: Duration| span.as_secs_f64() / interval.as_secs_f64();
+    let warmup_intervals = whole(warmup).ceil() as u32;
+    let measured_intervals = (whole(step).round() as u32).max(1);
     let live = !quiet && std::io::stderr().is_terminal();
+    let latest = engine.latest();
     for (i, value) in plan.values.iter().enumerate() {
         if i > 0 {
             engine
@@ -299,14 +318,14 @@ pub fn run(
                 i + 1,
                 plan.values.len(),
                 plan.knob.name(),
-                warmup.as_secs_f64(),
-                step.as_secs_f64()
+                (interval * warmup_intervals).as_secs_f64(),
+                (interval * measured_intervals).as_secs_f64()
             );
         }
-        let until = Instant::now() + warmup + step;
-        let latest = engine.latest();
-        while Instant::now() < until && !engine.is_finished() {
-            std::thread::sleep(Duration::from_millis(100));
+        let until =
+            latest.borrow().elapsed + interval * (warmup_intervals + 1 + measured_intervals);
+        while latest.borrow().elapsed < until && !engine.is_finished() {
+            std::thread::sleep(Duration::from_millis(10));
             if live {
                 eprint!("\r\x1b[2K{}", crate::bench::progress_line(&latest.borrow()));
             }

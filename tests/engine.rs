@@ -19,6 +19,7 @@ fn run_ops(settings: &Settings) -> RunTotals {
 
 #[test]
 fn every_strategy_writes_exactly_its_ok_count() {
+    let _load = common::loading();
     for strategy in Strategy::ALL {
         let mut settings = common::settings(&format!("strategy_{strategy}"));
         settings.load.strategy = strategy;
@@ -41,6 +42,7 @@ fn every_strategy_writes_exactly_its_ok_count() {
 
 #[test]
 fn rows_per_request_writes_unlogged_batches() {
+    let _load = common::loading();
     let mut settings = common::settings("rows_per_request");
     settings.load.strategy = Strategy::Callbacks;
     settings.load.depth = 8;
@@ -55,6 +57,7 @@ fn rows_per_request_writes_unlogged_batches() {
 
 #[test]
 fn switching_strategy_depth_and_workers_live_loses_and_doubles_nothing() {
+    let _load = common::loading();
     let mut settings = common::settings("live_switch");
     settings.load.strategy = Strategy::Sync;
     common::fresh_table(&settings);
@@ -127,6 +130,7 @@ fn max_in_flight(settings: &Settings) -> u32 {
 
 #[test]
 fn in_flight_never_exceeds_the_strategy_limit() {
+    let _load = common::loading();
     let cases = [
         (Strategy::Sync, 1),
         (Strategy::Pipeline, 8),
@@ -151,6 +155,7 @@ fn in_flight_never_exceeds_the_strategy_limit() {
 
 #[test]
 fn a_fixed_rate_lands_within_five_percent() {
+    let _alone = common::measuring();
     let mut settings = common::settings("rate");
     settings.load.strategy = Strategy::Callbacks;
     settings.load.depth = 64;
@@ -167,6 +172,7 @@ fn a_fixed_rate_lands_within_five_percent() {
 
 #[test]
 fn an_unsustainable_rate_shows_growing_response_times() {
+    let _alone = common::measuring();
     // One write at a time cannot reach 50,000/s: every write falls further behind its schedule,
     // and the response time (from the intended start) must say so while service time stays flat.
     let mut settings = common::settings("coordinated_omission");
@@ -197,6 +203,7 @@ fn an_unsustainable_rate_shows_growing_response_times() {
 
 #[test]
 fn a_cpu_bound_run_still_stops_at_its_duration() {
+    let _alone = common::measuring();
     // 1,000 chains with 100 µs of client work each keep a completion always ready; the stop
     // must still be seen at once (it once waited minutes behind the completions).
     let mut settings = common::settings("cpu_bound_stop");
@@ -215,6 +222,7 @@ fn a_cpu_bound_run_still_stops_at_its_duration() {
 
 #[test]
 fn a_waiting_worker_takes_every_change_at_once() {
+    let _load = common::loading();
     // At 50 writes/s the worker spends its time waiting in its select; a change that wakes it
     // there must be adopted then, not at the next change (it once was).
     let mut settings = common::settings("waiting_worker");

@@ -15,6 +15,7 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 #[test]
 fn cpu_bound_run_is_called_cpu_bound_and_its_profile_files_hold_up() {
+    let _alone = common::measuring();
     let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let mut settings = common::settings("profile_cpu");
     let out = tempfile::tempdir().unwrap();
@@ -111,6 +112,7 @@ fn cpu_bound_run_is_called_cpu_bound_and_its_profile_files_hold_up() {
 
 #[test]
 fn sync_without_client_work_is_io_bound() {
+    let _alone = common::measuring();
     let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let mut settings = common::settings("profile_sync");
     settings.load.strategy = Strategy::Sync;

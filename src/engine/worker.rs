@@ -12,7 +12,6 @@ use futures::stream::FuturesUnordered;
 use scylla::client::session::Session;
 use scylla::statement::prepared::PreparedStatement;
 use tokio::sync::watch;
-use tokio::time::MissedTickBehavior;
 
 use super::knobs::Knobs;
 use super::pacer::Pacer;
@@ -273,14 +272,24 @@ impl Worker {
     pub async fn run(mut self) {
         let shared = self.shared.clone();
         let mut in_flight = FuturesUnordered::new();
-        let mut tick =
-            tokio::time::interval_at((shared.started + shared.interval).into(), shared.interval);
-        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        // Hand-overs fall on the aggregator's edges, `started + k * interval`, and are checked
+        // against the clock at every step: a worker kept busy by completions or by its own CPU
+        // work may see the timer late, and a hand-over that misses the aggregator's grace
+        // credits the interval after (a zero, then a double).
+        let mut next_edge = shared.started + shared.interval;
+        let edge_timer = tokio::time::sleep_until(next_edge.into());
+        tokio::pin!(edge_timer);
         let mut stopping = *self.stop_rx.borrow();
         let mut knobs_closed = false;
         let mut drain_until: Option<Instant> = None;
 
         loop {
+            let mut now = Instant::now();
+            if now >= next_edge {
+                self.hand_over();
+                next_edge = edge_after(shared.started, shared.interval, now);
+                edge_timer.as_mut().reset(next_edge.into());
+            }
             // Knobs and the stop flag are read at the top of every step: the select below is
             // biased towards completions and may not reach their branches under load.
             if self.knobs_rx.has_changed().unwrap_or(false) {
@@ -291,8 +300,9 @@ impl Worker {
                 drain_until = Some(Instant::now() + self.drain_deadline());
             }
             let mut issued = 0;
-            let mut now = Instant::now();
+            // A burst also ends at the edge, so its CPU work cannot hold the hand-over back.
             while issued < ISSUE_BURST
+                && now < next_edge
                 && self.active(stopping)
                 && !self.backing_off(now)
                 && self.pacer.ready(now)
@@ -302,11 +312,12 @@ impl Worker {
                 let intended = self.pacer.take(now);
                 let key = workload::key_of(shared.run_nonce, self.id, self.next_row);
                 self.next_row += u64::from(self.template.rows);
-                if self.template.cpu_rounds > 0 {
-                    std::hint::black_box(workload::cpu_work(
+                if self.template.cpu_work_us > 0 {
+                    std::hint::black_box(workload::burn_cpu(
                         &self.template.payload,
                         key,
-                        self.template.cpu_rounds,
+                        self.template.cpu_work_us,
+                        self.template.cpu_slice_rounds,
                     ));
                     now = Instant::now();
                 }
@@ -352,7 +363,8 @@ impl Worker {
 
             tokio::select! {
                 biased;
-                _ = tick.tick() => self.hand_over(),
+                // The top of the loop hands over.
+                _ = &mut edge_timer => {}
                 Some(done) = in_flight.next(), if !in_flight.is_empty() => {
                     self.record(&done);
                     // Take every other completion that is already there before issuing again.
@@ -387,6 +399,15 @@ impl Worker {
     }
 }
 
+/// The first edge of the grid `started + k * interval` (k ≥ 1) after `now`: edges missed while
+/// the process was stalled are skipped, never bunched.
+fn edge_after(started: Instant, interval: Duration, now: Instant) -> Instant {
+    let elapsed = now.saturating_duration_since(started).as_nanos();
+    let step = interval.as_nanos().max(1);
+    let k = (elapsed / step + 1).min(u128::from(u32::MAX)) as u32;
+    started + interval * k
+}
+
 async fn sleep_until_opt(at: Option<Instant>) {
     if let Some(at) = at {
         tokio::time::sleep_until(at.into()).await;
@@ -404,6 +425,20 @@ fn per_worker_rate(knobs: &Knobs) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hand_overs_stay_on_the_grid_of_edges() {
+        let started = Instant::now();
+        let second = Duration::from_secs(1);
+        let at = |s: f64| started + Duration::from_secs_f64(s);
+        assert_eq!(edge_after(started, second, started), at(1.0));
+        assert_eq!(edge_after(started, second, at(0.999)), at(1.0));
+        // On an edge, the next one; late by a little, still the next one on the grid (not
+        // one interval after the late hand-over); stalled for several, the first one ahead.
+        assert_eq!(edge_after(started, second, at(1.0)), at(2.0));
+        assert_eq!(edge_after(started, second, at(1.13)), at(2.0));
+        assert_eq!(edge_after(started, second, at(7.5)), at(8.0));
+    }
 
     #[test]
     fn budget_hands_out_exactly_what_it_has() {

@@ -21,8 +21,10 @@ pub struct RequestTemplate {
     pub batch: Option<Batch>,
     pub rows: u32,
     pub payload: Arc<[u8]>,
-    /// Rounds of [`cpu_work`] per write.
-    pub cpu_rounds: u64,
+    /// Microseconds of the client's own CPU work per write (see [`burn_cpu`]).
+    pub cpu_work_us: u32,
+    /// Rounds of [`cpu_work`] between two looks at the thread's CPU clock.
+    pub cpu_slice_rounds: u64,
     shaped_by: Shape,
 }
 
@@ -58,7 +60,8 @@ impl RequestTemplate {
             batch,
             rows: knobs.rows_per_request,
             payload: payload(knobs.payload_bytes as usize),
-            cpu_rounds: (knobs.cpu_work_us as f64 * rounds_per_us).round() as u64,
+            cpu_work_us: knobs.cpu_work_us,
+            cpu_slice_rounds: (CPU_SLICE_US * rounds_per_us).round().max(1.0) as u64,
             shaped_by: Self::shape(knobs),
         }
     }
@@ -113,6 +116,25 @@ pub fn cpu_work(payload: &[u8], key: i64, rounds: u64) -> u64 {
     hash
 }
 
+/// Microseconds of work between two reads of the thread's CPU clock: long enough that the reads
+/// (a system call each) cost about 1 % of the work, short enough to overshoot by little.
+const CPU_SLICE_US: f64 = 20.0;
+
+/// Burns `us` microseconds of this thread's CPU time on [`cpu_work`], checked against the thread's
+/// CPU clock rather than trusted to the calibration alone: a round's speed varies with what
+/// shares the core (a busy SMT sibling, such as the local node, slows it by a third), and a fixed
+/// count of rounds would then mean a different `cpu_work_us` from one minute to the next.
+pub fn burn_cpu(payload: &[u8], key: i64, us: u32, slice_rounds: u64) -> u64 {
+    let until = thread_cpu_us() + f64::from(us);
+    let mut hash = 0;
+    loop {
+        hash ^= cpu_work(payload, key, slice_rounds);
+        if thread_cpu_us() >= until {
+            return hash;
+        }
+    }
+}
+
 /// CPU time of the calling thread, in microseconds: unlike wall time, it does not count the time
 /// the thread was preempted (the local node shares the machine's cores).
 fn thread_cpu_us() -> f64 {
@@ -128,7 +150,7 @@ fn thread_cpu_us() -> f64 {
 }
 
 /// Rounds of [`cpu_work`] per microsecond of CPU on this machine: the median of a few trials of
-/// about 5 ms each, measured once at start.
+/// about 5 ms each, measured once at start. It only sizes the slices of [`burn_cpu`].
 pub fn calibrate_cpu_work() -> f64 {
     let block = payload(64);
     let rounds = 50_000;
@@ -310,18 +332,20 @@ mod tests {
     }
 
     #[test]
-    fn cpu_work_is_deterministic_and_scales() {
+    fn cpu_work_is_deterministic_and_burns_the_cpu_time_asked_for() {
         let data = payload(100);
         assert_eq!(cpu_work(&data, 7, 10), cpu_work(&data, 7, 10));
         assert_ne!(cpu_work(&data, 7, 10), cpu_work(&data, 8, 10));
         let rounds_per_us = calibrate_cpu_work();
         assert!(rounds_per_us >= 1.0);
-        // 2 ms of work takes about 2 ms (generous bounds: shared machines).
-        let rounds = (2000.0 * rounds_per_us) as u64;
-        let started = Instant::now();
-        cpu_work(&data, 1, rounds);
-        let took = started.elapsed();
-        assert!(took >= Duration::from_micros(1000), "{took:?}");
+        // The thread's own CPU clock says 2 ms were burnt, whatever else runs on the machine;
+        // wall time can only be longer.
+        let slice = (CPU_SLICE_US * rounds_per_us) as u64;
+        let (cpu_before, wall_before) = (thread_cpu_us(), Instant::now());
+        burn_cpu(&data, 1, 2000, slice);
+        let cpu = thread_cpu_us() - cpu_before;
+        assert!(cpu >= 2000.0, "burnt {cpu} µs of CPU");
+        assert!(wall_before.elapsed() >= Duration::from_micros(2000));
     }
 
     #[test]

@@ -149,7 +149,11 @@ struct State {
     sampler: CpuSampler,
     latest: watch::Sender<Arc<Snapshot>>,
     every: broadcast::Sender<Arc<Snapshot>>,
+    /// The knobs in force at the end of the open interval.
     knobs: Knobs,
+    /// A change that came after the open interval's edge, while its hand-overs were awaited: it
+    /// belongs to the next interval.
+    knobs_after_edge: Option<(Instant, Knobs)>,
     run_state: RunState,
     bucket: Bucket,
     /// Latest in-flight count per worker (a gauge, not a sum over time).
@@ -197,6 +201,7 @@ impl State {
             latest,
             every,
             knobs,
+            knobs_after_edge: None,
             run_state: RunState::Starting,
             bucket: Bucket::new(),
             in_flight: BTreeMap::new(),
@@ -222,8 +227,10 @@ impl State {
     }
 
     fn run(mut self, receiver: Receiver<MetricsMessage>) -> RunTotals {
-        // Wait a little past each edge so the workers' hand-overs for it have arrived.
-        let grace = (self.interval / 10).min(Duration::from_millis(50));
+        // Wait a little past each edge so the workers' hand-overs for it have arrived: a worker
+        // hands over at the first step after the edge, which on a loaded two-core machine can
+        // be tens of milliseconds late.
+        let grace = (self.interval / 5).min(Duration::from_millis(100));
         let mut next_edge = self.started + self.interval;
         loop {
             let wake = next_edge + grace;
@@ -306,7 +313,11 @@ impl State {
                 change,
                 at,
             } => {
-                self.knobs = knobs;
+                if at > self.last_edge + self.interval {
+                    self.knobs_after_edge = Some((at, knobs));
+                } else {
+                    self.knobs = knobs;
+                }
                 if let Some(change) = change {
                     let text = change.to_string();
                     self.pending_versions.insert(version, (at, text.clone()));
@@ -384,6 +395,9 @@ impl State {
     }
 
     fn close_interval(&mut self, edge: Instant) {
+        if let Some((_, knobs)) = self.knobs_after_edge.take_if(|(at, _)| *at <= edge) {
+            self.knobs = knobs;
+        }
         let length = edge.saturating_duration_since(self.last_edge);
         self.last_edge = edge;
         let bucket = std::mem::replace(&mut self.bucket, Bucket::new());

@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-use std::sync::OnceLock;
+use std::sync::{OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 use casstop::config::Settings;
@@ -34,6 +34,24 @@ pub fn node_pid() -> u32 {
         );
         report.pid
     })
+}
+
+/// Tests in one binary run in parallel on a machine with two cores, one of them mostly the node's.
+/// A test whose assertions depend on the machine's speed (a rate, a verdict, a knee) holds
+/// [`measuring`] so that no other test's load shares the machine with it; every other test that
+/// sends load holds [`loading`], which such tests may share.
+static LOAD: RwLock<()> = RwLock::new(());
+
+/// Held by a test that sends load but measures nothing speed-dependent.
+pub fn loading() -> RwLockReadGuard<'static, ()> {
+    // A panicking test poisons the lock; the next test is still entitled to run.
+    LOAD.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Held by a test whose assertions depend on the machine's speed: it runs alone.
+pub fn measuring() -> RwLockWriteGuard<'static, ()> {
+    LOAD.write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Settings for a test writing into its own table of the test keyspace, with short intervals.
