@@ -259,6 +259,7 @@ pub fn run_one_recorded(
                     settings.profiler.frequency_hz,
                     &dir,
                     &settings.profiler.categories,
+                    None,
                 )?;
                 engine.note_profile(&summary);
                 Ok(summary)

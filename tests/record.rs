@@ -40,6 +40,9 @@ fn sweep_finds_a_knee_within_the_swept_range_and_records_every_step() {
     settings.load.workers = 1;
     settings.load.cpu_work_us = 500;
     settings.sweep.step_secs = 2.0;
+    // The default 10 % suits a machine left to the load; a shared test box's CPU-bound steps
+    // wander by more than that as its other work comes and goes.
+    settings.sweep.knee_gain = 0.25;
     settings.sweep.warmup_secs = 1.0;
     let plan = SweepPlan {
         knob: SweptKnob::Depth,

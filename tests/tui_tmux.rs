@@ -143,12 +143,26 @@ fn keys_steer_the_load_and_quitting_restores_the_terminal() {
         s.contains("`:depth` takes a whole number")
     });
 
+    // A profile still capturing at the quit is cut short and written, not lost.
+    tmux.keys(&["f"]);
+    tmux.wait_for("a capture running", |s| {
+        s.contains("capturing a CPU profile")
+    });
     tmux.keys(&["q"]);
     let end = tmux.wait_for("exit", |s| s.contains("CASSTOP_EXIT="));
     assert!(end.contains("CASSTOP_EXIT=0"), "{end}");
     assert!(end.contains("session summary"), "{end}");
     assert!(end.contains("strategy pipeline  depth 300"), "{end}");
     tmux.assert_terminal_restored();
+    let joined = tmux.run(&["capture-pane", "-p", "-J"]);
+    let svg = joined
+        .lines()
+        .find_map(|line| line.split("cut short at the quit (").nth(1))
+        .and_then(|rest| rest.split("): ").nth(1))
+        .unwrap_or_else(|| panic!("no line about the cut profile in:\n{joined}"));
+    let svg = std::path::Path::new(svg.trim());
+    assert!(svg.exists(), "{} written", svg.display());
+    assert!(svg.with_file_name("profile.pb").exists());
 }
 
 #[test]

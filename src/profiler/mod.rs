@@ -7,7 +7,7 @@ pub mod categories;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, Sender, TryRecvError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -42,12 +42,14 @@ impl ProfileSummary {
 }
 
 /// Samples the process for `duration` at `frequency_hz` and writes `profile.svg`, `profile.pb`
-/// and `profile.folded` into `dir`. Blocks for the duration of the capture.
+/// and `profile.folded` into `dir`. Blocks for the duration of the capture, or until a message
+/// on `cut_short` ends it early with what was sampled so far.
 pub fn capture(
     duration: Duration,
     frequency_hz: u32,
     dir: &Path,
     categories: &[Category],
+    cut_short: Option<&Receiver<()>>,
 ) -> Result<ProfileSummary> {
     // Owner-only, like everything casstop records: stacks name the code and paths it ran.
     crate::local::create_private_dir(dir)?;
@@ -60,7 +62,12 @@ pub fn capture(
         .build()
         .context("starting the CPU profiler")?;
     let started = Instant::now();
-    std::thread::sleep(duration);
+    match cut_short {
+        Some(cut) => {
+            let _ = cut.recv_timeout(duration);
+        }
+        None => std::thread::sleep(duration),
+    }
     let report = guard.report().build().context("building the profile")?;
     let elapsed = started.elapsed();
     drop(guard);
@@ -194,6 +201,7 @@ pub struct CaptureRequest {
 pub struct Profiler {
     requests: Sender<CaptureRequest>,
     results: Receiver<Result<ProfileSummary>>,
+    cut: Sender<()>,
     running: Option<Instant>,
 }
 
@@ -201,15 +209,19 @@ impl Profiler {
     pub fn spawn(categories: Vec<Category>) -> Result<Profiler> {
         let (requests, request_rx) = std::sync::mpsc::channel::<CaptureRequest>();
         let (result_tx, results) = std::sync::mpsc::channel();
+        let (cut, cut_rx) = std::sync::mpsc::channel::<()>();
         std::thread::Builder::new()
             .name("casstop-profiler".into())
             .spawn(move || {
                 for request in request_rx {
+                    // A cut meant for an earlier capture must not end this one.
+                    while cut_rx.try_recv().is_ok() {}
                     let result = capture(
                         request.duration,
                         request.frequency_hz,
                         &request.dir,
                         &categories,
+                        Some(&cut_rx),
                     );
                     if result_tx.send(result).is_err() {
                         break;
@@ -220,6 +232,7 @@ impl Profiler {
         Ok(Profiler {
             requests,
             results,
+            cut,
             running: None,
         })
     }
@@ -239,6 +252,29 @@ impl Profiler {
             .map_err(|_| anyhow::anyhow!("the profiler thread has stopped"))?;
         self.running = Some(Instant::now());
         Ok(())
+    }
+
+    /// Ends the capture in progress early: its files are written from the samples so far, and
+    /// its result arrives through [`Profiler::poll`] or [`Profiler::wait`].
+    pub fn cut_short(&self) {
+        if self.running.is_some() {
+            let _ = self.cut.send(());
+        }
+    }
+
+    /// Waits up to `limit` for the capture in progress; `None` when none is running or it did
+    /// not finish in time.
+    pub fn wait(&mut self, limit: Duration) -> Option<Result<ProfileSummary>> {
+        self.running?;
+        let result = match self.results.recv_timeout(limit) {
+            Ok(result) => result,
+            Err(RecvTimeoutError::Timeout) => return None,
+            Err(RecvTimeoutError::Disconnected) => {
+                Err(anyhow::anyhow!("the profiler thread stopped"))
+            }
+        };
+        self.running = None;
+        Some(result)
     }
 
     /// The finished capture's result, if one has finished since the last call.

@@ -87,6 +87,8 @@ pub fn run(
     let guard = TerminalGuard;
     let mut signals_seen = 0;
     let mut stop_requested = false;
+    let mut profile_cut_at_quit = false;
+    let mut cut_profile: Option<Result<profiler::ProfileSummary>> = None;
     loop {
         app.snapshot = latest.borrow().clone();
         app.capture_left_s = profiler.running_since().map(|since| {
@@ -95,6 +97,9 @@ pub fn run(
         match profiler.poll() {
             Some(Ok(summary)) => {
                 engine.note_profile(&summary);
+                if profile_cut_at_quit {
+                    cut_profile = Some(Ok(summary.clone()));
+                }
                 app.message = Some((
                     format!("profile written: {}", summary.svg.display()),
                     Severity::Info,
@@ -103,6 +108,9 @@ pub fn run(
                 app.last_profile = Some(summary);
             }
             Some(Err(err)) => {
+                if profile_cut_at_quit {
+                    cut_profile = Some(Err(anyhow::anyhow!("{err:#}")));
+                }
                 app.message = Some((format!("profile failed: {err:#}"), Severity::Error));
                 app.capture_left_s = None;
             }
@@ -188,6 +196,12 @@ pub fn run(
             }
             Some(Action::Quit) => {
                 app.quitting = true;
+                // A capture running at the quit is cut short rather than lost: its files are
+                // written from the samples so far and named once the terminal is back.
+                if profiler.running_since().is_some() {
+                    profiler.cut_short();
+                    profile_cut_at_quit = true;
+                }
                 if !stop_requested {
                     stop_requested = true;
                     engine.request_stop();
@@ -213,8 +227,27 @@ pub fn run(
             None => {}
         }
     }
+    // Writing the files takes a moment; the engine may have drained first.
+    if profile_cut_at_quit && cut_profile.is_none() {
+        cut_profile = profiler.wait(Duration::from_secs(10));
+    }
     drop(terminal);
     drop(guard);
+    match cut_profile {
+        Some(Ok(summary)) => eprintln!(
+            "casstop: the CPU profile was cut short at the quit ({:.1} s, {} samples): {}",
+            summary.duration_s,
+            summary.samples,
+            summary.svg.display()
+        ),
+        Some(Err(err)) => {
+            eprintln!("casstop: the CPU profile cut short at the quit failed: {err:#}")
+        }
+        None if profile_cut_at_quit => {
+            eprintln!("casstop: the CPU profile cut short at the quit was not written within 10 s")
+        }
+        None => {}
+    }
     let info = engine.info.clone();
     let totals = engine.wait()?;
     let mut result = BenchResult::new(&totals, &info);
