@@ -125,6 +125,12 @@ fn keys_steer_the_load_and_quitting_restores_the_terminal() {
         s.contains("running") && ok_count(s) > 0
     });
     assert!(first.contains("strategy callbacks"), "{first}");
+    assert!(first.contains("depth 128"), "{first}");
+
+    // Two presses in one burst double twice: the second starts from the first one's result,
+    // not from the snapshot that has not caught up yet.
+    tmux.keys(&["+", "+"]);
+    tmux.wait_for("depth 512", |s| s.contains("depth 512"));
 
     tmux.keys(&["1"]);
     tmux.wait_for("strategy sync", |s| s.contains("strategy sync"));

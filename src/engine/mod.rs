@@ -16,8 +16,8 @@ pub mod slots;
 pub mod worker;
 pub mod workload;
 
-use std::sync::Arc;
 use std::sync::mpsc::SyncSender;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -81,7 +81,10 @@ impl EngineInfo {
 pub struct Engine {
     pub info: EngineInfo,
     commands: mpsc::UnboundedSender<Command>,
-    knobs: watch::Receiver<KnobState>,
+    /// The knobs with every change asked for so far. The controller applies the same changes in
+    /// the same order a moment later; keeping them here means a change made right after another
+    /// (two presses of `+`) starts from the first one's result, not from the knobs before it.
+    asked: Mutex<Knobs>,
     latest: watch::Receiver<Arc<Snapshot>>,
     /// Kept only to subscribe from: the aggregator owns the sender, so subscribers see the
     /// channel close when the run ends.
@@ -93,7 +96,7 @@ pub struct Engine {
 /// What the engine thread hands back once connected.
 struct Ready {
     info: EngineInfo,
-    knobs: watch::Receiver<KnobState>,
+    knobs: Knobs,
     aggregator: Aggregator,
 }
 
@@ -140,7 +143,7 @@ impl Engine {
         Ok(Engine {
             info: ready.info,
             commands,
-            knobs: ready.knobs,
+            asked: Mutex::new(ready.knobs),
             latest,
             every,
             thread: Some(thread),
@@ -148,18 +151,28 @@ impl Engine {
         })
     }
 
-    /// The knobs in force now.
+    /// The knobs in force now, or in a moment: every change asked for is in them.
     pub fn knobs(&self) -> Knobs {
-        self.knobs.borrow().knobs.clone()
+        self.asked().clone()
     }
 
-    /// Asks for a knob change. Checked here against the knobs in force, so a bad value is refused
-    /// at once with a message naming the knob; never waits for the engine.
+    /// Asks for a knob change. Checked here against the knobs asked for so far, so a bad value is
+    /// refused at once with a message naming the knob; never waits for the engine.
     pub fn change(&self, change: KnobChange) -> Result<(), String> {
-        self.knobs().apply(&change)?;
+        let mut asked = self.asked();
+        let next = asked.apply(&change)?;
         self.commands
             .send(Command::Change(change, Instant::now()))
-            .map_err(|_| "the run has ended".to_string())
+            .map_err(|_| "the run has ended".to_string())?;
+        *asked = next;
+        Ok(())
+    }
+
+    fn asked(&self) -> std::sync::MutexGuard<'_, Knobs> {
+        // Only callers of `change` hold it, never a write; a panic elsewhere leaves valid knobs.
+        self.asked
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The latest snapshot; cheap, never waits for the engine.
@@ -349,8 +362,8 @@ async fn setup(
     )?;
     let sender = aggregator.sender.clone();
     let _ = sender.send(MetricsMessage::State(RunState::Running));
-    let (knobs_tx, knobs_rx) = watch::channel(KnobState {
-        knobs,
+    let (knobs_tx, _) = watch::channel(KnobState {
+        knobs: knobs.clone(),
         version: 0,
         changed_at: started,
     });
@@ -381,7 +394,7 @@ async fn setup(
         sender,
         Ready {
             info,
-            knobs: knobs_rx,
+            knobs,
             aggregator,
         },
     ))

@@ -44,6 +44,10 @@ pub enum Severity {
 pub struct App {
     pub info: EngineInfo,
     pub snapshot: Arc<Snapshot>,
+    /// The knobs with every change asked for (the engine's `knobs()`), ahead of the snapshot by
+    /// up to an interval: the header shows a key's effect at once, and the next key's relative
+    /// change (`+` doubles) starts from it.
+    pub knobs: Knobs,
     pub window_secs: u32,
     pub mode: Mode,
     /// Feedback on the last key or command.
@@ -75,6 +79,7 @@ impl App {
         );
         App {
             info,
+            knobs: snapshot.knobs.clone(),
             snapshot,
             window_secs,
             mode: Mode::Normal,
@@ -88,7 +93,7 @@ impl App {
     }
 
     fn knobs(&self) -> &Knobs {
-        &self.snapshot.knobs
+        &self.knobs
     }
 
     fn say(&mut self, text: impl Into<String>, severity: Severity) {
@@ -500,9 +505,7 @@ mod tests {
         let mut app = app();
         assert_eq!(press(&mut app, KeyCode::Char('r')), None, "open stays open");
         assert!(app.message.is_some());
-        let mut snapshot = (*app.snapshot).clone();
-        snapshot.knobs.rate = 1000.0;
-        app.snapshot = Arc::new(snapshot);
+        app.knobs.rate = 1000.0;
         assert_eq!(
             press(&mut app, KeyCode::Char('r')),
             Some(Action::Change(KnobChange::Rate(2000.0)))

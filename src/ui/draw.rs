@@ -102,7 +102,7 @@ fn node_trouble_secs(s: &Snapshot) -> u64 {
 /// The header: what runs where, then the knobs, laid out over as many lines as the width needs.
 fn header_lines(app: &App, width: u16) -> Vec<Line<'static>> {
     let s = &app.snapshot;
-    let k = &s.knobs;
+    let k = &app.knobs;
     let state = if k.paused && s.state == RunState::Running {
         RunState::Paused
     } else {
@@ -230,15 +230,12 @@ fn draw_throughput(frame: &mut Frame, area: Rect, app: &App) {
     let (points, bounds) = window(app);
     let data: Vec<(f64, f64)> = points.iter().map(|i| (i.at_s, i.throughput)).collect();
     let peak = data.iter().map(|p| p.1).fold(0.0, f64::max);
-    let top = nice_ceiling(peak.max(app.snapshot.knobs.rate).max(10.0));
+    let top = nice_ceiling(peak.max(app.knobs.rate).max(10.0));
     let markers = knob_markers(app, bounds, 0.0, top);
     let mut datasets = marker_lines(&markers);
     let target;
-    if app.snapshot.knobs.rate > 0.0 {
-        target = [
-            (bounds[0], app.snapshot.knobs.rate),
-            (bounds[1], app.snapshot.knobs.rate),
-        ];
+    if app.knobs.rate > 0.0 {
+        target = [(bounds[0], app.knobs.rate), (bounds[1], app.knobs.rate)];
         datasets.push(line("target", &target, Color::DarkGray));
     }
     datasets.push(line("writes/s", &data, Color::Cyan));
@@ -362,13 +359,14 @@ fn counter_lines(app: &App) -> Vec<Line<'static>> {
     let s = &app.snapshot;
     let t = &s.totals;
     let i = &s.interval;
-    let limit = s.knobs.in_flight_limit() * s.knobs.workers;
-    let achieved = if s.knobs.rate > 0.0 {
+    let k = &app.knobs;
+    let limit = k.in_flight_limit() * k.workers;
+    let achieved = if k.rate > 0.0 {
         format!(
             "{} of {} ({:.0}%)",
             PerSecond(i.throughput),
-            PerSecond(s.knobs.rate),
-            i.throughput / s.knobs.rate * 100.0
+            PerSecond(k.rate),
+            i.throughput / k.rate * 100.0
         )
     } else {
         format!("{} (open)", PerSecond(i.throughput))

@@ -91,6 +91,7 @@ pub fn run(
     let mut cut_profile: Option<Result<profiler::ProfileSummary>> = None;
     loop {
         app.snapshot = latest.borrow().clone();
+        app.knobs = engine.knobs();
         app.capture_left_s = profiler.running_since().map(|since| {
             (settings.profiler.duration.as_secs_f64() - since.elapsed().as_secs_f64()).max(0.0)
         });
@@ -152,6 +153,7 @@ pub fn run(
                     app.message = Some((message, Severity::Error));
                 } else {
                     app.message = None;
+                    app.knobs = engine.knobs();
                 }
             }
             Some(Action::SetRtt(rtt)) => {
