@@ -152,10 +152,10 @@ pub fn run(cli: Cli) -> Result<()> {
             // Before the node is started or anything is connected: a session that cannot draw
             // should not cost half a minute of booting first.
             ui::check_terminal()?;
-            let node_pid = runtime.block_on(prepare_cluster(&loaded.settings))?;
+            let mut settings = loaded.settings;
+            let node_pid = runtime.block_on(prepare_cluster(&mut settings))?;
             drop(runtime);
             let rtt_flag = matches!(&cli.command, Some(Command::Tui(args)) if args.rtt.is_some());
-            let mut settings = loaded.settings;
             let hop = route_through_hop(&mut settings, rtt_flag)?;
             let recorder = settings
                 .output
@@ -173,17 +173,18 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Some(Command::Bench(args)) => {
-            let node_pid = runtime.block_on(prepare_cluster(&loaded.settings))?;
-            drop(runtime);
             let mut settings = loaded.settings;
+            let node_pid = runtime.block_on(prepare_cluster(&mut settings))?;
+            drop(runtime);
             let hop = route_through_hop(&mut settings, !args.rtt.is_empty())?;
             bench_command(&args, settings, node_pid, hop.as_ref())
         }
         Some(Command::Sweep(args)) => {
             let plan = sweep_plan(&args, &loaded.settings)?;
-            let node_pid = runtime.block_on(prepare_cluster(&loaded.settings))?;
+            let mut settings = loaded.settings;
+            let node_pid = runtime.block_on(prepare_cluster(&mut settings))?;
             drop(runtime);
-            let (result, outcome) = sweep::run(&loaded.settings, node_pid, &plan, args.quiet)?;
+            let (result, outcome) = sweep::run(&settings, node_pid, &plan, args.quiet)?;
             sweep::print_table(&result);
             println!("plot: {}", outcome.dir.join("sweep.png").display());
             println!("{}", outcome.describe());
@@ -368,9 +369,10 @@ fn targets_local_node(settings: &Settings) -> bool {
 }
 
 /// Makes sure something answers at the configured hosts: when they are the local node's address,
-/// nothing answers and `local.auto_start` is on, installs and starts the local node. Returns the
-/// local node's pid when casstop runs it (its CPU is then shown beside the client's).
-pub async fn prepare_cluster(settings: &Settings) -> Result<Option<u32>> {
+/// nothing answers and `local.auto_start` is on, installs and starts the local node. When casstop
+/// runs that node, connects the way it was started (see [`connect_like_the_local_node`]) and
+/// returns its pid (its CPU is then shown beside the client's).
+pub async fn prepare_cluster(settings: &mut Settings) -> Result<Option<u32>> {
     if !targets_local_node(settings) {
         return Ok(None);
     }
@@ -382,13 +384,6 @@ pub async fn prepare_cluster(settings: &Settings) -> Result<Option<u32>> {
     if !answers && settings.local.auto_start {
         eprintln!("nothing answers on {address}; starting the local node (casstop local up)");
         let report = node.up(settings, &mut StderrProgress::new()).await?;
-        if report.options.tls && !settings.tls.enabled {
-            eprintln!(
-                "note: the local node requires TLS (local.tls) but tls.enabled is false; its CA \
-                 is {}",
-                node.certificates().ca_file().display()
-            );
-        }
         eprintln!(
             "local node up: Apache Cassandra {} on {} (pid {}){}",
             report.version,
@@ -400,7 +395,35 @@ pub async fn prepare_cluster(settings: &Settings) -> Result<Option<u32>> {
                 .unwrap_or_default()
         );
     }
-    Ok(node.running_pid())
+    let pid = node.running_pid();
+    if pid.is_some() {
+        connect_like_the_local_node(settings, &node);
+    }
+    Ok(pid)
+}
+
+/// The local node started with `--tls` or `--auth` (or `local.tls`, `local.auth`) refuses a plain
+/// or anonymous client, and casstop made its CA and knows its default login: a client that sets
+/// no TLS and no user connects over TLS with that CA, as the default superuser, and says so once.
+/// Whatever the user did set is kept.
+fn connect_like_the_local_node(settings: &mut Settings, node: &LocalNode) {
+    let options = node.running_options();
+    let expected = node.client_settings(settings, options);
+    let mut how = Vec::new();
+    if options.tls && !settings.tls.enabled {
+        how.push(format!("over TLS with its CA {}", expected.tls.ca_file));
+        settings.tls = expected.tls;
+    }
+    if options.auth && settings.auth.username.is_empty() {
+        how.push(format!(
+            "as its default superuser `{}` (set auth.username to log in as another)",
+            expected.auth.username
+        ));
+        settings.auth = expected.auth;
+    }
+    if !how.is_empty() {
+        eprintln!("connecting to the local node {}", how.join(" and "));
+    }
 }
 
 /// Sends the run through the latency hop when asked to or when one runs (see

@@ -23,7 +23,7 @@ const KEYSPACE: &str = "casstop_test";
 
 /// The tests below that use the node; the last one to finish stops it. A filtered run leaves it
 /// running, and the next run reuses it.
-const NODE_TESTS: usize = 7;
+const NODE_TESTS: usize = 8;
 static FINISHED: AtomicUsize = AtomicUsize::new(0);
 
 struct SecureNode {
@@ -249,6 +249,47 @@ fn right_credentials_over_tls_write_rows_and_the_password_shows_nowhere() {
             "the password shows in {place}"
         );
     }
+}
+
+#[test]
+fn a_client_of_casstops_own_node_that_sets_nothing_connects_the_way_it_was_started() {
+    // The same node, known as casstop's local node: no TLS and no login are set, and the run
+    // still writes, over TLS with the node's CA and as its default superuser, saying so once.
+    let (node, _finish) = secure_node();
+    let state = tempfile::tempdir().unwrap();
+    let port = CQL_PORT.to_string();
+    let storage_port = STORAGE_PORT.to_string();
+    let data_dir = node.local.data_dir.display().to_string();
+    let env = [
+        ("CASSTOP_LOCAL_CQL_PORT", port.as_str()),
+        ("CASSTOP_LOCAL_STORAGE_PORT", storage_port.as_str()),
+        ("CASSTOP_LOCAL_DATA_DIR", data_dir.as_str()),
+        ("CASSTOP_CLUSTER_TABLE", "secure_defaults"),
+    ];
+    let output = casstop(
+        &["bench", "--hosts", &node.address, "--ops", "200", "--quiet"],
+        &env,
+        state.path(),
+    );
+    let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
+    assert!(
+        output.status.success(),
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
+    assert!(stdout.contains("200 ok"), "{stdout}");
+    let said: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.starts_with("connecting to the local node"))
+        .collect();
+    assert_eq!(said.len(), 1, "{stderr}");
+    assert!(
+        said[0].contains(&format!("over TLS with its CA {}", node.ca_file.display())),
+        "{stderr}"
+    );
+    assert!(
+        said[0].contains("default superuser `cassandra`"),
+        "{stderr}"
+    );
 }
 
 #[test]
