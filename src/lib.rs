@@ -342,13 +342,14 @@ async fn local_command(action: LocalAction, loaded: &Loaded) -> Result<()> {
 fn print_client_hints(report: &local::UpReport) {
     if report.options.auth {
         println!(
-            "  auth: required; the default superuser is `cassandra` with password `cassandra`: \
-             clients set auth.username and CASSTOP_AUTH_PASSWORD (or auth.password)"
+            "  auth: required; the default superuser is `cassandra` with password `cassandra` \
+             (casstop logs in as it unless auth.username is set)"
         );
     }
     if let Some(ca_file) = &report.ca_file {
         println!(
-            "  TLS: required; clients set tls.enabled = true and tls.ca_file = \"{}\"",
+            "  TLS: required; the CA is \"{}\" (casstop uses it unless tls.enabled is set; other \
+             clients set tls.enabled = true and tls.ca_file to it)",
             ca_file.display()
         );
     }
