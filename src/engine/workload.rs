@@ -229,9 +229,20 @@ pub async fn write(
         done: Instant::now(),
         outcome: result.map_err(|err| Failure {
             kind: classify(&err),
-            detail: err.to_string(),
+            detail: describe(&err),
             maybe_applied: may_have_applied(&err),
         }),
+    }
+}
+
+/// The driver's message, with what to do where the message alone does not say it.
+fn describe(err: &ExecutionError) -> String {
+    match err {
+        ExecutionError::LastAttemptError(RequestAttemptError::UnableToAllocStreamId) => format!(
+            "{err}: every request slot of the driver's connections is taken (32,768 each); \
+             fewer writes in flight (depth, load.throttle_cap) or more nodes"
+        ),
+        _ => err.to_string(),
     }
 }
 
