@@ -114,7 +114,8 @@ pub struct KnobArgs {
         help_heading = "Knobs"
     )]
     pub payload_bytes: Option<u32>,
-    /// Microseconds of deterministic client computation per write (the CPU-bound case).
+    /// Microseconds of client CPU burnt per write, by the load thread's own CPU clock (the
+    /// CPU-bound case).
     #[arg(
         long,
         allow_negative_numbers = true,
@@ -248,7 +249,7 @@ pub struct SweepArgs {
     /// Bytes of payload per row.
     #[arg(long, value_name = "BYTES", help_heading = "Knobs")]
     pub payload_bytes: Option<u32>,
-    /// Microseconds of deterministic client computation per write.
+    /// Microseconds of client CPU burnt per write, by the load thread's own CPU clock.
     #[arg(long, value_name = "US", help_heading = "Knobs")]
     pub cpu_work_us: Option<u32>,
     /// Rows per request.

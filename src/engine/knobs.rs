@@ -265,7 +265,7 @@ pub struct Knobs {
     /// Target writes (requests) per second over all workers; 0 = as fast as the strategy allows.
     pub rate: f64,
     pub payload_bytes: u32,
-    /// Microseconds of deterministic client computation per write.
+    /// Microseconds of client CPU burnt per write, by the load thread's own CPU clock.
     pub cpu_work_us: u32,
     /// 1 = one INSERT per request; more = one UNLOGGED BATCH of that many rows.
     pub rows_per_request: u32,
