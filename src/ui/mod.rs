@@ -153,7 +153,6 @@ pub fn run(
                     app.message = Some((message, Severity::Error));
                 } else {
                     app.message = None;
-                    app.knobs = engine.knobs();
                 }
             }
             Some(Action::SetRtt(rtt)) => {
