@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use casstop::config::{CommitlogSync, Settings};
 use casstop::engine::Engine;
-use casstop::engine::knobs::Strategy;
+use casstop::knobs::Strategy;
 use casstop::local::{LocalNode, StderrProgress};
 use casstop::units::Bytes;
 
@@ -33,10 +33,10 @@ fn main() -> Result<()> {
     settings.local.commitlog_sync = CommitlogSync::Group;
     settings.cluster.port = 9542;
     settings.cluster.keyspace = "casstop_soak".into();
-    settings.cluster.request_timeout = Duration::from_secs(2);
-    settings.load.strategy = Strategy::Callbacks;
-    settings.load.depth = 32;
-    settings.load.rate = rate;
+    settings.knobs.request_timeout = Duration::from_secs(2);
+    settings.knobs.strategy = Strategy::Callbacks;
+    settings.knobs.depth = 32;
+    settings.knobs.rate = rate;
 
     let runtime = tokio::runtime::Runtime::new()?;
     let node = LocalNode::new(&settings.local);
@@ -46,7 +46,7 @@ fn main() -> Result<()> {
         .pid;
     runtime.block_on(async {
         let session = casstop::cluster::connect(&settings).await?;
-        casstop::cluster::create_schema(&session, &settings.cluster).await?;
+        casstop::cluster::create_schema(&session, &settings).await?;
         casstop::cluster::truncate(&session, &settings.cluster).await
     })?;
 

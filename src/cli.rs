@@ -4,15 +4,16 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Arg, ArgMatches, Args, FromArgMatches, Parser, Subcommand};
 
 use crate::config::{FlagOverride, duration};
-use crate::engine::knobs::{Consistency, Retry, Runtime, Strategy};
+use crate::knobs::{self, KnobDef, Value};
 
 #[derive(Debug, Parser)]
 #[command(
     name = "casstop",
     version,
+    args_conflicts_with_subcommands = true,
     about = "Why isn't my client writing faster? Drive writes at Cassandra, steer the load live, see why.",
     long_about = "casstop drives writes against a real Apache Cassandra or ScyllaDB cluster and lets you \
 change the scheduling strategy (sync, batches, pipeline, throttle, callbacks), the concurrency depth, \
@@ -38,6 +39,10 @@ pub struct Cli {
     )]
     pub hosts: Option<Vec<String>>,
 
+    /// Without a subcommand: the session's own flags (`casstop --rtt 1ms --depth 64`).
+    #[command(flatten)]
+    pub session: TuiArgs,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -56,103 +61,107 @@ pub enum Command {
     Local(LocalArgs),
 }
 
-/// The knobs, as flags. Each overrides the `load.*` key of the same name.
-#[derive(Debug, Args, Default, Clone)]
+/// The knobs as flags, one per registry entry (`--depth`, `--cpu-work-us`), each the top layer
+/// over the knob's config key. Built from [`crate::knobs::ALL`], so a new knob has its flag, help
+/// and value check without a line here. With `lists`, the knobs a sweep may step take a list.
+#[derive(Debug, Default, Clone)]
 pub struct KnobArgs {
-    /// Scheduling strategy.
-    #[arg(long, value_enum, help_heading = "Knobs")]
-    pub strategy: Option<Strategy>,
-    /// Writes in flight (pipeline) or independent chains (callbacks), per worker.
-    #[arg(
-        long,
-        allow_negative_numbers = true,
-        value_name = "D",
-        help_heading = "Knobs"
-    )]
-    pub depth: Option<u32>,
-    /// Writes per round for the batches strategy, per worker.
-    #[arg(
-        long,
-        allow_negative_numbers = true,
-        value_name = "K",
-        help_heading = "Knobs"
-    )]
-    pub batch: Option<u32>,
-    /// Independent workers, each running the strategy.
-    #[arg(
-        long,
-        allow_negative_numbers = true,
-        value_name = "W",
-        help_heading = "Knobs"
-    )]
-    pub workers: Option<u32>,
-    /// Async runtime; fixed for the run.
-    #[arg(long, value_enum, help_heading = "Knobs")]
-    pub runtime: Option<Runtime>,
-    /// OS threads of the multi-thread runtime.
-    #[arg(
-        long,
-        allow_negative_numbers = true,
-        value_name = "N",
-        help_heading = "Knobs"
-    )]
-    pub threads: Option<u32>,
-    /// Target requests/s over all workers (0 = open); latency is then also measured from each
-    /// write's intended start.
-    #[arg(
-        long,
-        allow_negative_numbers = true,
-        value_name = "OPS_PER_S",
-        help_heading = "Knobs"
-    )]
-    pub rate: Option<f64>,
-    /// Bytes of payload per row.
-    #[arg(
-        long,
-        allow_negative_numbers = true,
-        value_name = "BYTES",
-        help_heading = "Knobs"
-    )]
-    pub payload_bytes: Option<u32>,
-    /// Microseconds of client CPU burnt per write, by the load thread's own CPU clock (the
-    /// CPU-bound case).
-    #[arg(
-        long,
-        allow_negative_numbers = true,
-        value_name = "US",
-        help_heading = "Knobs"
-    )]
-    pub cpu_work_us: Option<u32>,
-    /// Rows per request: 1 = one INSERT, more = one UNLOGGED BATCH of that many rows.
-    #[arg(
-        long,
-        allow_negative_numbers = true,
-        value_name = "N",
-        help_heading = "Knobs"
-    )]
-    pub rows_per_request: Option<u32>,
-    /// Consistency level of the writes.
-    #[arg(long, value_enum, help_heading = "Knobs")]
-    pub consistency: Option<Consistency>,
-    /// Client-side deadline of one request (e.g. 500ms, 2s); a write that misses it is a timeout
-    /// error, counted as "maybe written".
-    #[arg(long, value_name = "DURATION", value_parser = duration::parse, help_heading = "Knobs")]
-    pub request_timeout: Option<Duration>,
-    /// What the driver does after a failed write: default (retry on another node only when the
-    /// write was refused) or never.
-    #[arg(long, value_enum, help_heading = "Knobs")]
-    pub retry: Option<Retry>,
-    /// Safety cap on writes in flight per worker for the throttle strategy.
-    #[arg(
-        long,
-        allow_negative_numbers = true,
-        value_name = "N",
-        help_heading = "Knobs"
-    )]
-    pub throttle_cap: Option<u32>,
-    /// Length of one metrics interval (e.g. 1s, 250ms).
-    #[arg(long, value_name = "DURATION", value_parser = duration::parse, help_heading = "Knobs")]
-    pub interval: Option<Duration>,
+    /// The knobs given, in registry order, with their values (one unless a sweep's list).
+    pub given: Vec<(&'static KnobDef, Vec<Value>)>,
+}
+
+/// [`KnobArgs`] whose steppable knobs take a list: `--depth 1,2,4,...,1024`.
+#[derive(Debug, Default, Clone)]
+pub struct SweepKnobArgs(pub KnobArgs);
+
+fn knob_arg(def: &'static KnobDef, lists: bool) -> Arg {
+    let list = lists && def.steppable;
+    let (value_name, help) = if list {
+        (
+            format!("{}[,...]", def.value_name),
+            format!(
+                "{} [{}]; a list steps it: 1,2,4,...,1024",
+                def.help,
+                def.accepts()
+            ),
+        )
+    } else {
+        (
+            def.value_name.to_string(),
+            format!("{} [{}]", def.help, def.accepts()),
+        )
+    };
+    Arg::new(def.name)
+        .long(def.flag().trim_start_matches('-').to_string())
+        .value_name(value_name)
+        .help(help)
+        .help_heading(if def.live {
+            "Knobs (change live)"
+        } else {
+            "Knobs (fixed for the run)"
+        })
+        .allow_negative_numbers(true)
+        .value_parser(move |text: &str| -> Result<Vec<Value>, String> {
+            if list {
+                knobs::parse_list(def, text)
+            } else {
+                def.parse(text).map(|value| vec![value])
+            }
+        })
+}
+
+fn knob_args_from(matches: &ArgMatches) -> KnobArgs {
+    let given = knobs::ALL
+        .iter()
+        .filter_map(|def| {
+            matches
+                .get_one::<Vec<Value>>(def.name)
+                .map(|values| (*def, values.clone()))
+        })
+        .collect();
+    KnobArgs { given }
+}
+
+impl FromArgMatches for KnobArgs {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        Ok(knob_args_from(matches))
+    }
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        *self = knob_args_from(matches);
+        Ok(())
+    }
+}
+
+impl Args for KnobArgs {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        knobs::ALL
+            .iter()
+            .fold(cmd, |cmd, def| cmd.arg(knob_arg(def, false)))
+    }
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
+}
+
+impl FromArgMatches for SweepKnobArgs {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        Ok(SweepKnobArgs(knob_args_from(matches)))
+    }
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        self.0 = knob_args_from(matches);
+        Ok(())
+    }
+}
+
+impl Args for SweepKnobArgs {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        knobs::ALL
+            .iter()
+            .fold(cmd, |cmd, def| cmd.arg(knob_arg(def, true)))
+    }
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
 }
 
 /// Where the run is recorded.
@@ -182,12 +191,6 @@ pub struct TuiArgs {
 pub struct BenchArgs {
     #[command(flatten)]
     pub knobs: KnobArgs,
-    /// How long to run (e.g. 10s, 2m); default 10s unless --ops is given.
-    #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
-    pub duration: Option<Duration>,
-    /// Requests to issue over all workers, then stop.
-    #[arg(long, value_name = "N")]
-    pub ops: Option<u64>,
     /// Run every strategy one after the other (batches at --batch, pipeline and callbacks at
     /// --depth) and print the python benchmarks' table with the ratio to sync.
     #[arg(long)]
@@ -195,10 +198,10 @@ pub struct BenchArgs {
     /// Write the result as JSON to FILE (with --matrix: a list, one entry per strategy).
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
-    /// Capture a CPU profile of this many seconds during the run (after 1 s of warm-up): a
+    /// Capture a CPU profile this long during the run (after 1 s of warm-up; e.g. 3s): a
     /// flamegraph SVG, a pprof .pb and folded stacks under the output directory.
-    #[arg(long, value_name = "SECS")]
-    pub profile: Option<u64>,
+    #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
+    pub profile: Option<Duration>,
     /// Truncate the table before the run, so its row count can be checked against `ok`.
     #[arg(long)]
     pub truncate: bool,
@@ -216,54 +219,22 @@ pub struct BenchArgs {
 
 #[derive(Debug, Args, Default)]
 pub struct SweepArgs {
-    /// Scheduling strategy (pipeline and callbacks sweep --depth, batches --batch).
-    #[arg(long, value_enum, help_heading = "Sweep")]
-    pub strategy: Option<Strategy>,
-    /// Depths to step through: a list where `...` continues the progression, e.g. 1,2,4,...,1024.
-    #[arg(long, value_name = "LIST", help_heading = "Sweep")]
-    pub depth: Option<String>,
-    /// Batch sizes to step through (the batches strategy), e.g. 10,20,...,200.
-    #[arg(long, value_name = "LIST", help_heading = "Sweep")]
-    pub batch: Option<String>,
-    /// Worker counts to step through, e.g. 1,2,4,8.
-    #[arg(long, value_name = "LIST", help_heading = "Sweep")]
-    pub workers: Option<String>,
-    /// Seconds each step is measured for, after its warm-up.
-    #[arg(long, value_name = "SECS", help_heading = "Sweep")]
-    pub step_secs: Option<f64>,
-    /// Seconds after each change that are not counted.
-    #[arg(long, value_name = "SECS", help_heading = "Sweep")]
-    pub warmup_secs: Option<f64>,
+    /// The knobs; exactly one of those that may be stepped (depth, batch, workers, ...) lists
+    /// several values. Without a list, pipeline and callbacks step depth, batches batch, over
+    /// 1,2,4,...,1024.
+    #[command(flatten)]
+    pub knobs: SweepKnobArgs,
+    /// How long each step is measured, after its warm-up (whole intervals; e.g. 5s).
+    #[arg(long, value_name = "DURATION", value_parser = duration::parse, help_heading = "Sweep")]
+    pub step: Option<Duration>,
+    /// How long after each change is not counted (e.g. 2s).
+    #[arg(long, value_name = "DURATION", value_parser = duration::parse, help_heading = "Sweep")]
+    pub warmup: Option<Duration>,
     /// The knee: the smallest setting past which throughput rises by less than this fraction.
-    #[arg(long, value_name = "FRACTION", help_heading = "Sweep")]
+    #[arg(long, value_name = "FRACTION", allow_negative_numbers = true, help_heading = "Sweep")]
     pub knee_gain: Option<f64>,
-    /// Async runtime; fixed for the run.
-    #[arg(long, value_enum, help_heading = "Knobs")]
-    pub runtime: Option<Runtime>,
-    /// OS threads of the multi-thread runtime.
-    #[arg(long, value_name = "N", help_heading = "Knobs")]
-    pub threads: Option<u32>,
-    /// Target requests/s over all workers (0 = open).
-    #[arg(long, value_name = "OPS_PER_S", help_heading = "Knobs")]
-    pub rate: Option<f64>,
-    /// Bytes of payload per row.
-    #[arg(long, value_name = "BYTES", help_heading = "Knobs")]
-    pub payload_bytes: Option<u32>,
-    /// Microseconds of client CPU burnt per write, by the load thread's own CPU clock.
-    #[arg(long, value_name = "US", help_heading = "Knobs")]
-    pub cpu_work_us: Option<u32>,
-    /// Rows per request.
-    #[arg(long, value_name = "N", help_heading = "Knobs")]
-    pub rows_per_request: Option<u32>,
-    /// Consistency level of the writes.
-    #[arg(long, value_enum, help_heading = "Knobs")]
-    pub consistency: Option<Consistency>,
-    /// Length of one metrics interval (e.g. 1s, 250ms).
-    #[arg(long, value_name = "DURATION", value_parser = duration::parse, help_heading = "Knobs")]
-    pub interval: Option<Duration>,
-    /// Name appended to the run directory (`<output.dir>/<UTC time>-<LABEL>`).
-    #[arg(long, value_name = "LABEL", help_heading = "Recording")]
-    pub label: Option<String>,
+    #[command(flatten)]
+    pub record: RecordArgs,
     /// No live progress line.
     #[arg(long, short)]
     pub quiet: bool,
@@ -357,65 +328,64 @@ impl Cli {
         if let Some(hosts) = &self.hosts {
             flags.push(FlagOverride::new("cluster.hosts", "--hosts", hosts));
         }
-        let duration_flag = |d: &Duration| humantime::format_duration(*d).to_string();
-        let knobs = match &self.command {
+        let duration_flag = |d: &Duration| knobs::format_duration(*d);
+        match &self.command {
+            None => {
+                let args = &self.session;
+                args.record.push_overrides(&mut flags);
+                if let Some(rtt) = &args.rtt {
+                    flags.push(FlagOverride::new("local.rtt", "--rtt", duration_flag(rtt)));
+                }
+                args.knobs.push_overrides(&mut flags);
+            }
             Some(Command::Tui(args)) => {
                 args.record.push_overrides(&mut flags);
                 if let Some(rtt) = &args.rtt {
                     flags.push(FlagOverride::new("local.rtt", "--rtt", duration_flag(rtt)));
                 }
-                Some(&args.knobs)
+                args.knobs.push_overrides(&mut flags);
             }
             Some(Command::Bench(args)) => {
-                if let Some(duration) = args.duration {
-                    flags.push(FlagOverride::new(
-                        "load.duration",
-                        "--duration",
-                        humantime::format_duration(duration).to_string(),
-                    ));
-                }
-                if let Some(ops) = args.ops {
-                    flags.push(FlagOverride::new("load.ops", "--ops", ops));
-                }
                 args.record.push_overrides(&mut flags);
                 // With a list, the first RTT is where the run starts.
                 if let Some(rtt) = args.rtt.first() {
                     flags.push(FlagOverride::new("local.rtt", "--rtt", duration_flag(rtt)));
                 }
-                Some(&args.knobs)
+                args.knobs.push_overrides(&mut flags);
             }
-            Some(Command::Sweep(args)) => {
-                args.push_overrides(&mut flags);
-                None
-            }
+            Some(Command::Sweep(args)) => args.push_overrides(&mut flags),
             Some(Command::Local(LocalArgs {
                 action: LocalAction::Up(up),
-            })) => {
-                if let Some(rtt) = &up.rtt {
-                    flags.push(FlagOverride::new("local.rtt", "--rtt", duration_flag(rtt)));
-                }
-                if let Some(jitter) = &up.jitter {
-                    flags.push(FlagOverride::new(
-                        "local.jitter",
-                        "--jitter",
-                        duration_flag(jitter),
-                    ));
-                }
-                // The flags switch the options on; off stays the config's business.
-                if up.auth {
-                    flags.push(FlagOverride::new("local.auth", "--auth", true));
-                }
-                if up.tls {
-                    flags.push(FlagOverride::new("local.tls", "--tls", true));
-                }
-                None
-            }
-            _ => None,
-        };
-        if let Some(knobs) = knobs {
-            knobs.push_overrides(&mut flags);
+            })) => up.push_overrides(&mut flags),
+            _ => {}
         }
         flags
+    }
+}
+
+impl UpArgs {
+    fn push_overrides(&self, flags: &mut Vec<FlagOverride>) {
+        if let Some(rtt) = &self.rtt {
+            flags.push(FlagOverride::new(
+                "local.rtt",
+                "--rtt",
+                knobs::format_duration(*rtt),
+            ));
+        }
+        if let Some(jitter) = &self.jitter {
+            flags.push(FlagOverride::new(
+                "local.jitter",
+                "--jitter",
+                knobs::format_duration(*jitter),
+            ));
+        }
+        // The flags switch the options on; off stays the config's business.
+        if self.auth {
+            flags.push(FlagOverride::new("local.auth", "--auth", true));
+        }
+        if self.tls {
+            flags.push(FlagOverride::new("local.tls", "--tls", true));
+        }
     }
 }
 
@@ -432,99 +402,40 @@ impl RecordArgs {
 
 impl SweepArgs {
     fn push_overrides(&self, flags: &mut Vec<FlagOverride>) {
-        let knobs = KnobArgs {
-            strategy: self.strategy,
-            runtime: self.runtime,
-            threads: self.threads,
-            rate: self.rate,
-            payload_bytes: self.payload_bytes,
-            cpu_work_us: self.cpu_work_us,
-            rows_per_request: self.rows_per_request,
-            consistency: self.consistency,
-            interval: self.interval,
-            ..KnobArgs::default()
-        };
-        knobs.push_overrides(flags);
-        let mut push = |key, flag, value: Option<f64>| {
-            if let Some(value) = value {
-                flags.push(FlagOverride::new(key, flag, value));
+        // A list is the sweep's plan; a single value is where the run starts.
+        for (def, values) in &self.knobs.0.given {
+            if let [value] = values[..] {
+                flags.push(FlagOverride::knob(def, value));
             }
-        };
-        push("sweep.step_secs", "--step-secs", self.step_secs);
-        push("sweep.warmup_secs", "--warmup-secs", self.warmup_secs);
-        push("sweep.knee_gain", "--knee-gain", self.knee_gain);
-        if let Some(label) = &self.label {
-            flags.push(FlagOverride::new("output.label", "--label", label));
         }
+        if let Some(step) = self.step {
+            flags.push(FlagOverride::new(
+                "sweep.step",
+                "--step",
+                knobs::format_duration(step),
+            ));
+        }
+        if let Some(warmup) = self.warmup {
+            flags.push(FlagOverride::new(
+                "sweep.warmup",
+                "--warmup",
+                knobs::format_duration(warmup),
+            ));
+        }
+        if let Some(gain) = self.knee_gain {
+            flags.push(FlagOverride::new("sweep.knee_gain", "--knee-gain", gain));
+        }
+        self.record.push_overrides(flags);
     }
 }
 
 impl KnobArgs {
     fn push_overrides(&self, flags: &mut Vec<FlagOverride>) {
-        let mut push = |key, flag, value: Option<toml::Value>| {
-            if let Some(value) = value {
-                flags.push(FlagOverride { key, flag, value });
+        for (def, values) in &self.given {
+            if let Some(value) = values.first() {
+                flags.push(FlagOverride::knob(def, *value));
             }
-        };
-        let int = |v: Option<u32>| v.map(|v| toml::Value::Integer(v.into()));
-        let text = |v: Option<String>| v.map(toml::Value::String);
-        push(
-            "load.strategy",
-            "--strategy",
-            text(self.strategy.map(|s| s.to_string())),
-        );
-        push("load.depth", "--depth", int(self.depth));
-        push("load.batch", "--batch", int(self.batch));
-        push("load.workers", "--workers", int(self.workers));
-        push(
-            "load.runtime",
-            "--runtime",
-            text(self.runtime.map(|r| r.to_string())),
-        );
-        push("load.threads", "--threads", int(self.threads));
-        push("load.rate", "--rate", self.rate.map(toml::Value::Float));
-        push(
-            "load.payload_bytes",
-            "--payload-bytes",
-            int(self.payload_bytes),
-        );
-        push("load.cpu_work_us", "--cpu-work-us", int(self.cpu_work_us));
-        push(
-            "load.rows_per_request",
-            "--rows-per-request",
-            int(self.rows_per_request),
-        );
-        push(
-            "cluster.consistency",
-            "--consistency",
-            text(self.consistency.map(|c| c.to_string())),
-        );
-        push(
-            "cluster.request_timeout",
-            "--request-timeout",
-            text(
-                self.request_timeout
-                    .map(|d| humantime::format_duration(d).to_string()),
-            ),
-        );
-        push(
-            "cluster.retry",
-            "--retry",
-            text(self.retry.map(|r| r.to_string())),
-        );
-        push(
-            "load.throttle_cap",
-            "--throttle-cap",
-            int(self.throttle_cap),
-        );
-        push(
-            "load.interval",
-            "--interval",
-            text(
-                self.interval
-                    .map(|d| humantime::format_duration(d).to_string()),
-            ),
-        );
+        }
     }
 }
 
@@ -581,7 +492,7 @@ mod tests {
         assert_eq!(load.cpu_work_us, 50);
         assert_eq!(load.rate, 500.0);
         assert_eq!(load.duration, Duration::from_secs(3));
-        assert_eq!(loaded.settings.cluster.consistency, Consistency::LocalOne);
+        assert_eq!(loaded.settings.knobs.consistency, Consistency::LocalOne);
     }
 
     #[test]

@@ -48,8 +48,8 @@ pub async fn connect(settings: &Settings) -> Result<Session> {
             .permit_dc_failover(true);
     }
     let profile = ExecutionProfile::builder()
-        .consistency(cluster.consistency.to_driver())
-        .request_timeout(Some(cluster.request_timeout))
+        .consistency(settings.knobs.consistency.to_driver())
+        .request_timeout(Some(settings.knobs.request_timeout))
         .load_balancing_policy(policy.build())
         .build();
     let mut builder = SessionBuilder::new()
@@ -292,14 +292,15 @@ pub async fn release_version(session: &Session) -> Result<String> {
 /// Creates the keyspace (SimpleStrategy) and the write table when they do not exist. A
 /// replication factor above the number of nodes is refused up front: Cassandra would create the
 /// keyspace and then fail every write at quorum as unavailable.
-pub async fn create_schema(session: &Session, cluster: &ClusterSettings) -> Result<()> {
+pub async fn create_schema(session: &Session, settings: &Settings) -> Result<()> {
+    let cluster = &settings.cluster;
     let nodes = session.get_cluster_state().get_nodes_info().len();
     if cluster.replication_factor as usize > nodes {
-        return Err(crate::UsageError(format!(
+        return Err(crate::error::UsageError(format!(
             "cluster.replication_factor is {} but the cluster has {nodes} node{}: every write at {} would fail as unavailable; use at most {nodes}",
             cluster.replication_factor,
             if nodes == 1 { "" } else { "s" },
-            cluster.consistency
+            settings.knobs.consistency
         ))
         .into());
     }

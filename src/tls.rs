@@ -215,7 +215,7 @@ impl LocalCertificates {
         if self.all().iter().all(|path| path.exists()) {
             return Ok(false);
         }
-        crate::local::create_private_dir(&self.dir)?;
+        crate::files::create_private_dir(&self.dir, true)?;
         let generated = generate().context("generating the local node's TLS certificates")?;
         write_private(&self.ca_file(), &generated.ca_pem)?;
         write_private(

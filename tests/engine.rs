@@ -3,11 +3,12 @@
 
 mod common;
 
+use casstop::knobs;
 use std::time::Duration;
 
 use casstop::config::Settings;
 use casstop::engine::Engine;
-use casstop::engine::knobs::{KnobChange, Strategy};
+use casstop::knobs::{KnobChange, Strategy};
 use casstop::metrics::aggregate::RunTotals;
 
 fn run_ops(settings: &Settings) -> RunTotals {
@@ -22,11 +23,11 @@ fn every_strategy_writes_exactly_its_ok_count() {
     let _load = common::loading();
     for strategy in Strategy::ALL {
         let mut settings = common::settings(&format!("strategy_{strategy}"));
-        settings.load.strategy = strategy;
-        settings.load.depth = 16;
-        settings.load.batch = 10;
-        settings.load.throttle_cap = 300;
-        settings.load.ops = 1500;
+        settings.knobs.strategy = strategy;
+        settings.knobs.depth = 16;
+        settings.knobs.batch = 10;
+        settings.knobs.throttle_cap = 300;
+        settings.knobs.ops = 1500;
         common::fresh_table(&settings);
         let totals = run_ops(&settings).totals;
         assert_eq!(totals.issued, 1500, "{strategy}: the ops budget is exact");
@@ -44,11 +45,11 @@ fn every_strategy_writes_exactly_its_ok_count() {
 fn rows_per_request_writes_unlogged_batches() {
     let _load = common::loading();
     let mut settings = common::settings("rows_per_request");
-    settings.load.strategy = Strategy::Callbacks;
-    settings.load.depth = 8;
-    settings.load.rows_per_request = 5;
-    settings.load.ops = 200;
-    settings.load.workers = 2;
+    settings.knobs.strategy = Strategy::Callbacks;
+    settings.knobs.depth = 8;
+    settings.knobs.rows_per_request = 5;
+    settings.knobs.ops = 200;
+    settings.knobs.workers = 2;
     common::fresh_table(&settings);
     let totals = run_ops(&settings).totals;
     assert_eq!((totals.ok, totals.ok_rows), (200, 1000));
@@ -59,29 +60,29 @@ fn rows_per_request_writes_unlogged_batches() {
 fn switching_strategy_depth_and_workers_live_loses_and_doubles_nothing() {
     let _load = common::loading();
     let mut settings = common::settings("live_switch");
-    settings.load.strategy = Strategy::Sync;
+    settings.knobs.strategy = Strategy::Sync;
     // Throttle fires until its cap: three workers at the default 100,000 each can outrun the one
     // connection's 32,768 request slots ("Unable to allocate stream id") on a fast machine. That
     // is throttle's danger, shown on purpose elsewhere; this test is about switching.
-    settings.load.throttle_cap = 5_000;
+    settings.knobs.throttle_cap = 5_000;
     common::fresh_table(&settings);
     let engine = Engine::start(&settings, None).expect("engine starts");
     let changes = [
-        KnobChange::Strategy(Strategy::Callbacks),
-        KnobChange::Depth(64),
-        KnobChange::Strategy(Strategy::Pipeline),
-        KnobChange::Depth(8),
-        KnobChange::Workers(3),
-        KnobChange::Strategy(Strategy::Batches),
-        KnobChange::Batch(25),
-        KnobChange::Strategy(Strategy::Throttle),
-        KnobChange::Workers(1),
-        KnobChange::Strategy(Strategy::Callbacks),
-        KnobChange::PayloadBytes(1000),
-        KnobChange::RowsPerRequest(3),
-        KnobChange::Paused(true),
-        KnobChange::Paused(false),
-        KnobChange::Strategy(Strategy::Sync),
+        KnobChange::new(&knobs::STRATEGY, Strategy::Callbacks),
+        KnobChange::new(&knobs::DEPTH, 64),
+        KnobChange::new(&knobs::STRATEGY, Strategy::Pipeline),
+        KnobChange::new(&knobs::DEPTH, 8),
+        KnobChange::new(&knobs::WORKERS, 3),
+        KnobChange::new(&knobs::STRATEGY, Strategy::Batches),
+        KnobChange::new(&knobs::BATCH, 25),
+        KnobChange::new(&knobs::STRATEGY, Strategy::Throttle),
+        KnobChange::new(&knobs::WORKERS, 1),
+        KnobChange::new(&knobs::STRATEGY, Strategy::Callbacks),
+        KnobChange::new(&knobs::PAYLOAD_BYTES, 1000),
+        KnobChange::new(&knobs::ROWS_PER_REQUEST, 3),
+        KnobChange::new(&knobs::PAUSED, true),
+        KnobChange::new(&knobs::PAUSED, false),
+        KnobChange::new(&knobs::STRATEGY, Strategy::Sync),
     ];
     for change in changes {
         engine
@@ -90,7 +91,7 @@ fn switching_strategy_depth_and_workers_live_loses_and_doubles_nothing() {
         std::thread::sleep(Duration::from_millis(300));
     }
     assert!(
-        engine.change(KnobChange::Depth(0)).is_err(),
+        engine.change(KnobChange::new(&knobs::DEPTH, 0)).is_err(),
         "a bad value is refused"
     );
     let totals = engine.stop().expect("run ends");
@@ -144,10 +145,10 @@ fn in_flight_never_exceeds_the_strategy_limit() {
     ];
     for (strategy, limit) in cases {
         let mut settings = common::settings("in_flight");
-        settings.load.strategy = strategy;
-        settings.load.depth = limit.max(1);
-        settings.load.batch = limit.max(1);
-        settings.load.throttle_cap = limit.max(10);
+        settings.knobs.strategy = strategy;
+        settings.knobs.depth = limit.max(1);
+        settings.knobs.batch = limit.max(1);
+        settings.knobs.throttle_cap = limit.max(10);
         let max = max_in_flight(&settings);
         assert!(max <= limit, "{strategy}: {max} in flight > {limit}");
         assert!(
@@ -161,10 +162,10 @@ fn in_flight_never_exceeds_the_strategy_limit() {
 fn a_fixed_rate_lands_within_five_percent() {
     let _alone = common::measuring();
     let mut settings = common::settings("rate");
-    settings.load.strategy = Strategy::Callbacks;
-    settings.load.depth = 64;
-    settings.load.rate = 1000.0;
-    settings.load.duration = Duration::from_secs(5);
+    settings.knobs.strategy = Strategy::Callbacks;
+    settings.knobs.depth = 64;
+    settings.knobs.rate = 1000.0;
+    settings.knobs.duration = Duration::from_secs(5);
     let totals = run_ops(&settings);
     let achieved = totals.totals.ok as f64 / totals.duration.as_secs_f64();
     assert!(
@@ -180,9 +181,9 @@ fn an_unsustainable_rate_shows_growing_response_times() {
     // One write at a time cannot reach 50,000/s: every write falls further behind its schedule,
     // and the response time (from the intended start) must say so while service time stays flat.
     let mut settings = common::settings("coordinated_omission");
-    settings.load.strategy = Strategy::Sync;
-    settings.load.rate = 50_000.0;
-    settings.load.duration = Duration::from_secs(3);
+    settings.knobs.strategy = Strategy::Sync;
+    settings.knobs.rate = 50_000.0;
+    settings.knobs.duration = Duration::from_secs(3);
     let totals = run_ops(&settings);
     let intervals: Vec<_> = totals.history.iter().filter(|i| i.ok > 0).collect();
     assert!(intervals.len() >= 6, "{} intervals", intervals.len());
@@ -211,10 +212,10 @@ fn a_cpu_bound_run_still_stops_at_its_duration() {
     // 1,000 chains with 100 µs of client work each keep a completion always ready; the stop
     // must still be seen at once (it once waited minutes behind the completions).
     let mut settings = common::settings("cpu_bound_stop");
-    settings.load.strategy = Strategy::Callbacks;
-    settings.load.depth = 1000;
-    settings.load.cpu_work_us = 100;
-    settings.load.duration = Duration::from_secs(2);
+    settings.knobs.strategy = Strategy::Callbacks;
+    settings.knobs.depth = 1000;
+    settings.knobs.cpu_work_us = 100;
+    settings.knobs.duration = Duration::from_secs(2);
     let totals = run_ops(&settings);
     assert!(totals.totals.ok > 0);
     assert!(
@@ -230,15 +231,15 @@ fn a_waiting_worker_takes_every_change_at_once() {
     // At 50 writes/s the worker spends its time waiting in its select; a change that wakes it
     // there must be adopted then, not at the next change (it once was).
     let mut settings = common::settings("waiting_worker");
-    settings.load.strategy = Strategy::Sync;
-    settings.load.rate = 50.0;
+    settings.knobs.strategy = Strategy::Sync;
+    settings.knobs.rate = 50.0;
     let engine = Engine::start(&settings, None).expect("engine starts");
     let changes = [
-        KnobChange::Depth(2),
-        KnobChange::Strategy(Strategy::Callbacks),
-        KnobChange::Depth(3),
-        KnobChange::Strategy(Strategy::Pipeline),
-        KnobChange::Depth(4),
+        KnobChange::new(&knobs::DEPTH, 2),
+        KnobChange::new(&knobs::STRATEGY, Strategy::Callbacks),
+        KnobChange::new(&knobs::DEPTH, 3),
+        KnobChange::new(&knobs::STRATEGY, Strategy::Pipeline),
+        KnobChange::new(&knobs::DEPTH, 4),
     ];
     for change in changes {
         std::thread::sleep(Duration::from_millis(400));

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use casstop::config::Settings;
 use casstop::engine::Engine;
-use casstop::engine::knobs::Strategy;
+use casstop::knobs::Strategy;
 use casstop::local::{LocalNode, Progress};
 use casstop::metrics::NodeHealth;
 use casstop::metrics::aggregate::RunTotals;
@@ -41,7 +41,7 @@ fn fault_settings(table: &str) -> Settings {
     settings.cluster.port = CQL_PORT;
     settings.cluster.keyspace = "casstop_faults".into();
     settings.cluster.table = table.into();
-    settings.load.interval = Duration::from_millis(250);
+    settings.knobs.interval = Duration::from_millis(250);
     settings
 }
 
@@ -190,10 +190,10 @@ fn a_second_signal_leaves_at_once_while_writes_hang(settings: &Settings, pid: u3
 
 fn killed_node_is_survived(settings: &Settings, pid: u32) {
     let mut settings = settings.clone();
-    settings.load.strategy = Strategy::Callbacks;
-    settings.load.depth = 16;
-    settings.load.rate = 2000.0;
-    settings.cluster.request_timeout = Duration::from_secs(2);
+    settings.knobs.strategy = Strategy::Callbacks;
+    settings.knobs.depth = 16;
+    settings.knobs.rate = 2000.0;
+    settings.knobs.request_timeout = Duration::from_secs(2);
     fresh_table(&settings);
 
     let engine = Engine::start(&settings, Some(pid)).expect("engine starts");
@@ -248,10 +248,10 @@ fn killed_node_is_survived(settings: &Settings, pid: u32) {
 
 fn paused_node_times_out_instead_of_hanging(settings: &Settings, pid: u32) {
     let mut settings = settings.clone();
-    settings.load.strategy = Strategy::Callbacks;
-    settings.load.depth = 8;
-    settings.load.rate = 1000.0;
-    settings.cluster.request_timeout = Duration::from_millis(1000);
+    settings.knobs.strategy = Strategy::Callbacks;
+    settings.knobs.depth = 8;
+    settings.knobs.rate = 1000.0;
+    settings.knobs.request_timeout = Duration::from_millis(1000);
     fresh_table(&settings);
 
     let engine = Engine::start(&settings, Some(pid)).expect("engine starts");

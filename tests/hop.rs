@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use casstop::config::Settings;
 use casstop::engine::Engine;
-use casstop::engine::knobs::Strategy;
+use casstop::knobs::Strategy;
 use casstop::hop::{Hop, HopSettings};
 use casstop::metrics::LatencySummary;
 use casstop::metrics::aggregate::RunTotals;
@@ -66,8 +66,8 @@ fn sync_at_2ms_rtt_pays_the_round_trip_loses_nothing_and_carries_1mib_rows() {
     let _serial = serial();
     let rtt = Duration::from_millis(2);
     let mut direct = common::settings("hop_sync_direct");
-    direct.load.strategy = Strategy::Sync;
-    direct.load.ops = 75;
+    direct.knobs.strategy = Strategy::Sync;
+    direct.knobs.ops = 75;
     let hop = start_hop(rtt);
     let mut settings = through(direct.clone(), &hop);
     settings.cluster.table = "hop_sync".into();
@@ -122,10 +122,10 @@ fn sync_at_2ms_rtt_pays_the_round_trip_loses_nothing_and_carries_1mib_rows() {
     // 1 MiB rows: the engine's writes all land, and a known blob reads back byte for byte.
     let mut big = settings.clone();
     big.cluster.table = "hop_big_rows".into();
-    big.load.payload_bytes = 1 << 20;
-    big.load.strategy = Strategy::Pipeline;
-    big.load.depth = 4;
-    big.load.ops = 24;
+    big.knobs.payload_bytes = 1 << 20;
+    big.knobs.strategy = Strategy::Pipeline;
+    big.knobs.depth = 4;
+    big.knobs.ops = 24;
     let mut big_direct = hop_table.clone();
     big_direct.cluster.table = big.cluster.table.clone();
     common::fresh_table(&big_direct);
@@ -167,7 +167,7 @@ fn changing_the_rtt_mid_run_takes_effect_without_dropping_connections_or_writes(
     let _serial = serial();
     let hop = start_hop(Duration::from_millis(1));
     let mut settings = through(common::settings("hop_live_rtt"), &hop);
-    settings.load.strategy = Strategy::Sync;
+    settings.knobs.strategy = Strategy::Sync;
     common::fresh_table(&common::settings("hop_live_rtt"));
     let engine = Engine::start(&settings, None).expect("engine starts");
     std::thread::sleep(Duration::from_millis(1500));

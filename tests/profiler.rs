@@ -6,7 +6,7 @@ mod common;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use casstop::engine::knobs::Strategy;
+use casstop::knobs::Strategy;
 use casstop::metrics::verdict::VerdictKind;
 
 /// One engine at a time in this process: thread CPU is read per thread name, and the profiler
@@ -20,10 +20,10 @@ fn cpu_bound_run_is_called_cpu_bound_and_its_profile_files_hold_up() {
     let mut settings = common::settings("profile_cpu");
     let out = tempfile::tempdir().unwrap();
     settings.output.dir = out.path().to_path_buf();
-    settings.load.strategy = Strategy::Callbacks;
-    settings.load.depth = 32;
-    settings.load.cpu_work_us = 300;
-    settings.load.duration = Duration::from_secs(6);
+    settings.knobs.strategy = Strategy::Callbacks;
+    settings.knobs.depth = 32;
+    settings.knobs.cpu_work_us = 300;
+    settings.knobs.duration = Duration::from_secs(6);
     let result = casstop::bench::run_one(
         &settings,
         Some(common::node_pid()),
@@ -115,8 +115,8 @@ fn sync_without_client_work_is_io_bound() {
     let _alone = common::measuring();
     let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let mut settings = common::settings("profile_sync");
-    settings.load.strategy = Strategy::Sync;
-    settings.load.duration = Duration::from_secs(4);
+    settings.knobs.strategy = Strategy::Sync;
+    settings.knobs.duration = Duration::from_secs(4);
     let result =
         casstop::bench::run_one(&settings, Some(common::node_pid()), true, None).expect("run");
     assert_eq!(
@@ -130,5 +130,5 @@ fn sync_without_client_work_is_io_bound() {
         "{}",
         result.verdict.text
     );
-    assert!(result.client_busy < 50.0, "{}", result.client_busy);
+    assert!(result.client_busy_percent < 50.0, "{}", result.client_busy_percent);
 }

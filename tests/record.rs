@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use casstop::engine::knobs::Strategy;
+use casstop::knobs::Strategy;
 use casstop::record::IntervalLine;
 use casstop::report::Recording;
 use casstop::sweep::{SweepPlan, SweptKnob};
@@ -33,12 +33,12 @@ fn sweep_finds_a_knee_within_the_swept_range_and_records_every_step() {
     common::fresh_table(&settings);
     let out = tempfile::tempdir().unwrap();
     settings.output.dir = out.path().to_path_buf();
-    settings.load.strategy = Strategy::Callbacks;
+    settings.knobs.strategy = Strategy::Callbacks;
     // 500 µs of the one worker's CPU per write caps throughput at 2,000/s on any machine: depth 1
     // also waits a round trip per write, so it is well below; past a few chains more depth only
     // queues, so the knee is inside the range whatever the machine's speed.
-    settings.load.workers = 1;
-    settings.load.cpu_work_us = 500;
+    settings.knobs.workers = 1;
+    settings.knobs.cpu_work_us = 500;
     settings.sweep.step_secs = 2.0;
     // The default 10 % suits a machine left to the load; a shared test box's CPU-bound steps
     // wander by more than that as its other work comes and goes.
@@ -183,7 +183,7 @@ fn a_full_disk_stops_the_recording_once_but_not_the_load() {
     common::fresh_table(&settings);
     let out = tempfile::tempdir().unwrap();
     settings.output.dir = out.path().to_path_buf();
-    settings.load.depth = 8;
+    settings.knobs.depth = 8;
     let dir = out.path().join("full");
     std::fs::create_dir(&dir).unwrap();
     // Every write to /dev/full fails with ENOSPC, as on a full disk.

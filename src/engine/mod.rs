@@ -1,23 +1,25 @@
 //! The engine: workers that schedule writes by the live knobs, on a runtime of their own.
 //!
 //! ```text
-//!  Engine::change ──► controller (validates, versions the knobs) ──watch──► workers
-//!                                  │                                         │ hand-over per interval
-//!                                  └──────────── knob events ───────► metrics aggregator
+//!  Engine::change ──(Knobs::apply: the one check)──► knobs watch ──► workers
+//!        │ Changed                                                   │ hand-over per interval
+//!        ▼                                                           ▼
+//!  controller (spawns workers, pauses) ──── knob events ────► metrics aggregator
 //! ```
 //! The engine runs on its own OS thread ("casstop-engine"), with either a current-thread tokio
 //! runtime (everything, the driver included, on that one thread) or a multi-thread one. The driver
 //! session is created inside that runtime so its connection tasks run there too: the client's CPU
 //! is all in one place, where the user's knobs put it.
 
-pub mod knobs;
+
 pub mod pacer;
 pub mod slots;
 pub mod worker;
 pub mod workload;
 
-use std::sync::mpsc::SyncSender;
-use std::sync::{Arc, Mutex};
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::mpsc::{SyncSender, TrySendError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -29,15 +31,21 @@ use crate::config::Settings;
 use crate::metrics::aggregate::RunTotals;
 use crate::metrics::{Aggregator, EventKind, MetricsMessage, RunState, Snapshot};
 use crate::record::RecordFeed;
-use knobs::{KnobChange, Knobs, Runtime};
+use crate::knobs::{KnobChange, Knobs, Runtime};
 use worker::{Budget, KnobState, Shared, Worker};
 
 /// What the UI (or a test) asks the engine to do.
 #[derive(Debug)]
 pub enum Command {
-    /// A knob change, with the moment it was asked for (a key press), so the event log can say
-    /// how long it took to reach the first write.
-    Change(KnobChange, Instant),
+    /// A knob change already in the knobs watch (as `version`, giving `knobs`), with the moment
+    /// it was asked for (a key press), so the event log can say how long it took to reach the
+    /// first write.
+    Changed {
+        change: KnobChange,
+        knobs: Knobs,
+        version: u64,
+        at: Instant,
+    },
     /// A CPU profile finished: its share of samples per category feeds the verdict.
     ProfileDone {
         categories: Vec<(String, f64)>,
@@ -81,10 +89,10 @@ impl EngineInfo {
 pub struct Engine {
     pub info: EngineInfo,
     commands: mpsc::UnboundedSender<Command>,
-    /// The knobs with every change asked for so far. The controller applies the same changes in
-    /// the same order a moment later; keeping them here means a change made right after another
-    /// (two presses of `+`) starts from the first one's result, not from the knobs before it.
-    asked: Mutex<Knobs>,
+    /// The knobs in force: the workers read them at every step. A change is checked against and
+    /// written into them at once, so a change made right after another (two presses of `+`)
+    /// starts from the first one's result.
+    knobs: Arc<watch::Sender<KnobState>>,
     latest: watch::Receiver<Arc<Snapshot>>,
     /// Kept only to subscribe from: the aggregator owns the sender, so subscribers see the
     /// channel close when the run ends.
@@ -96,7 +104,7 @@ pub struct Engine {
 /// What the engine thread hands back once connected.
 struct Ready {
     info: EngineInfo,
-    knobs: Knobs,
+    knobs: Arc<watch::Sender<KnobState>>,
     aggregator: Aggregator,
 }
 
@@ -143,7 +151,7 @@ impl Engine {
         Ok(Engine {
             info: ready.info,
             commands,
-            asked: Mutex::new(ready.knobs),
+            knobs: ready.knobs,
             latest,
             every,
             thread: Some(thread),
@@ -151,28 +159,44 @@ impl Engine {
         })
     }
 
-    /// The knobs in force now, or in a moment: every change asked for is in them.
+    /// The knobs in force: every change made so far is in them.
     pub fn knobs(&self) -> Knobs {
-        self.asked().clone()
+        self.knobs.borrow().knobs.clone()
     }
 
-    /// Asks for a knob change. Checked here against the knobs asked for so far, so a bad value is
-    /// refused at once with a message naming the knob; never waits for the engine.
+    /// Makes a knob change, or refuses it with one line naming the knob and its range. Checked
+    /// by [`Knobs::apply`] against the knobs in force (the one check), then in force for the
+    /// workers' next step; never waits for the engine.
     pub fn change(&self, change: KnobChange) -> Result<(), String> {
-        let mut asked = self.asked();
-        let next = asked.apply(&change)?;
-        self.commands
-            .send(Command::Change(change, Instant::now()))
-            .map_err(|_| "the run has ended".to_string())?;
-        *asked = next;
+        if self.commands.is_closed() {
+            return Err("the run has ended".into());
+        }
+        let at = Instant::now();
+        let mut outcome = Err(String::new());
+        self.knobs
+            .send_if_modified(|state| match state.knobs.apply(&change) {
+                Ok(next) => {
+                    state.knobs = next;
+                    state.version += 1;
+                    state.changed_at = at;
+                    outcome = Ok((state.knobs.clone(), state.version));
+                    true
+                }
+                Err(message) => {
+                    outcome = Err(message);
+                    false
+                }
+            });
+        let (knobs, version) = outcome?;
+        // The controller only reports it and grows the workers; a closed channel means the run
+        // ended in between, when nothing reads the knobs any more.
+        let _ = self.commands.send(Command::Changed {
+            change,
+            knobs,
+            version,
+            at,
+        });
         Ok(())
-    }
-
-    fn asked(&self) -> std::sync::MutexGuard<'_, Knobs> {
-        // Only callers of `change` hold it, never a write; a panic elsewhere leaves valid knobs.
-        self.asked
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The latest snapshot; cheap, never waits for the engine.
@@ -255,13 +279,13 @@ impl Drop for Engine {
 }
 
 fn build_runtime(settings: &Settings) -> Result<tokio::runtime::Runtime> {
-    let mut builder = match settings.load.runtime {
+    let mut builder = match settings.knobs.runtime {
         Runtime::CurrentThread => tokio::runtime::Builder::new_current_thread(),
         Runtime::MultiThread => {
             let mut builder = tokio::runtime::Builder::new_multi_thread();
             let counter = std::sync::atomic::AtomicUsize::new(0);
             builder
-                .worker_threads(settings.load.threads as usize)
+                .worker_threads(settings.knobs.threads as usize)
                 .thread_name_fn(move || {
                     let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     format!("casstop-wrk-{n}")
@@ -328,7 +352,7 @@ fn engine_thread(
 
 type Setup = (
     Arc<Shared>,
-    watch::Sender<KnobState>,
+    Arc<watch::Sender<KnobState>>,
     watch::Sender<bool>,
     SyncSender<MetricsMessage>,
     Ready,
@@ -343,21 +367,21 @@ async fn setup(
     let server_version = crate::cluster::release_version(&session)
         .await
         .unwrap_or_else(|_| "unknown".into());
-    crate::cluster::create_schema(&session, &settings.cluster).await?;
+    crate::cluster::create_schema(&session, &settings).await?;
     let insert = workload::prepare_insert(&session, &settings.cluster).await?;
     let rounds_per_us = workload::calibrate_cpu_work();
     let run_nonce = run_nonce();
 
-    let knobs = settings.load.initial_knobs(&settings.cluster);
+    let knobs = settings.knobs.clone();
     let started = Instant::now();
     let task_monitor = tokio_metrics::TaskMonitor::new();
     let aggregator = Aggregator::spawn(
         knobs.clone(),
-        settings.load.interval,
+        settings.knobs.interval,
         started,
         node_pid,
         task_monitor.clone(),
-        settings.load.os_threads(),
+        settings.knobs.os_threads(),
         record,
     )?;
     let sender = aggregator.sender.clone();
@@ -367,6 +391,8 @@ async fn setup(
         version: 0,
         changed_at: started,
     });
+    let knobs_tx = Arc::new(knobs_tx);
+    let knobs_for_engine = knobs_tx.clone();
     let (stop_tx, _) = watch::channel(false);
     let shared = Arc::new(Shared {
         session: Arc::new(session),
@@ -374,16 +400,16 @@ async fn setup(
         rounds_per_us,
         run_nonce,
         started,
-        interval: settings.load.interval,
-        budget: Budget::new(settings.load.ops),
+        interval: settings.knobs.interval,
+        budget: Budget::new(settings.knobs.ops),
         task_monitor,
     });
     let info = EngineInfo {
         hosts: crate::cluster::contact_points(&settings.cluster),
         server_version,
-        runtime: settings.load.runtime,
-        threads: settings.load.os_threads(),
-        interval: settings.load.interval,
+        runtime: settings.knobs.runtime,
+        threads: settings.knobs.os_threads(),
+        interval: settings.knobs.interval,
         cpu_rounds_per_us: rounds_per_us,
         run_nonce,
     };
@@ -394,7 +420,7 @@ async fn setup(
         sender,
         Ready {
             info,
-            knobs,
+            knobs: knobs_for_engine,
             aggregator,
         },
     ))
@@ -409,12 +435,52 @@ fn run_nonce() -> u16 {
     ((nanos >> 10) as u16) ^ (std::process::id() as u16)
 }
 
-/// Applies commands, spawns workers as `workers` grows, and ends the run on Stop, on the duration
+/// The controller's messages to the aggregator, in order. The aggregator's queue is bounded and
+/// this runs on the workers' runtime, so a full queue must not block it (the workers and the
+/// driver would stall with it): what does not fit waits here and is sent on the next tick.
+struct Outbox {
+    sender: SyncSender<MetricsMessage>,
+    waiting: VecDeque<MetricsMessage>,
+}
+
+impl Outbox {
+    fn send(&mut self, message: MetricsMessage) {
+        self.waiting.push_back(message);
+        self.flush();
+    }
+
+    fn flush(&mut self) {
+        while let Some(message) = self.waiting.pop_front() {
+            match self.sender.try_send(message) {
+                Ok(()) => {}
+                Err(TrySendError::Full(message)) => {
+                    self.waiting.push_front(message);
+                    return;
+                }
+                // The aggregator has gone: the run is over, nothing to tell.
+                Err(TrySendError::Disconnected(_)) => {
+                    self.waiting.clear();
+                    return;
+                }
+            }
+        }
+    }
+
+    fn event(&mut self, text: String, kind: EventKind) {
+        self.send(MetricsMessage::Event {
+            text,
+            kind,
+            at: Instant::now(),
+        });
+    }
+}
+
+/// Reports changes, spawns workers as `workers` grows, and ends the run on Stop, on the duration
 /// deadline, or once the `ops` budget is spent.
 async fn control(
     settings: &Settings,
     shared: Arc<Shared>,
-    knobs_tx: watch::Sender<KnobState>,
+    knobs_tx: Arc<watch::Sender<KnobState>>,
     stop_tx: watch::Sender<bool>,
     metrics: SyncSender<MetricsMessage>,
     mut commands: mpsc::UnboundedReceiver<Command>,
@@ -434,63 +500,43 @@ async fn control(
             *spawned += 1;
         }
     };
-    spawn_up_to(settings.load.workers, &mut spawned, &mut workers);
+    spawn_up_to(settings.knobs.workers, &mut spawned, &mut workers);
+    let mut outbox = Outbox {
+        sender: metrics.clone(),
+        waiting: VecDeque::new(),
+    };
+    let mut paused = settings.knobs.paused;
+    let mut retry = tokio::time::interval(Duration::from_millis(10));
+    retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
-    let deadline = (!settings.load.duration.is_zero())
-        .then(|| tokio::time::Instant::from(shared.started + settings.load.duration));
-    let mut version = 0u64;
+    let deadline = (!settings.knobs.duration.is_zero())
+        .then(|| tokio::time::Instant::from(shared.started + settings.knobs.duration));
     loop {
         tokio::select! {
             command = commands.recv() => match command {
-                Some(Command::Change(change, asked_at)) => {
-                    let current = knobs_tx.borrow().knobs.clone();
-                    match current.apply(&change) {
-                        Ok(next) => {
-                            version += 1;
-                            let at = asked_at;
-                            let grow_to = next.workers;
-                            let paused = next.paused;
-                            let _ = metrics.send(MetricsMessage::Knobs {
-                                knobs: next.clone(),
-                                version,
-                                change: Some(change.clone()),
-                                at,
-                            });
-                            if current.paused != paused {
-                                let _ = metrics.send(MetricsMessage::State(if paused {
-                                    RunState::Paused
-                                } else {
-                                    RunState::Running
-                                }));
-                            }
-                            knobs_tx.send_replace(KnobState { knobs: next, version, changed_at: at });
-                            spawn_up_to(grow_to, &mut spawned, &mut workers);
-                        }
-                        Err(message) => {
-                            let _ = metrics.send(MetricsMessage::Event {
-                                text: format!("refused `{change}`: {message}"),
-                                kind: EventKind::Error,
-                                at: Instant::now(),
-                            });
-                        }
+                Some(Command::Changed { change, knobs, version, at }) => {
+                    spawn_up_to(knobs.workers, &mut spawned, &mut workers);
+                    if knobs.paused != paused {
+                        paused = knobs.paused;
+                        outbox.send(MetricsMessage::State(if paused {
+                            RunState::Paused
+                        } else {
+                            RunState::Running
+                        }));
                     }
+                    outbox.send(MetricsMessage::Knobs { knobs, version, change: Some(change), at });
                 }
                 Some(Command::ProfileDone { categories, text }) => {
-                    let _ = metrics.send(MetricsMessage::Profile { categories, text, at: Instant::now() });
+                    outbox.send(MetricsMessage::Profile { categories, text, at: Instant::now() });
                 }
-                Some(Command::Note(text)) => {
-                    let _ = metrics.send(MetricsMessage::Event { text, kind: EventKind::Info, at: Instant::now() });
-                }
+                Some(Command::Note(text)) => outbox.event(text, EventKind::Info),
                 Some(Command::Stop) | None => break,
             },
+            _ = retry.tick(), if !outbox.waiting.is_empty() => outbox.flush(),
             _ = sleep_until_opt(deadline), if deadline.is_some() => break,
             joined = workers.join_next(), if !workers.is_empty() => {
                 if let Some(Err(err)) = joined {
-                    let _ = metrics.send(MetricsMessage::Event {
-                        text: format!("a worker failed: {err}"),
-                        kind: EventKind::Error,
-                        at: Instant::now(),
-                    });
+                    outbox.event(format!("a worker failed: {err}"), EventKind::Error);
                 }
                 // Workers end by themselves only once the ops budget is spent.
                 if workers.is_empty() {
@@ -499,10 +545,15 @@ async fn control(
             }
         }
     }
-    let _ = metrics.send(MetricsMessage::State(RunState::Draining));
+    outbox.send(MetricsMessage::State(RunState::Draining));
     let _ = stop_tx.send(true);
     while workers.join_next().await.is_some() {}
-    let _ = metrics.send(MetricsMessage::State(RunState::Finished));
+    // The end of the run must reach the aggregator: wait for room, a tick at a time.
+    outbox.send(MetricsMessage::State(RunState::Finished));
+    while !outbox.waiting.is_empty() {
+        retry.tick().await;
+        outbox.flush();
+    }
 }
 
 async fn sleep_until_opt(at: Option<tokio::time::Instant>) {

@@ -14,7 +14,7 @@
 
 use std::collections::VecDeque;
 
-use super::knobs::{Knobs, Strategy};
+use crate::knobs::{Knobs, Strategy};
 
 #[derive(Debug, Default)]
 pub struct Slots {
@@ -130,7 +130,7 @@ mod tests {
             strategy,
             depth,
             batch,
-            ..LoadSettings::default().initial_knobs(&crate::config::ClusterSettings::default())
+            ..crate::knobs::Knobs::default()
         }
     }
 

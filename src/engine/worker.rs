@@ -13,7 +13,7 @@ use scylla::client::session::Session;
 use scylla::statement::prepared::PreparedStatement;
 use tokio::sync::watch;
 
-use super::knobs::Knobs;
+use crate::knobs::Knobs;
 use super::pacer::Pacer;
 use super::slots::Slots;
 use super::workload::{self, Completion, RequestTemplate};

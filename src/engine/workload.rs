@@ -10,7 +10,7 @@ use scylla::errors::{DbError, ExecutionError, RequestAttemptError};
 use scylla::statement::batch::{Batch, BatchType};
 use scylla::statement::prepared::PreparedStatement;
 
-use super::knobs::{Consistency, Knobs, Retry};
+use crate::knobs::{Consistency, Knobs, Retry};
 use crate::config::ClusterSettings;
 use crate::metrics::ErrorKind;
 

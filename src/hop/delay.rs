@@ -8,26 +8,9 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use serde::{Deserialize, Serialize};
 use tokio::io::unix::AsyncFd;
 
-/// How jitter is drawn, as `tc netem` does: uniform over ±amount, or normal with σ = amount.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "snake_case")]
-pub enum JitterDistribution {
-    #[default]
-    Uniform,
-    Normal,
-}
-
-impl std::fmt::Display for JitterDistribution {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            JitterDistribution::Uniform => "uniform",
-            JitterDistribution::Normal => "normal",
-        })
-    }
-}
+pub use crate::config::JitterDistribution;
 
 /// SplitMix64: tiny, seedable, good enough to draw jitter; no dependency for one formula.
 #[derive(Clone, Debug)]

@@ -241,7 +241,7 @@ impl LocalNode {
         if let Some(pid) = self.running_pid() {
             let running = self.running_options();
             if running != options {
-                return Err(crate::UsageError(format!(
+                return Err(crate::error::UsageError(format!(
                     "the local node on {address} (pid {pid}) runs with {running}, not {options} as \
                      asked; stop it with `casstop local down` first (its data stays)"
                 ))

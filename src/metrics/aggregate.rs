@@ -16,8 +16,8 @@ use super::{
     ErrorCounts, ErrorKind, Event, EventKind, IntervalStats, LatencySummary, NodeHealth, RunState,
     Snapshot, TaskSplit, Totals, WorkerReport, new_histogram,
 };
-use crate::engine::knobs::{KnobChange, Knobs};
-use crate::record::{ClosedInterval, Record, RecordFeed};
+use crate::knobs::{KnobChange, Knobs};
+use super::feed::{ClosedInterval, Record, RecordFeed};
 
 /// Intervals kept for charts: an hour at the default 1 s.
 const HISTORY_LEN: usize = 3600;

@@ -8,6 +8,7 @@
 //! one on a `broadcast` (headless printers, recorders).
 
 pub mod aggregate;
+pub mod feed;
 pub mod proc;
 pub mod verdict;
 
@@ -19,7 +20,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use crate::engine::knobs::{KnobChange, Knobs};
+use crate::knobs::{KnobChange, Knobs};
 pub use aggregate::{Aggregator, MetricsMessage};
 pub use proc::CpuSample;
 

@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::engine::knobs::Strategy;
+use crate::knobs::Strategy;
 
 /// A client thread busier than this (percent of one core) is the limit.
 pub const CPU_BOUND_PERCENT: f64 = 85.0;

@@ -2,74 +2,13 @@
 //! runtime, the application's own work, casstop itself, other. The patterns live in one place
 //! (`[[profiler.categories]]` in config.toml; these are the defaults).
 
-use serde::{Deserialize, Serialize};
-
 use super::Frame;
 
-/// A category: a name and substrings of frame names that belong to it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Category {
-    pub name: String,
-    pub patterns: Vec<String>,
-}
+pub use crate::config::Category;
 
 /// The name given to samples no pattern claims.
 pub const OTHER: &str = "other";
 
-/// The default categories, in order of precedence for a frame that matches several.
-pub fn defaults() -> Vec<Category> {
-    let category = |name: &str, patterns: &[&str]| Category {
-        name: name.into(),
-        patterns: patterns.iter().map(|p| p.to_string()).collect(),
-    };
-    vec![
-        category("application", &["cpu_work"]),
-        category(
-            "network",
-            &[
-                "__send",
-                "__libc_send",
-                "sendmsg",
-                "sendto",
-                "__recv",
-                "__libc_recv",
-                "recvmsg",
-                "recvfrom",
-                "writev",
-                "readv",
-                "__libc_write",
-                "__libc_read",
-                "/src/net/",
-            ],
-        ),
-        category("driver", &["scylla::", "/scylla-"]),
-        category(
-            "runtime",
-            &[
-                "tokio::",
-                "/tokio-",
-                "/futures-util-",
-                "/futures-core-",
-                "/mio-",
-                "epoll_wait",
-            ],
-        ),
-        category(
-            "casstop",
-            &[
-                "casstop::",
-                "/src/engine/",
-                "/src/metrics/",
-                "/src/ui/",
-                "/src/profiler/",
-                "/hdrhistogram-",
-                "/ratatui",
-                "/crossterm-",
-            ],
-        ),
-    ]
-}
 
 /// A frame's name without generic arguments, so `poll<casstop::X>` is not taken for casstop's
 /// own code; the self type of `<scylla::Conn as Trait<T>>::f` is kept.

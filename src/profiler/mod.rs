@@ -52,7 +52,7 @@ pub fn capture(
     cut_short: Option<&Receiver<()>>,
 ) -> Result<ProfileSummary> {
     // Owner-only, like everything casstop records: stacks name the code and paths it ran.
-    crate::local::create_private_dir(dir)?;
+    crate::files::create_private_dir(dir, true)?;
     // Samples landing in the unwinder's own libraries are skipped (unwinding from inside them is
     // where signal-time unwinding can deadlock). libc is kept: its send/recv wrappers are where
     // network time shows.

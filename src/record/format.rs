@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::knobs::Knobs;
+use crate::knobs::Knobs;
 use crate::metrics::{ErrorKind, Event, EventKind, IntervalStats};
 
 /// One line per interval: what the interval measured and the knobs in force at its end.

@@ -13,71 +13,26 @@
 //! an error event in the session and a line at the end of the command. The load goes on.
 
 pub mod format;
+pub mod hlog;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, Sender};
+use std::sync::mpsc::Receiver;
 use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result, anyhow};
-use hdrhistogram::Histogram;
 use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 use serde::Serialize;
 
 use crate::config::Settings;
-use crate::engine::knobs::Knobs;
-use crate::metrics::{Event, IntervalStats};
 pub use format::*;
 
-/// What the metrics thread hands the recorder.
-#[derive(Debug)]
-pub enum Record {
-    /// The run's clock started (interval times count from here).
-    Started {
-        at: SystemTime,
-    },
-    Interval(Box<ClosedInterval>),
-    Event(Arc<Event>),
-}
-
-/// One closed interval with its own histograms (the snapshots only carry percentiles).
-#[derive(Debug)]
-pub struct ClosedInterval {
-    pub stats: Arc<IntervalStats>,
-    pub knobs: Knobs,
-    pub service: Histogram<u64>,
-    /// Only under a target rate.
-    pub response: Option<Histogram<u64>>,
-}
-
-/// The sending end, held by the metrics thread. Sending never blocks.
-#[derive(Clone, Debug)]
-pub struct RecordFeed {
-    sender: Sender<Record>,
-    failure: Arc<OnceLock<String>>,
-    dir: PathBuf,
-}
-
-impl RecordFeed {
-    pub fn send(&self, record: Record) {
-        // A stopped recorder has said why through `failure`; nothing more to do here.
-        let _ = self.sender.send(record);
-    }
-
-    /// Why the recording stopped, once it has.
-    pub fn failure(&self) -> Option<&str> {
-        self.failure.get().map(String::as_str)
-    }
-
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-}
+pub use crate::metrics::feed::{ClosedInterval, Record, RecordFeed};
 
 /// A recording in progress.
 pub struct Recorder {
@@ -130,7 +85,7 @@ pub fn create_run_dir(output: &Path, label: &str) -> Result<PathBuf> {
     // Where runs go is configuration: a directory that cannot be made is the user's to fix
     // (exit 2), before anything connects or runs.
     create_private_dir(output, true).map_err(|err| {
-        crate::UsageError(format!(
+        crate::error::UsageError(format!(
             "output.dir `{}` cannot hold recordings: {}; set another output.dir (CASSTOP_OUTPUT_DIR), or record nothing with --no-record",
             output.display(),
             err.root_cause()
@@ -159,21 +114,7 @@ pub fn create_run_dir(output: &Path, label: &str) -> Result<PathBuf> {
     unreachable!("the loop returns")
 }
 
-/// Creates `dir` (and, with `parents`, its parents) owner-only; an existing one is left as is.
-pub fn create_private_dir(dir: &Path, parents: bool) -> Result<()> {
-    fs::DirBuilder::new()
-        .recursive(parents)
-        .mode(0o700)
-        .create(dir)
-        .or_else(|err| {
-            if err.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() {
-                Ok(())
-            } else {
-                Err(err)
-            }
-        })
-        .with_context(|| format!("creating {}", dir.display()))
-}
+pub use crate::files::create_private_dir;
 
 /// The effective settings as TOML, without the password (never recorded, not even as `***`).
 pub fn settings_without_secrets(settings: &Settings) -> Result<String> {
@@ -216,11 +157,7 @@ impl Recorder {
         };
         Ok(Recorder {
             dir: dir.to_path_buf(),
-            feed: RecordFeed {
-                sender,
-                failure,
-                dir: dir.to_path_buf(),
-            },
+            feed: RecordFeed::new(sender, failure, dir.to_path_buf()),
             thread,
         })
     }
@@ -246,7 +183,7 @@ impl Recorder {
     /// interval: the node was unreachable, no terminal) leaves no directory behind.
     pub fn finish(self, summary: Option<&impl Serialize>) -> RecordOutcome {
         let Recorder { dir, feed, thread } = self;
-        let failure_slot = feed.failure.clone();
+        let failure_slot = feed.failure_slot();
         drop(feed);
         if thread.join().is_err() {
             let _ = failure_slot.set("the recorder thread panicked".into());
@@ -426,7 +363,7 @@ mod tests {
         feed.send(Record::Event(Arc::new(Event {
             at_s: 1.5,
             text: "depth 64".into(),
-            kind: EventKind::Knob(crate::engine::knobs::KnobChange::Depth(64)),
+            kind: EventKind::Knob(crate::knobs::KnobChange::new(&knobs::DEPTH, 64)),
         })));
         drop(feed);
         let outcome = recorder.finish(Some(&serde_json::json!({"ok": 6})));
@@ -546,6 +483,6 @@ mod tests {
 
     /// Standard base64 (the hlog's encoding), decoded without another dependency.
     fn base64_decode(text: &str) -> Vec<u8> {
-        crate::report::hlog::base64_decode(text).unwrap()
+        crate::record::hlog::base64_decode(text).unwrap()
     }
 }

@@ -6,8 +6,10 @@
 //! same plots overlaid and a table of ratios to the first run, and `report.md` linking them.
 //! A `bench --matrix` directory gets `matrix.{svg,png}`; a sweep's directory its `sweep.{svg,png}`.
 
-pub mod hlog;
+
+pub use crate::record::hlog;
 pub mod plot;
+pub mod sweep;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -267,7 +269,7 @@ pub fn write_report(runs: &[PathBuf], out: &Path) -> Result<ReportFiles> {
     if let [one] = &recordings[..]
         && let Ok(text) = fs::read_to_string(one.dir.join(SWEEP))
     {
-        let result: crate::sweep::SweepResult = serde_json::from_str(&text)
+        let result: crate::report::sweep::SweepResult = serde_json::from_str(&text)
             .with_context(|| format!("reading {}", one.dir.join(SWEEP).display()))?;
         pictures.extend(plot::sweep(out, &result)?);
         sweep = Some(result);
@@ -353,7 +355,7 @@ pub fn compare_table(summaries: &[RunSummary]) -> String {
 fn markdown_report(
     recordings: &[Recording],
     out: &Path,
-    sweep: Option<&crate::sweep::SweepResult>,
+    sweep: Option<&crate::report::sweep::SweepResult>,
 ) -> String {
     let summaries: Vec<RunSummary> = recordings.iter().map(Recording::summary).collect();
     let mut md = String::from("# casstop report\n\n");
@@ -392,7 +394,7 @@ fn markdown_report(
     );
     if let Some(sweep) = sweep {
         md.push_str("\n## Sweep\n\n");
-        md.push_str(&crate::sweep::markdown_table(sweep));
+        md.push_str(&crate::report::sweep::markdown_table(sweep));
         md.push_str("\n![sweep](sweep.png)\n\n[SVG](sweep.svg)\n");
     }
     for r in recordings {

@@ -111,7 +111,7 @@ pub fn matrix(out: &Path, bars: &[MatrixBar]) -> Result<Vec<PathBuf>> {
 }
 
 /// A sweep: writes/s and p99 per setting, the knee marked.
-pub fn sweep(out: &Path, result: &crate::sweep::SweepResult) -> Result<Vec<PathBuf>> {
+pub fn sweep(out: &Path, result: &crate::report::sweep::SweepResult) -> Result<Vec<PathBuf>> {
     svg_and_png!(out, "sweep", CHART_SIZE, draw_sweep(result))
 }
 
@@ -531,7 +531,7 @@ where
 
 fn draw_sweep<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
-    result: &crate::sweep::SweepResult,
+    result: &crate::report::sweep::SweepResult,
 ) -> Result<()>
 where
     DB::ErrorType: 'static,

@@ -1,13 +1,14 @@
 //! The interactive session's state and its input handling: keys and the `:` command line turn into
 //! [`Action`]s. Pure functions of the state and the key, so they are tested without a terminal.
 
+use crate::knobs;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use crate::engine::EngineInfo;
-use crate::engine::knobs::{Consistency, KnobChange, Knobs, Strategy, limits};
+use crate::knobs::{KnobChange, Knobs, Strategy};
 use crate::hop::HopSettings;
 use crate::metrics::Snapshot;
 
@@ -163,27 +164,27 @@ impl App {
                 self.mode = Mode::Command(String::new());
                 None
             }
-            KeyCode::Char(c @ '1'..='5') => change(KnobChange::Strategy(
+            KeyCode::Char(c @ '1'..='5') => change(KnobChange::new(&knobs::STRATEGY, 
                 Strategy::ALL[(c as u8 - b'1') as usize],
             )),
-            KeyCode::Tab => change(KnobChange::Strategy(k.strategy.next())),
+            KeyCode::Tab => change(KnobChange::new(&knobs::STRATEGY, k.strategy.next())),
             KeyCode::Char('+') | KeyCode::Char('=') => {
-                change(KnobChange::Depth(grow(k.depth, depth_max(&k))))
+                change(KnobChange::new(&knobs::DEPTH, grow(k.depth, depth_max(&k))))
             }
-            KeyCode::Char('-') => change(KnobChange::Depth(shrink(k.depth))),
-            KeyCode::Char('>') => change(KnobChange::Depth((k.depth + 1).min(depth_max(&k)))),
-            KeyCode::Char('<') => change(KnobChange::Depth(k.depth.saturating_sub(1).max(1))),
-            KeyCode::Char(']') => change(KnobChange::Batch(grow(k.batch, depth_max(&k)))),
-            KeyCode::Char('[') => change(KnobChange::Batch(shrink(k.batch))),
-            KeyCode::Char('}') => change(KnobChange::Batch((k.batch + 1).min(depth_max(&k)))),
-            KeyCode::Char('{') => change(KnobChange::Batch(k.batch.saturating_sub(1).max(1))),
-            KeyCode::Char('w') => change(KnobChange::Workers(
-                (k.workers + 1).min(limits::MAX_WORKERS),
+            KeyCode::Char('-') => change(KnobChange::new(&knobs::DEPTH, shrink(k.depth))),
+            KeyCode::Char('>') => change(KnobChange::new(&knobs::DEPTH, (k.depth + 1).min(depth_max(&k)))),
+            KeyCode::Char('<') => change(KnobChange::new(&knobs::DEPTH, k.depth.saturating_sub(1).max(1))),
+            KeyCode::Char(']') => change(KnobChange::new(&knobs::BATCH, grow(k.batch, depth_max(&k)))),
+            KeyCode::Char('[') => change(KnobChange::new(&knobs::BATCH, shrink(k.batch))),
+            KeyCode::Char('}') => change(KnobChange::new(&knobs::BATCH, (k.batch + 1).min(depth_max(&k)))),
+            KeyCode::Char('{') => change(KnobChange::new(&knobs::BATCH, k.batch.saturating_sub(1).max(1))),
+            KeyCode::Char('w') => change(KnobChange::new(&knobs::WORKERS, 
+                (k.workers + 1).min(workers_max()),
             )),
-            KeyCode::Char('W') => change(KnobChange::Workers(k.workers.saturating_sub(1).max(1))),
+            KeyCode::Char('W') => change(KnobChange::new(&knobs::WORKERS, k.workers.saturating_sub(1).max(1))),
             KeyCode::Char('r') => {
                 if k.rate > 0.0 {
-                    change(KnobChange::Rate(k.rate * 2.0))
+                    change(KnobChange::new(&knobs::RATE, k.rate * 2.0))
                 } else {
                     self.say(
                         "rate is open (as fast as the strategy allows); R sets a target, :rate N an exact one",
@@ -198,9 +199,9 @@ impl App {
                 } else {
                     self.snapshot.interval.throughput
                 };
-                change(KnobChange::Rate(round_rate(base / 2.0)))
+                change(KnobChange::new(&knobs::RATE, round_rate(base / 2.0)))
             }
-            KeyCode::Char('p') | KeyCode::Char(' ') => change(KnobChange::Paused(!k.paused)),
+            KeyCode::Char('p') | KeyCode::Char(' ') => change(KnobChange::new(&knobs::PAUSED, !k.paused)),
             KeyCode::Char('f') => Some(Action::Profile),
             KeyCode::Char('z') => {
                 let index = WINDOWS.iter().position(|w| *w == self.window_secs);
@@ -221,13 +222,8 @@ impl App {
 
     fn run_command(&mut self, text: &str) -> Option<Action> {
         match parse_command(text) {
-            Ok(CommandLine::Change(change)) => match self.knobs().apply(&change) {
-                Ok(_) => Some(Action::Change(change)),
-                Err(message) => {
-                    self.say(message, Severity::Error);
-                    None
-                }
-            },
+            // Checked where every change is: the engine's `change` (its refusal is shown).
+            Ok(CommandLine::Change(change)) => Some(Action::Change(change)),
             Ok(CommandLine::Quit) => {
                 self.quitting = true;
                 Some(Action::Quit)
@@ -257,8 +253,20 @@ impl App {
     }
 }
 
+/// The deepest a key may take depth or batch: the registry's limit, and the throttle cap.
 fn depth_max(k: &Knobs) -> u32 {
-    limits::MAX_DEPTH.min(k.throttle_cap)
+    match knobs::DEPTH.range {
+        knobs::Range::Count { max, .. } => u32::try_from(max).unwrap_or(u32::MAX),
+        _ => u32::MAX,
+    }
+    .min(k.throttle_cap)
+}
+
+fn workers_max() -> u32 {
+    match knobs::WORKERS.range {
+        knobs::Range::Count { max, .. } => u32::try_from(max).unwrap_or(u32::MAX),
+        _ => u32::MAX,
+    }
 }
 
 fn grow(value: u32, max: u32) -> u32 {
@@ -289,44 +297,33 @@ pub enum CommandLine {
     Nothing,
 }
 
-/// The knobs as `:` commands take them: `(name, aliases, what it takes)`.
-pub const COMMANDS: &[(&str, &[&str], &str)] = &[
-    (
-        "strategy",
-        &["s"],
-        "sync|batches|pipeline|throttle|callbacks",
-    ),
-    ("depth", &["d"], "writes in flight / chains, 1.."),
-    ("batch", &["b"], "writes per round, 1.."),
-    ("workers", &["w"], "independent workers, 1..256"),
-    ("rate", &[], "target writes/s, 0 = open"),
-    ("payload_bytes", &["payload"], "bytes per row"),
-    ("cpu_work_us", &["cpu"], "µs of client CPU work per write"),
-    (
-        "rows_per_request",
-        &["rows"],
-        "1 = INSERT, more = UNLOGGED BATCH",
-    ),
-    ("consistency", &["cl"], "one, local_quorum, ..."),
-    (
-        "request_timeout",
-        &["timeout"],
-        "client deadline per write, e.g. 2s",
-    ),
-    ("retry", &[], "default | never"),
-    (
-        "throttle_cap",
-        &["cap"],
-        "safety cap in flight for throttle",
-    ),
+/// The session's own `:` commands, beside one per knob: `(name, aliases, what it takes)`.
+pub const SESSION_COMMANDS: &[(&str, &[&str], &str)] = &[
     ("rtt", &[], "round trip the latency hop adds, e.g. 1ms, 0"),
-    ("pause", &[], ""),
-    ("resume", &[], ""),
+    ("pause", &[], "issue no new writes"),
+    ("resume", &[], "issue writes again"),
     ("profile", &[], "capture a CPU profile"),
-    ("quit", &["q"], ""),
+    ("help", &["h"], "this help"),
+    ("quit", &["q"], "drain and leave"),
 ];
 
-/// Parses `:depth 384`, `:rate 5000`, `:strategy pipeline`, `:cpu 50`, ...
+/// Every `:` command, `(name, aliases, what it takes)`: each live knob of the registry, then
+/// the session's own.
+pub fn commands() -> Vec<(&'static str, &'static [&'static str], String)> {
+    knobs::ALL
+        .iter()
+        .filter(|def| def.live)
+        .map(|def| (def.name, def.aliases, def.accepts()))
+        .chain(
+            SESSION_COMMANDS
+                .iter()
+                .map(|(name, aliases, takes)| (*name, *aliases, takes.to_string())),
+        )
+        .collect()
+}
+
+/// Parses `:depth 384`, `:rate 5k`, `:strategy pipeline`, `:cpu 50`, `:rtt 2ms`, ... Any knob is
+/// read by the registry; its range is checked when the engine applies the change.
 pub fn parse_command(text: &str) -> Result<CommandLine, String> {
     let mut words = text.split_whitespace();
     let Some(name) = words.next() else {
@@ -336,97 +333,50 @@ pub fn parse_command(text: &str) -> Result<CommandLine, String> {
     if let Some(extra) = words.next() {
         return Err(format!("`:{name}` takes one value; what is `{extra}`?"));
     }
-    let canonical = COMMANDS
+    if let Some((canonical, _, takes)) = SESSION_COMMANDS
         .iter()
         .find(|(full, aliases, _)| *full == name || aliases.contains(&name))
-        .map(|(full, _, _)| *full)
-        .ok_or_else(|| {
-            let names: Vec<&str> = COMMANDS.iter().map(|(n, _, _)| *n).collect();
-            format!("unknown command `:{name}` (commands: {})", names.join(", "))
-        })?;
-    let need = |what: &str| -> Result<&str, String> {
-        value.ok_or_else(|| format!("`:{canonical}` needs a value: {what}"))
-    };
-    let number = |what: &str| -> Result<u32, String> {
-        let text = need(what)?;
-        parse_count(text)
-            .ok_or_else(|| format!("`:{canonical}` takes a whole number ({what}), not `{text}`"))
-    };
+    {
+        return session_command(canonical, value, takes);
+    }
+    let def = knobs::find(name).ok_or_else(|| {
+        let names: Vec<&str> = commands().iter().map(|(n, _, _)| *n).collect();
+        format!("unknown command `:{name}` (commands: {})", names.join(", "))
+    })?;
+    let text = value.ok_or_else(|| format!("`:{}` needs a value: {}", def.name, def.accepts()))?;
+    let value = def.parse(text).map_err(|m| format!("`:{}` {m}", def.name))?;
+    Ok(CommandLine::Change(KnobChange { knob: def, value }))
+}
+
+fn session_command(name: &str, value: Option<&str>, takes: &str) -> Result<CommandLine, String> {
     let no_value = |line: CommandLine| match value {
-        Some(v) => Err(format!("`:{canonical}` takes no value, got `{v}`")),
+        Some(v) => Err(format!("`:{name}` takes no value, got `{v}`")),
         None => Ok(line),
     };
-    Ok(CommandLine::Change(match canonical {
-        "strategy" => {
-            KnobChange::Strategy(need("sync|batches|pipeline|throttle|callbacks")?.parse()?)
-        }
-        "depth" => KnobChange::Depth(number("1 or more")?),
-        "batch" => KnobChange::Batch(number("1 or more")?),
-        "workers" => KnobChange::Workers(number("1 to 256")?),
-        "rate" => {
-            let text = need("writes/s, 0 = open")?;
-            let rate = parse_rate(text).ok_or_else(|| {
-                format!("`:rate` takes writes per second (e.g. 5000, 5k, 0 = open), not `{text}`")
-            })?;
-            KnobChange::Rate(rate)
-        }
-        "payload_bytes" => KnobChange::PayloadBytes(number("bytes")?),
-        "cpu_work_us" => KnobChange::CpuWorkUs(number("microseconds")?),
-        "rows_per_request" => KnobChange::RowsPerRequest(number("1 or more")?),
-        "consistency" => {
-            KnobChange::Consistency(need("e.g. one, local_quorum")?.parse::<Consistency>()?)
-        }
-        "request_timeout" => {
-            let text = need("a duration, e.g. 500ms or 2s")?;
-            KnobChange::RequestTimeout(crate::config::duration::parse(text)?)
-        }
-        "retry" => KnobChange::Retry(need("default | never")?.parse()?),
-        "throttle_cap" => KnobChange::ThrottleCap(number("1 or more")?),
+    match name {
         "rtt" => {
-            let text = need("a duration such as 1ms, 500us or 0")?;
-            let rtt =
-                crate::config::duration::parse(text).map_err(|err| format!("`:rtt`: {err}"))?;
+            let text = value.ok_or_else(|| format!("`:rtt` needs a value: {takes}"))?;
+            let rtt = knobs::parse_duration(text).map_err(|err| format!("`:rtt`: {err}"))?;
             if rtt > Duration::from_secs(10) {
                 return Err(format!("`:rtt` is at most 10s, got `{text}`"));
             }
-            return Ok(CommandLine::Rtt(rtt));
+            Ok(CommandLine::Rtt(rtt))
         }
-        "pause" => return no_value(CommandLine::Change(KnobChange::Paused(true))),
-        "resume" => return no_value(CommandLine::Change(KnobChange::Paused(false))),
-        "profile" => return no_value(CommandLine::Profile),
-        "quit" => return no_value(CommandLine::Quit),
-        _ => return Ok(CommandLine::Help),
-    }))
-}
-
-/// `384`, `1,000`, `10k`, `1M`.
-fn parse_count(text: &str) -> Option<u32> {
-    let value = parse_rate(text)?;
-    (value.fract() == 0.0 && value <= f64::from(u32::MAX)).then_some(value as u32)
-}
-
-fn parse_rate(text: &str) -> Option<f64> {
-    let cleaned = text.replace(['_', ','], "").to_ascii_lowercase();
-    let cleaned = cleaned.trim_end_matches("/s");
-    let (digits, factor) = match cleaned.strip_suffix('k') {
-        Some(d) => (d, 1e3),
-        None => match cleaned.strip_suffix('m') {
-            Some(d) => (d, 1e6),
-            None => (cleaned, 1.0),
-        },
-    };
-    let value = digits.parse::<f64>().ok()? * factor;
-    (value.is_finite() && value >= 0.0).then_some(value)
+        "pause" => no_value(CommandLine::Change(KnobChange::new(&knobs::PAUSED, true))),
+        "resume" => no_value(CommandLine::Change(KnobChange::new(&knobs::PAUSED, false))),
+        "profile" => no_value(CommandLine::Profile),
+        "help" => no_value(CommandLine::Help),
+        _ => no_value(CommandLine::Quit),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::LoadSettings;
 
     fn app() -> App {
         let knobs =
-            LoadSettings::default().initial_knobs(&crate::config::ClusterSettings::default());
+            crate::knobs::Knobs::default();
         App::new(
             EngineInfo::for_tests(),
             Arc::new(Snapshot::empty(knobs)),
@@ -447,15 +397,15 @@ mod tests {
         let mut app = app();
         assert_eq!(
             press(&mut app, KeyCode::Char('1')),
-            Some(Action::Change(KnobChange::Strategy(Strategy::Sync)))
+            Some(Action::Change(KnobChange::new(&knobs::STRATEGY, Strategy::Sync)))
         );
         assert_eq!(
             press(&mut app, KeyCode::Char('3')),
-            Some(Action::Change(KnobChange::Strategy(Strategy::Pipeline)))
+            Some(Action::Change(KnobChange::new(&knobs::STRATEGY, Strategy::Pipeline)))
         );
         assert_eq!(
             press(&mut app, KeyCode::Tab),
-            Some(Action::Change(KnobChange::Strategy(Strategy::Sync)))
+            Some(Action::Change(KnobChange::new(&knobs::STRATEGY, Strategy::Sync)))
         );
     }
 
@@ -464,39 +414,39 @@ mod tests {
         let mut app = app();
         assert_eq!(
             press(&mut app, KeyCode::Char('+')),
-            Some(Action::Change(KnobChange::Depth(256)))
+            Some(Action::Change(KnobChange::new(&knobs::DEPTH, 256)))
         );
         assert_eq!(
             press(&mut app, KeyCode::Char('-')),
-            Some(Action::Change(KnobChange::Depth(64)))
+            Some(Action::Change(KnobChange::new(&knobs::DEPTH, 64)))
         );
         assert_eq!(
             press(&mut app, KeyCode::Char('>')),
-            Some(Action::Change(KnobChange::Depth(129)))
+            Some(Action::Change(KnobChange::new(&knobs::DEPTH, 129)))
         );
         assert_eq!(
             press(&mut app, KeyCode::Char('<')),
-            Some(Action::Change(KnobChange::Depth(127)))
+            Some(Action::Change(KnobChange::new(&knobs::DEPTH, 127)))
         );
         assert_eq!(
             press(&mut app, KeyCode::Char(']')),
-            Some(Action::Change(KnobChange::Batch(240)))
+            Some(Action::Change(KnobChange::new(&knobs::BATCH, 240)))
         );
         assert_eq!(
             press(&mut app, KeyCode::Char('[')),
-            Some(Action::Change(KnobChange::Batch(60)))
+            Some(Action::Change(KnobChange::new(&knobs::BATCH, 60)))
         );
         assert_eq!(
             press(&mut app, KeyCode::Char('w')),
-            Some(Action::Change(KnobChange::Workers(2)))
+            Some(Action::Change(KnobChange::new(&knobs::WORKERS, 2)))
         );
         assert_eq!(
             press(&mut app, KeyCode::Char('W')),
-            Some(Action::Change(KnobChange::Workers(1)))
+            Some(Action::Change(KnobChange::new(&knobs::WORKERS, 1)))
         );
         assert_eq!(
             press(&mut app, KeyCode::Char('p')),
-            Some(Action::Change(KnobChange::Paused(true)))
+            Some(Action::Change(KnobChange::new(&knobs::PAUSED, true)))
         );
     }
 
@@ -508,11 +458,11 @@ mod tests {
         app.knobs.rate = 1000.0;
         assert_eq!(
             press(&mut app, KeyCode::Char('r')),
-            Some(Action::Change(KnobChange::Rate(2000.0)))
+            Some(Action::Change(KnobChange::new(&knobs::RATE, 2000.0)))
         );
         assert_eq!(
             press(&mut app, KeyCode::Char('R')),
-            Some(Action::Change(KnobChange::Rate(500.0)))
+            Some(Action::Change(KnobChange::new(&knobs::RATE, 500.0)))
         );
         assert_eq!(round_rate(12_345.0), 12_000.0);
         assert_eq!(round_rate(0.2), 1.0);
@@ -556,31 +506,31 @@ mod tests {
         let mut app = app();
         assert_eq!(
             type_command(&mut app, "depth 384"),
-            Some(Action::Change(KnobChange::Depth(384)))
+            Some(Action::Change(KnobChange::new(&knobs::DEPTH, 384)))
         );
         assert_eq!(
             type_command(&mut app, "rate 5k"),
-            Some(Action::Change(KnobChange::Rate(5000.0)))
+            Some(Action::Change(KnobChange::new(&knobs::RATE, 5000.0)))
         );
         assert_eq!(
             type_command(&mut app, "strategy pipeline"),
-            Some(Action::Change(KnobChange::Strategy(Strategy::Pipeline)))
+            Some(Action::Change(KnobChange::new(&knobs::STRATEGY, Strategy::Pipeline)))
         );
         assert_eq!(
             type_command(&mut app, "cpu 50"),
-            Some(Action::Change(KnobChange::CpuWorkUs(50)))
+            Some(Action::Change(KnobChange::new(&knobs::CPU_WORK_US, 50)))
         );
         assert_eq!(
             type_command(&mut app, "rows 10"),
-            Some(Action::Change(KnobChange::RowsPerRequest(10)))
+            Some(Action::Change(KnobChange::new(&knobs::ROWS_PER_REQUEST, 10)))
         );
         assert_eq!(
             type_command(&mut app, "cl one"),
-            Some(Action::Change(KnobChange::Consistency(Consistency::One)))
+            Some(Action::Change(KnobChange::new(&knobs::CONSISTENCY, Consistency::One)))
         );
         assert_eq!(
             type_command(&mut app, "pause"),
-            Some(Action::Change(KnobChange::Paused(true)))
+            Some(Action::Change(KnobChange::new(&knobs::PAUSED, true)))
         );
         assert_eq!(type_command(&mut app, "q"), Some(Action::Quit));
     }
@@ -610,14 +560,14 @@ mod tests {
     fn request_timeout_and_retry_are_live_commands() {
         assert_eq!(
             parse_command("timeout 2s"),
-            Ok(CommandLine::Change(KnobChange::RequestTimeout(
+            Ok(CommandLine::Change(KnobChange::new(&knobs::REQUEST_TIMEOUT, 
                 std::time::Duration::from_secs(2)
             )))
         );
         assert_eq!(
             parse_command("retry never"),
-            Ok(CommandLine::Change(KnobChange::Retry(
-                crate::engine::knobs::Retry::Never
+            Ok(CommandLine::Change(KnobChange::new(&knobs::RETRY, 
+                crate::knobs::Retry::Never
             )))
         );
         assert!(

@@ -10,8 +10,8 @@ use ratatui::widgets::{
     Axis, Block, Borders, Chart, Clear, Dataset, GraphType, Paragraph, Sparkline, Wrap,
 };
 
-use super::app::{App, COMMANDS, Mode, Severity};
-use crate::engine::knobs::Strategy;
+use super::app::{App, Mode, Severity, commands};
+use crate::knobs::Strategy;
 use crate::metrics::verdict::VerdictKind;
 use crate::metrics::{EventKind, IntervalStats, NodeHealth, RunState, Snapshot};
 use crate::units::{Bytes, Micros, PerSecond};
@@ -693,7 +693,7 @@ pub fn help_lines() -> Vec<Line<'static>> {
         "commands  (:name value, e.g. :depth 384  :rate 5k  :strategy pipeline  :cpu 50)",
         Style::new().bold(),
     )));
-    let names: Vec<String> = COMMANDS
+    let names: Vec<String> = commands()
         .iter()
         .map(|(name, aliases, _)| match aliases.first() {
             Some(alias) => format!(":{name} (:{alias})"),
@@ -789,14 +789,14 @@ mod screen_tests {
     use super::*;
     use crate::config::LoadSettings;
     use crate::engine::EngineInfo;
-    use crate::engine::knobs::KnobChange;
+    use crate::knobs::KnobChange;
     use crate::metrics::proc::{CpuSample, ThreadCpu};
     use crate::metrics::{ErrorCounts, ErrorKind, Event, LatencySummary, Snapshot, Totals};
 
     /// A fixed snapshot: 90 s of pipeline at depth 384 after a switch from sync at 30 s.
     fn canned(paced: bool) -> App {
         let mut knobs =
-            LoadSettings::default().initial_knobs(&crate::config::ClusterSettings::default());
+            crate::knobs::Knobs::default();
         knobs.strategy = Strategy::Pipeline;
         knobs.depth = 384;
         knobs.rate = if paced { 20_000.0 } else { 0.0 };
@@ -853,14 +853,14 @@ mod screen_tests {
             (
                 30.0,
                 "strategy pipeline",
-                EventKind::Knob(KnobChange::Strategy(Strategy::Pipeline)),
+                EventKind::Knob(KnobChange::new(&knobs::STRATEGY, Strategy::Pipeline)),
             ),
             (
                 30.0,
                 "first write under `strategy pipeline` 0.2 ms after it was asked for",
                 EventKind::Info,
             ),
-            (45.5, "depth 384", EventKind::Knob(KnobChange::Depth(384))),
+            (45.5, "depth 384", EventKind::Knob(KnobChange::new(&knobs::DEPTH, 384))),
         ]
         .into_iter()
         .map(|(at_s, text, kind)| {

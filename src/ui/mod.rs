@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use crossterm::event::{self, Event};
 
-use crate::UsageError;
-use crate::bench::BenchResult;
+use crate::error::UsageError;
+use crate::run::BenchResult;
 use crate::config::Settings;
 use crate::engine::Engine;
 use crate::hop::process::HopRoute;
@@ -69,7 +69,7 @@ pub fn run(
     let profile_base = recorder
         .map(|r| r.dir().to_path_buf())
         .unwrap_or_else(|| settings.output.dir.clone());
-    let signals = crate::shutdown::requests()?;
+    let signals = crate::run::control::requests()?;
     let mut profiler = Profiler::spawn(settings.profiler.categories.clone())?;
     let latest = engine.latest();
     let mut app = App::new(

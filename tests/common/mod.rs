@@ -60,7 +60,7 @@ pub fn settings(table: &str) -> Settings {
     let mut settings = Settings::default();
     settings.cluster.keyspace = "casstop_test".into();
     settings.cluster.table = table.into();
-    settings.load.interval = Duration::from_millis(250);
+    settings.knobs.interval = Duration::from_millis(250);
     settings
 }
 

@@ -6,7 +6,7 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 
-use crate::record::RESPONSE_TAG;
+use super::RESPONSE_TAG;
 
 /// One interval's histogram from the log.
 #[derive(Clone, Debug)]

@@ -1,46 +1,30 @@
-//! `casstop bench`: one setting (or every strategy with `--matrix`) run headless, with a live
-//! progress line, a final table and JSON.
+//! What a run came to: the final table, the `--json` / `summary.json` shape, the matrix table.
 
 use std::collections::BTreeMap;
-use std::io::{IsTerminal, Write};
+
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
-use tokio::sync::broadcast::error::RecvError;
 
-use crate::config::Settings;
-use crate::engine::knobs::{Consistency, Retry, Runtime, Strategy};
-use crate::engine::{Engine, EngineInfo};
+use crate::knobs::{Knobs, Strategy};
+use crate::engine::EngineInfo;
 use crate::hop::control::HopState;
 use crate::metrics::aggregate::RunTotals;
 use crate::metrics::verdict::{Verdict, VerdictKind};
-use crate::metrics::{ErrorCounts, IntervalStats, LatencySummary, RunState, Snapshot};
+use crate::metrics::{ErrorCounts, IntervalStats, LatencySummary};
 use crate::profiler::ProfileSummary;
-use crate::record::RecordFeed;
 use crate::units::{Bytes, Micros, PerSecond};
+
 
 /// The outcome of one bench run, as written to `--json`.
 #[derive(Clone, Debug, Serialize)]
 pub struct BenchResult {
-    pub strategy: Strategy,
-    pub depth: u32,
-    pub batch: u32,
-    pub workers: u32,
-    pub runtime: Runtime,
-    pub threads: u32,
-    pub rate: f64,
-    pub payload_bytes: u32,
-    pub cpu_work_us: u32,
-    pub rows_per_request: u32,
-    pub consistency: Consistency,
-    #[serde(with = "crate::config::duration")]
-    pub request_timeout: std::time::Duration,
-    pub retry: Retry,
-    pub throttle_cap: u32,
+    /// Every knob at the run's end, each under its registry name.
+    #[serde(flatten)]
+    pub knobs: Knobs,
+    /// Seconds the run took.
     pub duration_s: f64,
     /// Requests issued, succeeded, and the rows the successes wrote.
     pub issued: u64,
@@ -64,9 +48,9 @@ pub struct BenchResult {
     /// The run's verdict: the most common one over its intervals, with its latest evidence.
     pub verdict: Verdict,
     /// Busiest load thread, mean percent of one core over the run's intervals.
-    pub client_busy: f64,
+    pub client_busy_percent: f64,
     /// The local node's CPU, mean percent of one core (absent for a remote cluster).
-    pub node_cpu: Option<f64>,
+    pub node_cpu_percent: Option<f64>,
     /// Share of profile samples per category, when `--profile` captured one.
     pub categories: BTreeMap<String, f64>,
     pub profile: Option<ProfileSummary>,
@@ -159,20 +143,7 @@ impl BenchResult {
         let t = &totals.totals;
         let seconds = totals.duration.as_secs_f64().max(1e-9);
         BenchResult {
-            strategy: k.strategy,
-            depth: k.depth,
-            batch: k.batch,
-            workers: k.workers,
-            runtime: info.runtime,
-            threads: info.threads,
-            rate: k.rate,
-            payload_bytes: k.payload_bytes,
-            cpu_work_us: k.cpu_work_us,
-            rows_per_request: k.rows_per_request,
-            consistency: k.consistency,
-            request_timeout: k.request_timeout,
-            retry: k.retry,
-            throttle_cap: k.throttle_cap,
+            knobs: k.clone(),
             duration_s: seconds,
             issued: t.issued,
             ok: t.ok,
@@ -198,8 +169,8 @@ impl BenchResult {
                 ),
                 None => run_verdict(&totals.history),
             },
-            client_busy: mean(working.iter().map(|i| busiest(i))).unwrap_or(0.0),
-            node_cpu: mean(working.iter().filter_map(|i| i.cpu.node_percent)),
+            client_busy_percent: mean(working.iter().map(|i| busiest(i))).unwrap_or(0.0),
+            node_cpu_percent: mean(working.iter().filter_map(|i| i.cpu.node_percent)),
             categories: profile
                 .as_ref()
                 .map(|p| p.categories.iter().cloned().collect())
@@ -213,149 +184,25 @@ impl BenchResult {
     }
 }
 
-/// Runs the engine until its `ops` or `duration` limit, printing progress to stderr. With
-/// `profile`, captures a CPU profile of that length after a short warm-up.
-pub fn run_one(
-    settings: &Settings,
-    node_pid: Option<u32>,
-    quiet: bool,
-    profile: Option<Duration>,
-) -> Result<BenchResult> {
-    run_one_recorded(settings, node_pid, quiet, profile, None)
-}
-
-/// [`run_one`], recorded: intervals and events go to `record`, the profile into its directory.
-pub fn run_one_recorded(
-    settings: &Settings,
-    node_pid: Option<u32>,
-    quiet: bool,
-    profile: Option<Duration>,
-    record: Option<RecordFeed>,
-) -> Result<BenchResult> {
-    let profile_base = record
-        .as_ref()
-        .map(|feed| feed.dir().to_path_buf())
-        .unwrap_or_else(|| settings.output.dir.clone());
-    // Kept to notice a recording that fails (a full disk): the run then stops as if asked to,
-    // so the summary and the recording describe the same run.
-    let watch_record = record.clone();
-    let mut record_failed = false;
-    let engine = Engine::start_recorded(settings, node_pid, record)?;
-    let info = engine.info.clone();
-    let mut snapshots = engine.subscribe();
-    let signals = crate::shutdown::requests()?;
-    let mut signals_seen = signals.load(Ordering::SeqCst);
-    let live = !quiet && std::io::stderr().is_terminal();
-    let plain = !quiet && !live;
-    let summary = std::thread::scope(|scope| -> Result<Option<ProfileSummary>> {
-        let capture = profile.map(|length| {
-            let engine = &engine;
-            let profile_base = &profile_base;
-            scope.spawn(move || -> Result<ProfileSummary> {
-                std::thread::sleep(Duration::from_secs(1));
-                let dir = crate::profiler::capture_dir(profile_base);
-                let summary = crate::profiler::capture(
-                    length,
-                    settings.profiler.frequency_hz,
-                    &dir,
-                    &settings.profiler.categories,
-                    None,
-                )?;
-                engine.note_profile(&summary);
-                Ok(summary)
-            })
-        });
-        // The engine ends the run itself; this thread reads snapshots and passes on signals.
-        loop {
-            if !record_failed
-                && let Some(why) = watch_record.as_ref().and_then(|feed| feed.failure())
-            {
-                record_failed = true;
-                eprintln!(
-                    "\nrecording failed ({why}); stopping the run, the recording so far is kept"
-                );
-                engine.request_stop();
-            }
-            let signalled = signals.load(Ordering::SeqCst);
-            if signalled > signals_seen {
-                if signals_seen > 0 || signalled > signals_seen + 1 {
-                    let in_flight = engine.latest().borrow().interval.in_flight;
-                    eprintln!(
-                        "\ncasstop: left at once; {in_flight} writes were still in flight and are not counted"
-                    );
-                    std::process::exit(130);
-                }
-                signals_seen = signalled;
-                eprintln!(
-                    "\nstopping: writes in flight drain (at most {}); signal again to leave at once",
-                    humantime::format_duration(crate::engine::worker::MAX_DRAIN)
-                );
-                engine.request_stop();
-            }
-            match snapshots.blocking_recv() {
-                Ok(snapshot) if snapshot.state == RunState::Finished => break,
-                Ok(snapshot) => {
-                    if live {
-                        eprint!("\r\x1b[2K{}", progress_line(&snapshot));
-                        let _ = std::io::stderr().flush();
-                    } else if plain {
-                        eprintln!("{}", progress_line(&snapshot));
-                    }
-                }
-                Err(RecvError::Lagged(_)) => continue,
-                Err(RecvError::Closed) => break,
-            }
-        }
-        if live {
-            eprint!("\r\x1b[2K");
-        }
-        capture
-            .map(|handle| {
-                handle
-                    .join()
-                    .map_err(|_| anyhow::anyhow!("the profiler thread panicked"))?
-            })
-            .transpose()
-    })?;
-    let totals = engine.wait()?;
-    Ok(BenchResult::with_profile(&totals, &info, summary))
-}
-
-/// The one-line live view of a snapshot.
-pub fn progress_line(s: &Arc<Snapshot>) -> String {
-    let i = &s.interval;
-    format!(
-        "{:>6.1}s  {:<9} {:>10}  ok {:>9}  err {:>5}  in flight {:>6}  p50 {:>9}  p99 {:>9}  cpu {:>4.0}%",
-        s.elapsed.as_secs_f64(),
-        s.knobs.strategy,
-        PerSecond(i.throughput).to_string(),
-        s.totals.ok,
-        s.totals.errors.total(),
-        i.in_flight,
-        Micros(i.service.p50 as f64).to_string(),
-        Micros(i.service.p99 as f64).to_string(),
-        i.cpu.process_percent
-    )
-}
 
 /// The final table of one run.
 pub fn print_result(result: &BenchResult) {
     let r = result;
     println!(
         "strategy {}  depth {}  batch {}  workers {}  runtime {}  rate {}  payload {} B  cpu work {} µs  rows/request {}",
-        r.strategy,
-        r.depth,
-        r.batch,
-        r.workers,
-        r.runtime,
-        if r.rate > 0.0 {
-            PerSecond(r.rate).to_string()
+        r.knobs.strategy,
+        r.knobs.depth,
+        r.knobs.batch,
+        r.knobs.workers,
+        r.knobs.runtime,
+        if r.knobs.rate > 0.0 {
+            PerSecond(r.knobs.rate).to_string()
         } else {
             "open".into()
         },
-        r.payload_bytes,
-        r.cpu_work_us,
-        r.rows_per_request
+        r.knobs.payload_bytes,
+        r.knobs.cpu_work_us,
+        r.knobs.rows_per_request
     );
     println!(
         "  duration     {:.2} s   against {} (Cassandra {})",
@@ -393,8 +240,8 @@ pub fn print_result(result: &BenchResult) {
         "  client CPU   {:.2} s, {:.1} µs per write; busiest load thread {:.0}% of a core{}; peak RSS {}",
         r.client_cpu_s,
         r.cpu_us_per_op,
-        r.client_busy,
-        r.node_cpu
+        r.client_busy_percent,
+        r.node_cpu_percent
             .map(|n| format!("; node {n:.0}%"))
             .unwrap_or_default(),
         Bytes(r.rss_max_bytes)
@@ -429,7 +276,7 @@ pub fn matrix_text(results: &[BenchResult]) -> String {
     let mut out = String::new();
     let sync = results
         .iter()
-        .find(|r| r.strategy == Strategy::Sync)
+        .find(|r| r.knobs.strategy == Strategy::Sync)
         .map(|r| r.throughput_ops_s)
         .filter(|t| *t > 0.0);
     let with_hop = results.iter().any(|r| r.hop.is_some());
@@ -452,16 +299,16 @@ pub fn matrix_text(results: &[BenchResult]) -> String {
     }
     out.push('\n');
     for r in results {
-        let limit = match r.strategy {
+        let limit = match r.knobs.strategy {
             Strategy::Sync => 1,
-            Strategy::Batches => r.batch,
-            Strategy::Pipeline | Strategy::Callbacks => r.depth,
-            Strategy::Throttle => r.throttle_cap,
+            Strategy::Batches => r.knobs.batch,
+            Strategy::Pipeline | Strategy::Callbacks => r.knobs.depth,
+            Strategy::Throttle => r.knobs.throttle_cap,
         };
         let _ = write!(
             out,
             "{:<10} {:>9} {:>12.0} {:>10} {:>10} {:>12.1} {:>8} {:>9} {:>8} {:>13}",
-            r.strategy.to_string(),
+            r.knobs.strategy.to_string(),
             limit,
             r.throughput_ops_s,
             Micros(r.latency_us.p50 as f64).to_string(),
@@ -484,7 +331,7 @@ pub fn matrix_text(results: &[BenchResult]) -> String {
         out.push('\n');
     }
     for r in results {
-        let _ = writeln!(out, "  {:<10} {}", r.strategy.to_string(), r.verdict.text);
+        let _ = writeln!(out, "  {:<10} {}", r.knobs.strategy.to_string(), r.verdict.text);
     }
     out
 }

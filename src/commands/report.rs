@@ -1,0 +1,19 @@
+//! `casstop report RUN...`: recordings to plots and report.md.
+
+use anyhow::Result;
+
+use crate::cli::ReportArgs;
+use crate::report;
+
+pub fn run(args: &ReportArgs) -> Result<()> {
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| report::default_out(&args.runs));
+    let files = report::write_report(&args.runs, &out)?;
+    println!("report: {}", files.markdown.display());
+    for picture in &files.pictures {
+        println!("        {}", picture.display());
+    }
+    Ok(())
+}

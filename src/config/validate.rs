@@ -1,0 +1,240 @@
+//! Range checks of the settings that are not knobs (the registry checks those) and that the
+//! types alone cannot express.
+
+use std::time::Duration;
+
+use super::{ConfigError, Loaded, Settings};
+
+/// Names the key and its origin in an error.
+struct Checker<'a> {
+    loaded: &'a Loaded,
+}
+
+impl Checker<'_> {
+    fn check(&self, ok: bool, key: &str, message: String) -> Result<(), ConfigError> {
+        if ok {
+            Ok(())
+        } else {
+            Err(self.loaded.error(key, format!("`{key}` {message}")))
+        }
+    }
+
+    fn within(&self, value: u64, min: u64, max: u64, key: &str) -> Result<(), ConfigError> {
+        self.check(
+            (min..=max).contains(&value),
+            key,
+            format!("must be between {min} and {max}, got {value}"),
+        )
+    }
+}
+
+pub(super) fn validate(loaded: &Loaded) -> Result<(), ConfigError> {
+    let c = Checker { loaded };
+    let s = &loaded.settings;
+    cluster(&c, s)?;
+    security(&c, s)?;
+    session(&c, s)?;
+    local(&c, s)
+}
+
+fn cluster(c: &Checker, s: &Settings) -> Result<(), ConfigError> {
+    c.check(
+        !s.cluster.hosts.is_empty() && s.cluster.hosts.iter().all(|h| !h.trim().is_empty()),
+        "cluster.hosts",
+        "needs at least one non-empty host".into(),
+    )?;
+    c.check(s.cluster.port > 0, "cluster.port", "must not be 0".into())?;
+    c.check(
+        is_cql_identifier(&s.cluster.keyspace),
+        "cluster.keyspace",
+        format!(
+            "must be 1-48 letters, digits or underscores starting with a letter, got `{}`",
+            s.cluster.keyspace
+        ),
+    )?;
+    c.check(
+        is_cql_identifier(&s.cluster.table),
+        "cluster.table",
+        format!(
+            "must be 1-48 letters, digits or underscores starting with a letter, got `{}`",
+            s.cluster.table
+        ),
+    )?;
+    c.within(
+        s.cluster.replication_factor.into(),
+        1,
+        100,
+        "cluster.replication_factor",
+    )?;
+    c.check(
+        !s.cluster.connect_timeout.is_zero(),
+        "cluster.connect_timeout",
+        "must be more than 0s".into(),
+    )?;
+    Ok(())
+}
+
+fn security(c: &Checker, s: &Settings) -> Result<(), ConfigError> {
+    if s.tls.enabled {
+        if s.tls.ca_file.is_empty() {
+            // Blame where TLS was switched on: the empty CA file is only the default.
+            return Err(c.loaded.error(
+                "tls.enabled",
+                "`tls.enabled` is true but `tls.ca_file` is empty: give the PEM file of the CA \
+                 that signed the node's certificate",
+            ));
+        }
+        c.check(
+            s.tls.cert_file.is_empty() == s.tls.key_file.is_empty(),
+            if s.tls.cert_file.is_empty() {
+                "tls.key_file"
+            } else {
+                "tls.cert_file"
+            },
+            "is set without its pair: a client certificate needs both `tls.cert_file` and \
+             `tls.key_file`"
+                .into(),
+        )?;
+    }
+    c.check(
+        s.auth.password.is_empty() || !s.auth.username.is_empty(),
+        "auth.password",
+        "is set but `auth.username` is empty".into(),
+    )?;
+    Ok(())
+}
+
+fn session(c: &Checker, s: &Settings) -> Result<(), ConfigError> {
+    c.within(s.ui.fps.into(), 1, 60, "ui.fps")?;
+    c.within(s.ui.window_secs.into(), 10, 3600, "ui.window_secs")?;
+    c.within(
+        s.profiler.frequency_hz.into(),
+        1,
+        10_000,
+        "profiler.frequency_hz",
+    )?;
+    c.check(
+        s.profiler
+            .categories
+            .iter()
+            .all(|c| !c.name.is_empty() && c.patterns.iter().all(|p| !p.is_empty())),
+        "profiler.categories",
+        "needs a name and non-empty patterns for every category".into(),
+    )?;
+    c.check(
+        (Duration::from_millis(100)..=Duration::from_secs(600)).contains(&s.profiler.duration),
+        "profiler.duration",
+        format!(
+            "must be between 100ms and 10m, got {}",
+            crate::knobs::format_duration(s.profiler.duration)
+        ),
+    )?;
+    c.check(
+        s.output
+            .label
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)),
+        "output.label",
+        format!(
+            "may hold only letters, digits, `-`, `_` and `.` (it names a directory), got `{}`",
+            s.output.label
+        ),
+    )?;
+    // A directory name is at most 255 bytes; the UTC time before the label takes 17.
+    c.check(
+        s.output.label.len() <= 100,
+        "output.label",
+        format!(
+            "may be at most 100 characters (it names a directory), got {}",
+            s.output.label.len()
+        ),
+    )?;
+    let step_range = Duration::from_millis(100)..=Duration::from_secs(86_400);
+    c.check(
+        step_range.contains(&s.sweep.step),
+        "sweep.step",
+        format!(
+            "must be between 100ms and 1day, got {}",
+            crate::knobs::format_duration(s.sweep.step)
+        ),
+    )?;
+    c.check(
+        s.sweep.warmup <= Duration::from_secs(86_400),
+        "sweep.warmup",
+        format!(
+            "must be at most 1day, got {}",
+            crate::knobs::format_duration(s.sweep.warmup)
+        ),
+    )?;
+    c.check(
+        s.sweep.knee_gain.is_finite() && s.sweep.knee_gain > 0.0 && s.sweep.knee_gain <= 10.0,
+        "sweep.knee_gain",
+        format!(
+            "must be a fraction between 0 and 10 (0.1 = 10 %), got {}",
+            short(s.sweep.knee_gain)
+        ),
+    )?;
+    Ok(())
+}
+
+fn local(c: &Checker, s: &Settings) -> Result<(), ConfigError> {
+    c.check(
+        s.local.version.starts_with("5.0."),
+        "local.version",
+        format!(
+            "must be an Apache Cassandra 5.0.x release, got `{}`",
+            s.local.version
+        ),
+    )?;
+    c.check(
+        is_heap_size(&s.local.heap),
+        "local.heap",
+        format!(
+            "must be a JVM size such as 1G or 768M, got `{}`",
+            s.local.heap
+        ),
+    )?;
+    c.check(
+        s.local.cql_port != s.local.storage_port,
+        "local.storage_port",
+        "must differ from `local.cql_port`".into(),
+    )?;
+    c.check(
+        s.local.hop_port != s.local.cql_port && s.local.hop_port != s.local.storage_port,
+        "local.hop_port",
+        "must differ from `local.cql_port` and `local.storage_port`".into(),
+    )?;
+    c.check(
+        s.local.rtt <= Duration::from_secs(10) && s.local.jitter <= Duration::from_secs(10),
+        "local.rtt",
+        "and `local.jitter` must be at most 10s (a hop emulates network distance, not outages)"
+            .into(),
+    )?;
+    Ok(())
+}
+
+/// An unquoted CQL name: a letter, then letters, digits and underscores; at most 48 characters.
+pub fn is_cql_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && name.len() <= 48
+}
+
+/// A number short enough for one line: 1e300 is not printed in full.
+fn short(value: f64) -> String {
+    if value.is_finite() && value.abs() < 1e6 {
+        format!("{value}")
+    } else {
+        format!("{value:e}")
+    }
+}
+
+pub(super) fn is_heap_size(text: &str) -> bool {
+    let digits = text.trim_end_matches(['k', 'K', 'm', 'M', 'g', 'G']);
+    !digits.is_empty()
+        && digits.len() + 1 >= text.len()
+        && digits.chars().all(|c| c.is_ascii_digit())
+        && digits.parse::<u64>().is_ok_and(|n| n > 0)
+}
+
