@@ -13,7 +13,6 @@ use crate::knobs::{self, KnobDef, Value};
 #[command(
     name = "casstop",
     version,
-    args_conflicts_with_subcommands = true,
     about = "Why isn't my client writing faster? Drive writes at Cassandra, steer the load live, see why.",
     long_about = "casstop drives writes against a real Apache Cassandra or ScyllaDB cluster and lets you \
 change the scheduling strategy (sync, batches, pipeline, throttle, callbacks), the concurrency depth, \
@@ -231,7 +230,12 @@ pub struct SweepArgs {
     #[arg(long, value_name = "DURATION", value_parser = duration::parse, help_heading = "Sweep")]
     pub warmup: Option<Duration>,
     /// The knee: the smallest setting past which throughput rises by less than this fraction.
-    #[arg(long, value_name = "FRACTION", allow_negative_numbers = true, help_heading = "Sweep")]
+    #[arg(
+        long,
+        value_name = "FRACTION",
+        allow_negative_numbers = true,
+        help_heading = "Sweep"
+    )]
     pub knee_gain: Option<f64>,
     #[command(flatten)]
     pub record: RecordArgs,
@@ -442,6 +446,7 @@ impl KnobArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::knobs::{Consistency, Strategy};
     use clap::CommandFactory;
 
     #[test]
@@ -487,7 +492,7 @@ mod tests {
         ])
         .unwrap();
         let loaded = crate::config::load(None, &[], &cli.flag_overrides()).unwrap();
-        let load = &loaded.settings.load;
+        let load = &loaded.settings.knobs;
         assert_eq!(load.strategy, Strategy::Pipeline);
         assert_eq!(load.cpu_work_us, 50);
         assert_eq!(load.rate, 500.0);

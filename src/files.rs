@@ -21,4 +21,3 @@ pub fn create_private_dir(dir: &Path, parents: bool) -> Result<()> {
         })
         .with_context(|| format!("creating {}", dir.display()))
 }
-

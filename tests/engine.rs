@@ -86,7 +86,7 @@ fn switching_strategy_depth_and_workers_live_loses_and_doubles_nothing() {
     ];
     for change in changes {
         engine
-            .change(change.clone())
+            .change(change)
             .unwrap_or_else(|e| panic!("{change}: {e}"));
         std::thread::sleep(Duration::from_millis(300));
     }

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use casstop::config::Settings;
 use casstop::engine::Engine;
-use casstop::knobs::Strategy;
 use casstop::hop::{Hop, HopSettings};
+use casstop::knobs::Strategy;
 use casstop::metrics::LatencySummary;
 use casstop::metrics::aggregate::RunTotals;
 

@@ -24,7 +24,7 @@ fn cpu_bound_run_is_called_cpu_bound_and_its_profile_files_hold_up() {
     settings.knobs.depth = 32;
     settings.knobs.cpu_work_us = 300;
     settings.knobs.duration = Duration::from_secs(6);
-    let result = casstop::bench::run_one(
+    let result = casstop::run::run_one(
         &settings,
         Some(common::node_pid()),
         true,
@@ -118,7 +118,7 @@ fn sync_without_client_work_is_io_bound() {
     settings.knobs.strategy = Strategy::Sync;
     settings.knobs.duration = Duration::from_secs(4);
     let result =
-        casstop::bench::run_one(&settings, Some(common::node_pid()), true, None).expect("run");
+        casstop::run::run_one(&settings, Some(common::node_pid()), true, None).expect("run");
     assert_eq!(
         result.verdict.kind,
         VerdictKind::IoBound,
@@ -130,5 +130,9 @@ fn sync_without_client_work_is_io_bound() {
         "{}",
         result.verdict.text
     );
-    assert!(result.client_busy_percent < 50.0, "{}", result.client_busy_percent);
+    assert!(
+        result.client_busy_percent < 50.0,
+        "{}",
+        result.client_busy_percent
+    );
 }

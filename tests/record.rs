@@ -8,10 +8,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use casstop::commands::sweep::SweepPlan;
+use casstop::knobs;
 use casstop::knobs::Strategy;
 use casstop::record::IntervalLine;
 use casstop::report::Recording;
-use casstop::sweep::{SweepPlan, SweptKnob};
 
 /// The only run directory under `output`.
 fn only_run_dir(output: &Path) -> Option<PathBuf> {
@@ -39,18 +40,20 @@ fn sweep_finds_a_knee_within_the_swept_range_and_records_every_step() {
     // queues, so the knee is inside the range whatever the machine's speed.
     settings.knobs.workers = 1;
     settings.knobs.cpu_work_us = 500;
-    settings.sweep.step_secs = 2.0;
+    settings.sweep.step = Duration::from_secs(2);
     // The default 10 % suits a machine left to the load; a shared test box's CPU-bound steps
     // wander by more than that as its other work comes and goes.
     settings.sweep.knee_gain = 0.25;
-    settings.sweep.warmup_secs = 1.0;
+    settings.sweep.warmup = Duration::from_secs(1);
     let plan = SweepPlan {
-        knob: SweptKnob::Depth,
+        knob: &knobs::DEPTH,
         values: vec![1, 4, 16, 64, 256],
     };
     let started = Instant::now();
     let (result, outcome) =
-        casstop::sweep::run(&settings, Some(common::node_pid()), &plan, true).expect("sweep");
+        casstop::commands::sweep::sweep(&settings, Some(common::node_pid()), &plan, true)
+            .expect("sweep");
+    let outcome = outcome.expect("recorded");
     eprintln!("sweep took {:.1} s", started.elapsed().as_secs_f64());
     assert!(outcome.failure.is_none(), "{outcome:?}");
     let settings_swept: Vec<u32> = result.steps.iter().map(|s| s.setting).collect();

@@ -52,7 +52,7 @@ fn local_settings() -> LocalSettings {
         storage_port: STORAGE_PORT,
         auth: true,
         tls: true,
-        ..LocalSettings::default()
+        ..Settings::default().local
     }
 }
 

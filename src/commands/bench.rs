@@ -23,7 +23,11 @@ struct Bench<'a> {
     hop: Option<&'a HopRoute>,
 }
 
-pub fn run(args: &BenchArgs, mut settings: Settings, runtime: tokio::runtime::Runtime) -> Result<()> {
+pub fn run(
+    args: &BenchArgs,
+    mut settings: Settings,
+    runtime: tokio::runtime::Runtime,
+) -> Result<()> {
     // Mistakes that need no cluster are found before one is started or a hop is put up.
     if args.rtt.len() > 1 && !args.matrix {
         return Err(UsageError(
@@ -138,7 +142,9 @@ impl Bench<'_> {
         let matrix_dir = settings
             .output
             .record
-            .then(|| record::create_run_dir(&settings.output.dir, record::label(settings, "matrix")))
+            .then(|| {
+                record::create_run_dir(&settings.output.dir, record::label(settings, "matrix"))
+            })
             .transpose()?;
         // Every strategy at every RTT asked for (the hop's current one when none was).
         let rtts: Vec<Option<Duration>> = match self.hop {
@@ -178,7 +184,10 @@ impl Bench<'_> {
             println!();
             results.extend(table);
             if control.stop_requested() {
-                eprintln!("stopped: the matrix ends after {} of its runs", results.len());
+                eprintln!(
+                    "stopped: the matrix ends after {} of its runs",
+                    results.len()
+                );
                 break;
             }
         }

@@ -79,7 +79,8 @@ pub fn hop_serve(args: &HopServeArgs) -> Result<()> {
 async fn up(args: &UpArgs, settings: &Settings, node: &LocalNode, out: &mut Out) -> Result<()> {
     let report = node.up(settings, &mut StderrProgress::new()).await?;
     match report.boot_time {
-        Some(boot) => outln!(out, 
+        Some(boot) => outln!(
+            out,
             "local node up: Apache Cassandra {} on {} (pid {}){}, booted in {:.1}s",
             report.version,
             report.address,
@@ -90,16 +91,20 @@ async fn up(args: &UpArgs, settings: &Settings, node: &LocalNode, out: &mut Out)
                 .unwrap_or_default(),
             boot.as_secs_f64()
         ),
-        None => outln!(out, 
+        None => outln!(
+            out,
             "local node already up: Apache Cassandra {} on {} (pid {})",
-            report.version, report.address, report.pid
+            report.version,
+            report.address,
+            report.pid
         ),
     }
     if args.rtt.is_some() || !settings.local.rtt.is_zero() {
         let wanted = hop::process::configured(settings, settings.local.rtt);
         let exe = std::env::current_exe().context("finding casstop's own binary")?;
         let (state, started) = hop::process::ensure(settings, wanted, &exe, true)?;
-        outln!(out, 
+        outln!(
+            out,
             "latency hop {}: {} -> {}, {} (pid {}); casstop goes through it until `casstop local down --hop`",
             if started { "started" } else { "changed" },
             state.listen,
@@ -139,7 +144,8 @@ async fn status(settings: &Settings, node: &LocalNode, out: &mut Out) {
     if let Some(pid) = status.pid {
         outln!(out, "  pid:       {pid}");
     }
-    outln!(out, 
+    outln!(
+        out,
         "  version:   {}",
         status
             .version
@@ -156,13 +162,15 @@ async fn status(settings: &Settings, node: &LocalNode, out: &mut Out) {
         };
         outln!(out, "  clients:   {options}{ca}");
     }
-    outln!(out, 
+    outln!(
+        out,
         "  data:      {} ({:.1} MB)",
         status.data_dir.display(),
         status.data_bytes as f64 / 1e6
     );
     outln!(out, "  log:       {}", node.log_file().display());
-    outln!(out, 
+    outln!(
+        out,
         "  installed: {}",
         if status.installed {
             format!("yes, {}", node.lib_dir().display())
@@ -170,19 +178,23 @@ async fn status(settings: &Settings, node: &LocalNode, out: &mut Out) {
             "no (the first `casstop local up` downloads it)".into()
         }
     );
-    }
+}
 
 fn hop_status(settings: &Settings, out: &mut Out) {
-let files = hop::process::HopFiles::new(&settings.local.data_dir());
+    let files = hop::process::HopFiles::new(&settings.local.data_dir());
     match files.state() {
         Some(state) => {
             let s = &state.stats;
-            outln!(out, 
+            outln!(
+                out,
                 "latency hop: up, {} -> {} (pid {})",
-                state.listen, state.upstream, state.pid
+                state.listen,
+                state.upstream,
+                state.pid
             );
             outln!(out, "  emulates:  {}", state.settings);
-            outln!(out, 
+            outln!(
+                out,
                 "  carried:   {} connections ({} open); {} in {} chunks to the node, {} in {} chunks back",
                 s.connections,
                 s.open,
@@ -191,7 +203,8 @@ let files = hop::process::HopFiles::new(&settings.local.data_dir());
                 units::Bytes(s.bytes_to_client),
                 s.chunks_to_client
             );
-            outln!(out, 
+            outln!(
+                out,
                 "  hop CPU:   {:.3} s over {} write requests, {:.1} µs per request (its thread `{}`, {})",
                 s.cpu_s,
                 s.requests,
@@ -205,7 +218,8 @@ let files = hop::process::HopFiles::new(&settings.local.data_dir());
             );
             outln!(out, "  log:       {}", files.log_file().display());
         }
-        None => outln!(out, 
+        None => outln!(
+            out,
             "latency hop: down (`casstop local up --rtt 2ms` starts one on port {})",
             settings.local.hop_port
         ),
@@ -216,13 +230,15 @@ let files = hop::process::HopFiles::new(&settings.local.data_dir());
 /// default superuser's is the well-known one.
 fn print_client_hints(report: &local::UpReport, out: &mut Out) {
     if report.options.auth {
-        outln!(out, 
+        outln!(
+            out,
             "  auth: required; the default superuser is `cassandra` with password `cassandra` \
              (casstop logs in as it unless auth.username is set)"
         );
     }
     if let Some(ca_file) = &report.ca_file {
-        outln!(out, 
+        outln!(
+            out,
             "  TLS: required; the CA is \"{}\" (casstop uses it unless tls.enabled is set; other \
              clients set tls.enabled = true and tls.ca_file to it)",
             ca_file.display()

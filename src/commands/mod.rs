@@ -5,7 +5,7 @@ mod bench;
 mod local;
 mod report;
 mod session;
-mod sweep;
+pub mod sweep;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -77,11 +77,20 @@ fn exit_code(err: &anyhow::Error) -> u8 {
 pub fn load_settings(cli: &Cli) -> Result<Loaded> {
     let env: Vec<(String, String)> = std::env::vars().collect();
     let path = config::config_path(cli.config.as_deref());
-    let loaded = config::load(path.as_deref(), &env, &cli.flag_overrides())?;
+    Ok(load_checked(path.as_deref(), &env, &cli.flag_overrides())?)
+}
+
+/// [`config::load`], then the TLS files checked.
+pub fn load_checked(
+    path: Option<&std::path::Path>,
+    env: &[(String, String)],
+    flags: &[config::FlagOverride],
+) -> Result<Loaded, ConfigError> {
+    let loaded = config::load(path, env, flags)?;
     if loaded.settings.tls.enabled
         && let Err(err) = tls::client_config(&loaded.settings.tls)
     {
-        return Err(loaded.error(err.key, err.to_string()).into());
+        return Err(loaded.error(err.key, err.to_string()));
     }
     Ok(loaded)
 }

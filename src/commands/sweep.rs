@@ -77,7 +77,10 @@ impl SweepPlan {
                     )
                     .into());
                 }
-                (knob, knobs::parse_list(knob, "1,2,4,...,1024").map_err(UsageError)?)
+                (
+                    knob,
+                    knobs::parse_list(knob, "1,2,4,...,1024").map_err(UsageError)?,
+                )
             }
             _ => {
                 let names: Vec<String> = lists.iter().map(|(def, _)| def.flag()).collect();
@@ -154,14 +157,16 @@ impl Phases {
 /// temporary directory, removed after, when `output.record` is off: the steps are measured
 /// from the recording). Returns the result, also written as `sweep.json` with `sweep.{svg,png}`
 /// into the run directory.
-fn sweep(
+pub fn sweep(
     settings: &Settings,
     node_pid: Option<u32>,
     plan: &SweepPlan,
     quiet: bool,
 ) -> Result<(SweepResult, Option<RecordOutcome>)> {
     let mut run_settings = settings.clone();
-    run_settings.knobs.set(plan.knob, Value::Count(i64::from(plan.values[0])));
+    run_settings
+        .knobs
+        .set(plan.knob, Value::Count(i64::from(plan.values[0])));
     run_settings.knobs.duration = Duration::ZERO;
     run_settings.knobs.ops = 0;
     let scratch = (!settings.output.record)
@@ -221,7 +226,8 @@ fn step_through(engine: &Engine, plan: &SweepPlan, phases: &Phases, quiet: bool)
                 (phases.interval * phases.measured).as_secs_f64()
             );
         }
-        let until = latest.borrow().elapsed + phases.interval * (phases.warmup + 1 + phases.measured);
+        let until =
+            latest.borrow().elapsed + phases.interval * (phases.warmup + 1 + phases.measured);
         while latest.borrow().elapsed < until && !engine.is_finished() {
             std::thread::sleep(Duration::from_millis(10));
             match control.poll() {
@@ -303,4 +309,3 @@ pub fn print_table(result: &SweepResult) {
     }
     println!("{}", knee_sentence(result));
 }
-

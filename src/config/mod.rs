@@ -257,7 +257,11 @@ fn take_knobs(
             continue;
         };
         let value = def.from_scalar(knobs::scalar_of(&raw)).map_err(|m| {
-            let sep = if m.starts_with("invalid type") { ":" } else { "" };
+            let sep = if m.starts_with("invalid type") {
+                ":"
+            } else {
+                ""
+            };
             invalid(&key, format!("`{key}`{sep} {m}"))
         })?;
         knobs.set(def, value);
@@ -267,7 +271,10 @@ fn take_knobs(
     {
         let key = format!("load.{unknown}");
         let known: Vec<&str> = knobs::in_section("load").map(|d| d.name).collect();
-        let message = format!("unknown key `{key}` (known keys here: {})", known.join(", "));
+        let message = format!(
+            "unknown key `{key}` (known keys here: {})",
+            known.join(", ")
+        );
         return Err(invalid(&key, message));
     }
     knobs.validate().map_err(|(def, m)| {
@@ -410,8 +417,6 @@ fn unknown_field(message: &str) -> Option<(&str, Option<String>)> {
         });
     Some((field, expected))
 }
-
-/// Range checks the types alone cannot express.
 
 #[cfg(test)]
 mod tests;

@@ -232,7 +232,6 @@ pub(super) mod hosts {
     }
 }
 
-
 /// A profile category: a name and substrings of frame names (or source paths) that belong to it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

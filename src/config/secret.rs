@@ -95,4 +95,3 @@ impl Serialize for Secret {
         serializer.serialize_str(self.redacted())
     }
 }
-

@@ -237,4 +237,3 @@ pub(super) fn is_heap_size(text: &str) -> bool {
         && digits.chars().all(|c| c.is_ascii_digit())
         && digits.parse::<u64>().is_ok_and(|n| n > 0)
 }
-

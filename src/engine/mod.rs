@@ -11,7 +11,6 @@
 //! session is created inside that runtime so its connection tasks run there too: the client's CPU
 //! is all in one place, where the user's knobs put it.
 
-
 pub mod pacer;
 pub mod slots;
 pub mod worker;
@@ -28,10 +27,10 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
 use crate::config::Settings;
+use crate::knobs::{KnobChange, Knobs, Runtime};
 use crate::metrics::aggregate::RunTotals;
 use crate::metrics::{Aggregator, EventKind, MetricsMessage, RunState, Snapshot};
 use crate::record::RecordFeed;
-use crate::knobs::{KnobChange, Knobs, Runtime};
 use worker::{Budget, KnobState, Shared, Worker};
 
 /// What the UI (or a test) asks the engine to do.
@@ -367,7 +366,7 @@ async fn setup(
     let server_version = crate::cluster::release_version(&session)
         .await
         .unwrap_or_else(|_| "unknown".into());
-    crate::cluster::create_schema(&session, &settings).await?;
+    crate::cluster::create_schema(&session, settings).await?;
     let insert = workload::prepare_insert(&session, &settings.cluster).await?;
     let rounds_per_us = workload::calibrate_cpu_work();
     let run_nonce = run_nonce();

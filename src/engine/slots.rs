@@ -123,7 +123,6 @@ impl Slots {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::LoadSettings;
 
     fn knobs(strategy: Strategy, depth: u32, batch: u32) -> Knobs {
         Knobs {

@@ -13,10 +13,10 @@ use scylla::client::session::Session;
 use scylla::statement::prepared::PreparedStatement;
 use tokio::sync::watch;
 
-use crate::knobs::Knobs;
 use super::pacer::Pacer;
 use super::slots::Slots;
 use super::workload::{self, Completion, RequestTemplate};
+use crate::knobs::Knobs;
 use crate::metrics::{ErrorKind, MAX_LATENCY_US, MetricsMessage, WorkerReport};
 
 /// Writes issued in one go before the loop looks at completions and timers again, so a

@@ -10,8 +10,8 @@ use scylla::errors::{DbError, ExecutionError, RequestAttemptError};
 use scylla::statement::batch::{Batch, BatchType};
 use scylla::statement::prepared::PreparedStatement;
 
-use crate::knobs::{Consistency, Knobs, Retry};
 use crate::config::ClusterSettings;
+use crate::knobs::{Consistency, Knobs, Retry};
 use crate::metrics::ErrorKind;
 
 /// The statement and payload a worker sends; rebuilt only when a knob that shapes them changes.

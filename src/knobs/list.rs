@@ -82,7 +82,6 @@ pub fn parse_values(text: &str) -> Result<Vec<u32>, String> {
     Ok(values)
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -275,7 +275,9 @@ pub fn find(name: &str) -> Option<&'static KnobDef> {
 
 /// The knobs of a config section.
 pub fn in_section(section: &str) -> impl Iterator<Item = &'static KnobDef> + '_ {
-    ALL.iter().copied().filter(move |def| def.section == section)
+    ALL.iter()
+        .copied()
+        .filter(move |def| def.section == section)
 }
 
 impl Default for Knobs {
@@ -373,7 +375,8 @@ impl Knobs {
         }
         let mut next = self.clone();
         next.set(def, change.value);
-        next.validate_one(def).map_err(|m| format!("{} {m}", def.name))?;
+        next.validate_one(def)
+            .map_err(|m| format!("{} {m}", def.name))?;
         next.cross_check(Some(def))
             .map_err(|(def, m)| format!("{} {m}", def.name))?;
         Ok(next)
@@ -545,7 +548,10 @@ mod tests {
             Err("depth must be between 1 and 1000000, got 0".into())
         );
         let cap = knobs.apply(&KnobChange::new(&THROTTLE_CAP, 10u32));
-        assert!(cap.unwrap_err().starts_with("throttle_cap must be at least depth"));
+        assert!(
+            cap.unwrap_err()
+                .starts_with("throttle_cap must be at least depth")
+        );
         let deep = knobs.apply(&KnobChange::new(&DEPTH, 200_000u32));
         assert!(deep.unwrap_err().contains("in-flight cap"));
         assert!(

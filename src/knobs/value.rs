@@ -81,11 +81,20 @@ impl fmt::Display for Scalar<'_> {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Range {
     /// Whole numbers from `min` to `max`.
-    Count { min: i64, max: i64 },
+    Count {
+        min: i64,
+        max: i64,
+    },
     /// 0 (open: as fast as the strategy allows), or `min` to `max` per second. The floor keeps
     /// the pacer's gap between two writes a representable time.
-    Rate { min: f64, max: f64 },
-    Duration { min: Duration, max: Duration },
+    Rate {
+        min: f64,
+        max: f64,
+    },
+    Duration {
+        min: Duration,
+        max: Duration,
+    },
     /// Any value of the type.
     Any,
 }
@@ -181,9 +190,8 @@ macro_rules! count_type {
                 match scalar {
                     // Out of the type's reach is reported as out of the knob's range later:
                     // the caller checks the range before converting.
-                    Scalar::Int(v) => <$ty>::try_from(v).map_err(|_| {
-                        format!("must be between 0 and {}, got {v}", <$ty>::MAX)
-                    }),
+                    Scalar::Int(v) => <$ty>::try_from(v)
+                        .map_err(|_| format!("must be between 0 and {}, got {v}", <$ty>::MAX)),
                     Scalar::Text(text) => Self::parse_text(text),
                     other => Err(wrong_type::<Self>(other)),
                 }
@@ -196,6 +204,8 @@ macro_rules! count_type {
 }
 count_type!(u32);
 count_type!(u64);
+// Plain integer literals (`KnobChange::new(&DEPTH, 64)`) are i32.
+count_type!(i32);
 
 /// `128`, `5k`, `2M`, `1_000`, `10,000`; at most about 9.2e18.
 pub fn parse_count(text: &str) -> Result<i64, String> {

@@ -580,7 +580,7 @@ mod tests {
         let settings = Settings {
             local: LocalSettings {
                 data_dir: dir.path().to_path_buf(),
-                ..LocalSettings::default()
+                ..crate::config::Settings::default().local
             },
             ..Settings::default()
         };
@@ -604,7 +604,7 @@ mod tests {
             data_dir: dir.path().to_path_buf(),
             auth: true,
             tls: true,
-            ..LocalSettings::default()
+            ..crate::config::Settings::default().local
         };
         let node = LocalNode::new(&local);
         assert_eq!(node.running_options(), NodeOptions::default());
@@ -651,7 +651,7 @@ mod tests {
         let node = LocalNode::new(&LocalSettings {
             data_dir: "/d".into(),
             cache_dir: "/c".into(),
-            ..LocalSettings::default()
+            ..crate::config::Settings::default().local
         });
         let args = node.java_args();
         assert_eq!(args[0], "-Xms1G");

@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use hdrhistogram::Histogram;
 use tokio::sync::{broadcast, watch};
 
+use super::feed::{ClosedInterval, Record, RecordFeed};
 use super::proc::CpuSampler;
 use super::verdict::{self, Evidence, Verdict};
 use super::{
@@ -17,7 +18,6 @@ use super::{
     Snapshot, TaskSplit, Totals, WorkerReport, new_histogram,
 };
 use crate::knobs::{KnobChange, Knobs};
-use super::feed::{ClosedInterval, Record, RecordFeed};
 
 /// Intervals kept for charts: an hour at the default 1 s.
 const HISTORY_LEN: usize = 3600;

@@ -70,4 +70,3 @@ impl RecordFeed {
         &self.dir
     }
 }
-

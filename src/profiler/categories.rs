@@ -9,7 +9,6 @@ pub use crate::config::Category;
 /// The name given to samples no pattern claims.
 pub const OTHER: &str = "other";
 
-
 /// A frame's name without generic arguments, so `poll<casstop::X>` is not taken for casstop's
 /// own code; the self type of `<scylla::Conn as Trait<T>>::f` is kept.
 pub fn strip_generics(name: &str) -> String {
@@ -100,7 +99,7 @@ mod tests {
 
     #[test]
     fn the_frame_nearest_the_leaf_decides() {
-        let c = defaults();
+        let c = crate::config::Settings::default().profiler.categories;
         let cargo = "/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f";
         let cpu = stack(&[
             "casstop-engine",
@@ -154,14 +153,14 @@ mod tests {
             strip_generics("<scylla::network::Connection as core::Foo<u8>>::send<T>"),
             "<scylla::network::Connection as core::Foo>::send"
         );
-        let c = defaults();
+        let c = crate::config::Settings::default().profiler.categories;
         let generic_only = stack(&["t", "poll<casstop::engine::X>"]);
         assert_eq!(categorize(&generic_only, &c), OTHER);
     }
 
     #[test]
     fn shares_add_up_to_one() {
-        let c = defaults();
+        let c = crate::config::Settings::default().profiler.categories;
         let stacks = vec![
             (stack(&["cpu_work"]), 6),
             (stack(&["scylla::x"]), 3),

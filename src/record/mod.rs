@@ -118,7 +118,7 @@ pub use crate::files::create_private_dir;
 
 /// The effective settings as TOML, without the password (never recorded, not even as `***`).
 pub fn settings_without_secrets(settings: &Settings) -> Result<String> {
-    let mut value = toml::Value::try_from(settings).context("serialising the settings")?;
+    let mut value = settings.to_toml().context("serialising the settings")?;
     if let Some(auth) = value.get_mut("auth").and_then(|a| a.as_table_mut()) {
         auth.remove("password");
     }
@@ -311,13 +311,16 @@ fn write_line(file: &mut File, line: &[u8], path: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::knobs;
+    use crate::knobs::Knobs;
+    use crate::metrics::{Event, IntervalStats};
     use crate::metrics::{EventKind, LatencySummary, new_histogram};
+    use hdrhistogram::Histogram;
     use hdrhistogram::serialization::Deserializer;
     use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 
     fn knobs() -> Knobs {
-        crate::config::LoadSettings::default()
-            .initial_knobs(&crate::config::ClusterSettings::default())
+        crate::knobs::Knobs::default()
     }
 
     fn interval(at_s: f64, values: &[u64], paced: bool) -> Record {
@@ -422,8 +425,10 @@ mod tests {
         let config = fs::read_to_string(run.join(CONFIG)).unwrap();
         assert!(!config.contains("s3cr3t-pw"), "{config}");
         assert!(config.contains("cassandra"));
-        let reread: Settings = toml::from_str(&config).unwrap();
+        let path = run.join(CONFIG);
+        let reread = crate::config::load(Some(&path), &[], &[]).unwrap().settings;
         assert_eq!(reread.auth.password, "");
+        assert_eq!(reread.knobs, settings.knobs, "the knobs read back");
         assert!(run.join(SUMMARY).exists());
         let mode = fs::metadata(&run).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o700);

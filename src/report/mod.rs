@@ -6,7 +6,6 @@
 //! same plots overlaid and a table of ratios to the first run, and `report.md` linking them.
 //! A `bench --matrix` directory gets `matrix.{svg,png}`; a sweep's directory its `sweep.{svg,png}`.
 
-
 pub use crate::record::hlog;
 pub mod plot;
 pub mod sweep;

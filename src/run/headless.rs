@@ -15,7 +15,6 @@ use crate::profiler::ProfileSummary;
 use crate::record::RecordFeed;
 use crate::units::{Micros, PerSecond};
 
-
 use super::control::{RunControl, StopRequest};
 use super::summary::BenchResult;
 
@@ -143,4 +142,3 @@ pub fn progress_line(s: &Arc<Snapshot>) -> String {
         i.cpu.process_percent
     )
 }
-

@@ -8,15 +8,14 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use crate::knobs::{Knobs, Strategy};
 use crate::engine::EngineInfo;
 use crate::hop::control::HopState;
+use crate::knobs::{Knobs, Strategy};
 use crate::metrics::aggregate::RunTotals;
 use crate::metrics::verdict::{Verdict, VerdictKind};
 use crate::metrics::{ErrorCounts, IntervalStats, LatencySummary};
 use crate::profiler::ProfileSummary;
 use crate::units::{Bytes, Micros, PerSecond};
-
 
 /// The outcome of one bench run, as written to `--json`.
 #[derive(Clone, Debug, Serialize)]
@@ -184,7 +183,6 @@ impl BenchResult {
     }
 }
 
-
 /// The final table of one run.
 pub fn print_result(result: &BenchResult) {
     let r = result;
@@ -331,7 +329,12 @@ pub fn matrix_text(results: &[BenchResult]) -> String {
         out.push('\n');
     }
     for r in results {
-        let _ = writeln!(out, "  {:<10} {}", r.knobs.strategy.to_string(), r.verdict.text);
+        let _ = writeln!(
+            out,
+            "  {:<10} {}",
+            r.knobs.strategy.to_string(),
+            r.verdict.text
+        );
     }
     out
 }

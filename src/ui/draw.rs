@@ -787,7 +787,6 @@ mod screen_tests {
     use ratatui::backend::TestBackend;
 
     use super::*;
-    use crate::config::LoadSettings;
     use crate::engine::EngineInfo;
     use crate::knobs::KnobChange;
     use crate::metrics::proc::{CpuSample, ThreadCpu};
@@ -795,11 +794,12 @@ mod screen_tests {
 
     /// A fixed snapshot: 90 s of pipeline at depth 384 after a switch from sync at 30 s.
     fn canned(paced: bool) -> App {
-        let mut knobs =
-            crate::knobs::Knobs::default();
-        knobs.strategy = Strategy::Pipeline;
-        knobs.depth = 384;
-        knobs.rate = if paced { 20_000.0 } else { 0.0 };
+        let knobs = crate::knobs::Knobs {
+            strategy: Strategy::Pipeline,
+            depth: 384,
+            rate: if paced { 20_000.0 } else { 0.0 },
+            ..Default::default()
+        };
         let history: VecDeque<Arc<IntervalStats>> = (1..=90)
             .map(|second| {
                 let fast = second > 30;
@@ -853,14 +853,18 @@ mod screen_tests {
             (
                 30.0,
                 "strategy pipeline",
-                EventKind::Knob(KnobChange::new(&knobs::STRATEGY, Strategy::Pipeline)),
+                EventKind::Knob(KnobChange::new(&crate::knobs::STRATEGY, Strategy::Pipeline)),
             ),
             (
                 30.0,
                 "first write under `strategy pipeline` 0.2 ms after it was asked for",
                 EventKind::Info,
             ),
-            (45.5, "depth 384", EventKind::Knob(KnobChange::new(&knobs::DEPTH, 384))),
+            (
+                45.5,
+                "depth 384",
+                EventKind::Knob(KnobChange::new(&crate::knobs::DEPTH, 384)),
+            ),
         ]
         .into_iter()
         .map(|(at_s, text, kind)| {

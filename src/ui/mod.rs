@@ -12,13 +12,13 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use crossterm::event::{self, Event};
 
-use crate::error::UsageError;
-use crate::run::BenchResult;
 use crate::config::Settings;
 use crate::engine::Engine;
+use crate::error::UsageError;
 use crate::hop::process::HopRoute;
 use crate::profiler::{self, CaptureRequest, Profiler};
 use crate::record::Recorder;
+use crate::run::BenchResult;
 use app::{Action, App, HopView, Severity};
 
 /// Gives the terminal back however the session ends (return, `?`, panic unwinding).

@@ -83,10 +83,10 @@ pub fn with_session<T>(
 
 /// Creates the test's table (if needed) and empties it.
 pub fn fresh_table(settings: &Settings) {
-    let cluster = settings.cluster.clone();
+    let owned = settings.clone();
     with_session(settings, async move |session| {
-        casstop::cluster::create_schema(session, &cluster).await?;
-        casstop::cluster::truncate(session, &cluster).await
+        casstop::cluster::create_schema(session, &owned).await?;
+        casstop::cluster::truncate(session, &owned.cluster).await
     });
 }
 
