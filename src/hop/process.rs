@@ -9,6 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use rustix::process::Signal;
 
 use super::control::{self, HopState, Request, SettingsChange};
 use super::{Hop, HopSettings};
@@ -87,13 +88,12 @@ pub fn serve(
 /// Makes the kernel send this process SIGTERM when `parent` ends (the hop of one run), and ends
 /// at once when it already has.
 pub fn exit_with_parent(parent: u32) -> Result<()> {
-    // SAFETY: prctl with PR_SET_PDEATHSIG and a signal number has no memory effects.
-    let set = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) };
-    if set != 0 {
-        return Err(std::io::Error::last_os_error()).context("asking to end with the parent");
-    }
-    // SAFETY: getppid has no preconditions.
-    if unsafe { libc::getppid() } as u32 != parent {
+    rustix::process::set_parent_process_death_signal(Some(Signal::TERM))
+        .map_err(std::io::Error::from)
+        .context("asking to end with the parent (prctl PR_SET_PDEATHSIG)")?;
+    // Checked after asking: a parent that ended before the request would never be noticed.
+    let ppid = rustix::process::getppid().map(|pid| pid.as_raw_pid());
+    if ppid.and_then(|pid| u32::try_from(pid).ok()) != Some(parent) {
         bail!("the run that started this hop (pid {parent}) has already ended");
     }
     Ok(())
@@ -217,10 +217,7 @@ pub fn stop(files: &HopFiles) -> Result<Option<u32>> {
     let Some(pid) = files.running_pid() else {
         return Ok(None);
     };
-    // SAFETY: kill(2) on a pid verified to be our hop; no memory is touched.
-    unsafe {
-        libc::kill(pid as libc::pid_t, libc::SIGTERM);
-    }
+    crate::local::process::signal(pid, Signal::TERM).context("stopping the hop")?;
     let started = Instant::now();
     while is_our_hop(pid, &files.dir) {
         if started.elapsed() > Duration::from_secs(5) {

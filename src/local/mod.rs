@@ -289,8 +289,14 @@ impl LocalNode {
             Ok(version) => version,
             Err(err) => {
                 // A node that did not come up is not left half-running.
-                process::terminate(pid, Duration::from_secs(10));
-                let _ = child.try_wait();
+                match process::terminate(pid, Duration::from_secs(10)) {
+                    Ok(true) => {}
+                    Ok(false) => tracing::warn!("the failed node (pid {pid}) did not stop"),
+                    Err(stop) => tracing::warn!("stopping the failed node: {stop:#}"),
+                }
+                if let Err(reap) = child.try_wait() {
+                    tracing::warn!("reaping the failed node (pid {pid}): {reap}");
+                }
                 let _ = fs::remove_file(self.pid_file());
                 return Err(err);
             }
@@ -316,7 +322,9 @@ impl LocalNode {
         let Some(pid) = self.running_pid() else {
             return Ok(None);
         };
-        if !process::terminate(pid, Duration::from_secs(60)) {
+        let stopped = process::terminate(pid, Duration::from_secs(60))
+            .with_context(|| format!("stopping the local node (pid {pid})"))?;
+        if !stopped {
             bail!("local node (pid {pid}) did not stop after SIGTERM and SIGKILL");
         }
         let _ = fs::remove_file(self.pid_file());

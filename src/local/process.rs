@@ -6,6 +6,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use rustix::io::Errno;
+use rustix::process::{Pid, Signal};
 
 /// Starts the JVM in its own process group, so a Ctrl-C meant for casstop does not reach the
 /// node: the node outlives the session that started it, and the next session reuses it.
@@ -63,24 +65,36 @@ fn alive(pid: u32) -> bool {
     !matches!(state, Some("Z") | Some("X") | None)
 }
 
-fn signal(pid: u32, signal: libc::c_int) {
-    // SAFETY: kill(2) with a pid we verified to be our node; no memory is touched.
-    unsafe {
-        libc::kill(pid as libc::pid_t, signal);
+/// Sends `signal` to `pid`. `Ok(false)` when the process was already gone.
+pub fn signal(pid: u32, signal: Signal) -> Result<bool> {
+    let target = i32::try_from(pid)
+        .ok()
+        .and_then(Pid::from_raw)
+        .with_context(|| format!("{pid} is not a pid that can be signalled"))?;
+    match rustix::process::kill_process(target, signal) {
+        Ok(()) => Ok(true),
+        Err(Errno::SRCH) => Ok(false),
+        Err(err) => Err(std::io::Error::from(err)).with_context(|| {
+            let name = format!("{signal:?}").replace("Signal::", "SIG");
+            format!("sending {name} to pid {pid}")
+        }),
     }
 }
 
 /// SIGTERM (Cassandra drains), then SIGKILL after `grace`. True once the process is gone.
-pub fn terminate(pid: u32, grace: Duration) -> bool {
-    signal(pid, libc::SIGTERM);
+pub fn terminate(pid: u32, grace: Duration) -> Result<bool> {
+    if !signal(pid, Signal::TERM)? {
+        return Ok(true);
+    }
     let started = Instant::now();
     while alive(pid) {
         if started.elapsed() > grace {
-            signal(pid, libc::SIGKILL);
+            tracing::warn!("pid {pid} did not end {grace:?} after SIGTERM; sending SIGKILL");
+            signal(pid, Signal::KILL)?;
             std::thread::sleep(Duration::from_millis(500));
-            return !alive(pid);
+            return Ok(!alive(pid));
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    true
+    Ok(true)
 }
