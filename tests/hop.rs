@@ -407,3 +407,73 @@ fn local_status_shows_a_running_hop_and_down_hop_stops_only_it() {
     let status = casstop(&["local", "status"]);
     assert!(String::from_utf8_lossy(&status.stdout).contains("latency hop: down"));
 }
+
+/// A corrupt pid file does not make casstop disown its hop: status still shows it, repairs the
+/// file, and `local down --hop` stops it.
+#[test]
+fn a_corrupt_hop_pid_file_does_not_disown_the_hop() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("logs")).unwrap();
+    let port = free_port();
+    let casstop = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_casstop"))
+            .args(args)
+            .env_remove("CASSTOP_CONFIG")
+            .env("CASSTOP_LOCAL_DATA_DIR", dir.path())
+            .env("CASSTOP_LOCAL_HOP_PORT", port.to_string())
+            .output()
+            .expect("casstop runs")
+    };
+    let listen = format!("127.0.0.1:{port}");
+    let upstream = format!("127.0.0.1:{}", Settings::default().local.cql_port);
+    let hop = std::process::Command::new(env!("CARGO_BIN_EXE_casstop"))
+        .args(["local", "hop-serve", "--listen", &listen])
+        .args(["--upstream", &upstream, "--rtt", "1ms", "--jitter", "0ms"])
+        .args(["--jitter-distribution", "uniform", "--seed", "1", "--dir"])
+        .arg(dir.path())
+        .spawn()
+        .expect("the hop runs");
+    // A failing assertion must not leave the hop running.
+    struct KillOnDrop(std::process::Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            if self.0.try_wait().is_ok_and(|status| status.is_none())
+                && let Err(err) = self.0.kill().and_then(|()| self.0.wait())
+            {
+                eprintln!("killing the hop: {err}");
+            }
+        }
+    }
+    let mut hop = KillOnDrop(hop);
+    let hop_pid = hop.0.id();
+    let pid_file = dir.path().join("hop.pid");
+    std::fs::write(&pid_file, "not a pid\n").unwrap();
+    wait_until("the hop answers", Duration::from_secs(10), || {
+        dir.path().join("hop.sock").exists() && std::net::TcpStream::connect(&listen).is_ok()
+    });
+
+    let status = casstop(&["local", "status"]);
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        text.contains(&format!(
+            "latency hop: up, {listen} -> {upstream} (pid {hop_pid})"
+        )),
+        "{text}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&pid_file).unwrap().trim(),
+        hop_pid.to_string(),
+        "the pid file is repaired"
+    );
+
+    std::fs::write(&pid_file, "").unwrap();
+    let down = casstop(&["local", "down", "--hop"]);
+    let text = String::from_utf8_lossy(&down.stdout);
+    assert!(
+        text.contains(&format!("latency hop stopped (pid {hop_pid})")),
+        "{text}"
+    );
+    hop.0.wait().unwrap();
+    assert!(std::net::TcpStream::connect(&listen).is_err());
+    assert!(!pid_file.exists());
+}

@@ -123,30 +123,79 @@ const CPU_SLICE_US: f64 = 20.0;
 /// Burns `us` microseconds of this thread's CPU time on [`cpu_work`], checked against the thread's
 /// CPU clock rather than trusted to the calibration alone: a round's speed varies with what
 /// shares the core (a busy SMT sibling, such as the local node, slows it by a third), and a fixed
-/// count of rounds would then mean a different `cpu_work_us` from one minute to the next.
+/// count of rounds would then mean a different `cpu_work_us` from one minute to the next. Should
+/// the clock fail, the rest is burnt by the calibrated count of slices, so the write still goes.
 pub fn burn_cpu(payload: &[u8], key: i64, us: u32, slice_rounds: u64) -> u64 {
-    let until = thread_cpu_us() + f64::from(us);
+    burn_cpu_by(thread_cpu_time, payload, key, us, slice_rounds)
+}
+
+fn burn_cpu_by(
+    mut clock: impl FnMut() -> std::io::Result<Duration>,
+    payload: &[u8],
+    key: i64,
+    us: u32,
+    slice_rounds: u64,
+) -> u64 {
+    let budget = Duration::from_micros(u64::from(us));
+    // What the calibration says `us` takes.
+    let calibrated_slices = (f64::from(us) / CPU_SLICE_US).ceil() as u64;
+    let by_count = |done: u64| {
+        (done..calibrated_slices).fold(0, |hash, _| hash ^ cpu_work(payload, key, slice_rounds))
+    };
+    let start = match clock() {
+        Ok(start) => start,
+        Err(err) => {
+            clock_failed(&err);
+            return by_count(0);
+        }
+    };
     let mut hash = 0;
+    let mut done = 0;
     loop {
         hash ^= cpu_work(payload, key, slice_rounds);
-        if thread_cpu_us() >= until {
-            return hash;
+        done += 1;
+        match clock() {
+            Ok(now) if now.saturating_sub(start) >= budget => return hash,
+            Ok(_) => {}
+            Err(err) => {
+                clock_failed(&err);
+                return hash ^ by_count(done);
+            }
         }
     }
 }
 
-/// CPU time of the calling thread, in microseconds: unlike wall time, it does not count the time
-/// the thread was preempted (the local node shares the machine's cores).
-fn thread_cpu_us() -> f64 {
-    let mut now = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes into the timespec we own.
-    unsafe {
-        libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now);
+/// Says once (per process) that the thread CPU clock cannot be read, and what casstop does then.
+fn clock_failed(err: &std::io::Error) {
+    static SAID: std::sync::Once = std::sync::Once::new();
+    SAID.call_once(|| {
+        tracing::warn!(
+            "the thread CPU clock cannot be read ({err}); --cpu-work-us falls back to the \
+             calibrated count of rounds and the wall clock"
+        );
+    });
+}
+
+/// CPU time of the calling thread: unlike wall time, it does not count the time the thread was
+/// preempted (the local node shares the machine's cores).
+pub fn thread_cpu_time() -> std::io::Result<Duration> {
+    use rustix::time::{ClockId, DynamicClockId, clock_gettime_dynamic};
+    let now = clock_gettime_dynamic(DynamicClockId::Known(ClockId::ThreadCPUTime))?;
+    Duration::try_from(now).map_err(|err| std::io::Error::new(std::io::ErrorKind::InvalidData, err))
+}
+
+/// How long `work` takes on this thread's CPU clock, or by the wall clock when that fails.
+fn cpu_time_of(work: impl FnOnce()) -> Duration {
+    let wall = Instant::now();
+    let before = thread_cpu_time();
+    work();
+    match (before, thread_cpu_time()) {
+        (Ok(before), Ok(after)) => after.saturating_sub(before),
+        (Err(err), _) | (_, Err(err)) => {
+            clock_failed(&err);
+            wall.elapsed()
+        }
     }
-    now.tv_sec as f64 * 1e6 + now.tv_nsec as f64 / 1e3
 }
 
 /// Rounds of [`cpu_work`] per microsecond of CPU on this machine: the median of a few trials of
@@ -157,9 +206,10 @@ pub fn calibrate_cpu_work() -> f64 {
     std::hint::black_box(cpu_work(&block, 1, rounds / 10));
     let mut rates: Vec<f64> = (0..5)
         .map(|_| {
-            let started = thread_cpu_us();
-            std::hint::black_box(cpu_work(&block, 1, rounds));
-            rounds as f64 / (thread_cpu_us() - started).max(1.0)
+            let took = cpu_time_of(|| {
+                std::hint::black_box(cpu_work(&block, 1, rounds));
+            });
+            rounds as f64 / (took.as_secs_f64() * 1e6).max(1.0)
         })
         .collect();
     rates.sort_by(f64::total_cmp);
@@ -352,11 +402,45 @@ mod tests {
         // The thread's own CPU clock says 2 ms were burnt, whatever else runs on the machine;
         // wall time can only be longer.
         let slice = (CPU_SLICE_US * rounds_per_us) as u64;
-        let (cpu_before, wall_before) = (thread_cpu_us(), Instant::now());
+        let (cpu_before, wall_before) = (thread_cpu_time().unwrap(), Instant::now());
         burn_cpu(&data, 1, 2000, slice);
-        let cpu = thread_cpu_us() - cpu_before;
-        assert!(cpu >= 2000.0, "burnt {cpu} µs of CPU");
+        let cpu = thread_cpu_time().unwrap() - cpu_before;
+        assert!(cpu >= Duration::from_micros(2000), "burnt {cpu:?} of CPU");
         assert!(wall_before.elapsed() >= Duration::from_micros(2000));
+    }
+
+    #[test]
+    fn a_failing_cpu_clock_ends_the_burn_by_the_calibrated_count() {
+        let data = payload(100);
+        let failing = || Err(std::io::Error::from(std::io::ErrorKind::Unsupported));
+        let mut reads = 0;
+        let mut counting_failure = || {
+            reads += 1;
+            failing()
+        };
+        burn_cpu_by(&mut counting_failure, &data, 1, 2000, 1);
+        assert_eq!(reads, 1, "no look at a clock that failed");
+
+        // The clock works for a while (standing still), then fails: the burn still ends, after
+        // the calibrated 100 slices of 20 µs, not one read more.
+        let mut reads = 0;
+        let mut fails_later = || {
+            reads += 1;
+            if reads <= 3 {
+                Ok(Duration::ZERO)
+            } else {
+                failing()
+            }
+        };
+        let hash = burn_cpu_by(&mut fails_later, &data, 1, 2000, 1);
+        assert_eq!(reads, 4);
+        // 100 slices in all: an even count of equal hashes cancels out.
+        assert_eq!(hash, 0);
+        assert_eq!(
+            burn_cpu_by(failing, &data, 1, 20 * 99, 1),
+            cpu_work(&data, 1, 1),
+            "99 slices"
+        );
     }
 
     #[test]

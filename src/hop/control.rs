@@ -85,7 +85,7 @@ enum Answer {
 /// its own thread, so control requests never take time from the forwarding thread.
 pub fn serve(hop: &Hop, path: &Path) -> Result<()> {
     // A socket file left by a hop that was killed would make bind fail.
-    let _ = std::fs::remove_file(path);
+    crate::local::process::remove_stale(path);
     let listener = UnixListener::bind(path)
         .with_context(|| format!("the hop cannot listen for control on {}", path.display()))?;
     for stream in listener.incoming() {

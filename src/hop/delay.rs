@@ -4,10 +4,14 @@
 //! really wait 1–2 ms: a 1 ms RTT would come out near 3 ms. The hop therefore sleeps on a Linux
 //! `timerfd` (a high-resolution timer) registered with the runtime's reactor.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
+use rustix::time::{
+    Itimerspec, TimerfdClockId, TimerfdFlags, TimerfdTimerFlags, Timespec, timerfd_create,
+    timerfd_settime,
+};
 use tokio::io::unix::AsyncFd;
 
 pub use crate::config::JitterDistribution;
@@ -95,18 +99,12 @@ pub struct PreciseTimer {
 impl PreciseTimer {
     /// Must be called inside a tokio runtime with IO enabled.
     pub fn new() -> Result<Self> {
-        // SAFETY: plain syscall; the returned descriptor is checked and then owned.
-        let raw = unsafe {
-            libc::timerfd_create(
-                libc::CLOCK_MONOTONIC,
-                libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
-            )
-        };
-        if raw < 0 {
-            return Err(std::io::Error::last_os_error()).context("creating a timerfd");
-        }
-        // SAFETY: `raw` is a fresh descriptor nothing else owns.
-        let owned = unsafe { OwnedFd::from_raw_fd(raw) };
+        let owned = timerfd_create(
+            TimerfdClockId::Monotonic,
+            TimerfdFlags::NONBLOCK | TimerfdFlags::CLOEXEC,
+        )
+        .map_err(std::io::Error::from)
+        .context("creating a timerfd")?;
         // SAFETY: the timer owns its descriptor and never replaces or closes it while registered.
         let fd = unsafe { AsyncFd::register(owned) }
             .context("registering the timerfd with the runtime")?;
@@ -119,44 +117,31 @@ impl PreciseTimer {
         if deadline <= now {
             return Ok(());
         }
-        let wait = deadline - now;
-        let spec = libc::itimerspec {
-            it_interval: libc::timespec {
+        // A zero it_value would disarm the timer; the wait is > 0, so at least 1 ns.
+        let wait = (deadline - now).max(Duration::from_nanos(1));
+        let spec = Itimerspec {
+            it_interval: Timespec {
                 tv_sec: 0,
                 tv_nsec: 0,
             },
-            it_value: libc::timespec {
-                tv_sec: wait.as_secs() as libc::time_t,
-                // A zero it_value would disarm the timer; wait is > 0, so at least 1 ns.
-                tv_nsec: (wait.subsec_nanos().max(1)) as libc::c_long,
-            },
+            it_value: Timespec::try_from(wait).context("a timer deadline out of range")?,
         };
-        // SAFETY: valid descriptor and a fully initialised itimerspec; old value not wanted.
-        let armed =
-            unsafe { libc::timerfd_settime(self.fd.as_raw_fd(), 0, &spec, std::ptr::null_mut()) };
-        if armed < 0 {
-            return Err(std::io::Error::last_os_error()).context("arming the timerfd");
-        }
+        timerfd_settime(self.fd.get_ref(), TimerfdTimerFlags::empty(), &spec)
+            .map_err(std::io::Error::from)
+            .context("arming the timerfd")?;
         loop {
             let mut guard = self.fd.readable().await.context("waiting on the timerfd")?;
             let mut expirations = [0u8; 8];
-            // SAFETY: reading 8 bytes into an 8-byte buffer from our own descriptor.
-            let read = unsafe {
-                libc::read(
-                    self.fd.as_raw_fd(),
-                    expirations.as_mut_ptr().cast(),
-                    expirations.len(),
-                )
-            };
-            if read == 8 {
-                return Ok(());
+            // A wake-up without an expiration (WouldBlock) clears readiness and waits again.
+            let read = guard.try_io(|fd| {
+                rustix::io::read(fd.get_ref(), &mut expirations).map_err(std::io::Error::from)
+            });
+            match read {
+                Ok(Ok(8)) => return Ok(()),
+                Ok(Ok(short)) => bail!("read {short} bytes from the timerfd, not 8"),
+                Ok(Err(err)) => return Err(err).context("reading the timerfd"),
+                Err(_would_block) => continue,
             }
-            let err = std::io::Error::last_os_error();
-            if err.kind() == std::io::ErrorKind::WouldBlock {
-                guard.clear_ready();
-                continue;
-            }
-            return Err(err).context("reading the timerfd");
         }
     }
 }

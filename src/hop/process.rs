@@ -9,10 +9,12 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use rustix::process::Signal;
 
 use super::control::{self, HopState, Request, SettingsChange};
 use super::{Hop, HopSettings};
 use crate::config::Settings;
+use crate::local::process;
 
 /// The subcommand the detached hop process runs (hidden from help).
 pub const SERVE_SUBCOMMAND: &str = "hop-serve";
@@ -42,13 +44,29 @@ impl HopFiles {
         self.dir.join("logs").join("hop.log")
     }
 
-    /// The pid of the hop serving this directory, if it still runs; a stale pid file is removed.
+    /// The pid of the hop serving this directory, if it still runs. As for the node, the pid
+    /// file is only where to look first: a missing, corrupt or stale one is repaired from the
+    /// process whose command line serves this directory, or removed when there is none.
     pub fn running_pid(&self) -> Option<u32> {
-        let text = fs::read_to_string(self.pid_file()).ok()?;
-        match text.trim().parse::<u32>() {
-            Ok(pid) if is_our_hop(pid, &self.dir) => Some(pid),
-            _ => {
-                let _ = fs::remove_file(self.pid_file());
+        let pid_file = self.pid_file();
+        if let Some(pid) = process::read_pid_file(&pid_file)
+            && is_our_hop(pid, &self.dir)
+        {
+            return Some(pid);
+        }
+        match process::find_own_process(|args| is_hop_command_line(args, &self.dir)) {
+            Some(pid) => {
+                tracing::info!(
+                    "the hop runs as pid {pid}; {} did not say so, repairing it",
+                    pid_file.display()
+                );
+                if let Err(err) = process::write_pid_file(&pid_file, pid) {
+                    tracing::warn!("repairing the hop's pid file: {err:#}");
+                }
+                Some(pid)
+            }
+            None => {
+                process::remove_stale(&pid_file);
                 None
             }
         }
@@ -64,9 +82,11 @@ impl HopFiles {
 /// True when `pid` is a live casstop hop process serving `dir`: a recycled pid is never taken
 /// for the hop, and never signalled.
 fn is_our_hop(pid: u32, dir: &Path) -> bool {
-    let Some(args) = crate::local::process::live_command_line(pid) else {
-        return false;
-    };
+    process::live_command_line(pid).is_some_and(|args| is_hop_command_line(&args, dir))
+}
+
+/// Whether `args` are those of a hop (`casstop local hop-serve ... --dir DIR`) serving `dir`.
+fn is_hop_command_line(args: &[String], dir: &Path) -> bool {
     let dir = dir.display().to_string();
     args.iter().any(|a| a == SERVE_SUBCOMMAND)
         && args.windows(2).any(|w| w[0] == "--dir" && w[1] == dir)
@@ -87,13 +107,12 @@ pub fn serve(
 /// Makes the kernel send this process SIGTERM when `parent` ends (the hop of one run), and ends
 /// at once when it already has.
 pub fn exit_with_parent(parent: u32) -> Result<()> {
-    // SAFETY: prctl with PR_SET_PDEATHSIG and a signal number has no memory effects.
-    let set = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) };
-    if set != 0 {
-        return Err(std::io::Error::last_os_error()).context("asking to end with the parent");
-    }
-    // SAFETY: getppid has no preconditions.
-    if unsafe { libc::getppid() } as u32 != parent {
+    rustix::process::set_parent_process_death_signal(Some(Signal::TERM))
+        .map_err(std::io::Error::from)
+        .context("asking to end with the parent (prctl PR_SET_PDEATHSIG)")?;
+    // Checked after asking: a parent that ended before the request would never be noticed.
+    let ppid = rustix::process::getppid().map(|pid| pid.as_raw_pid());
+    if ppid.and_then(|pid| u32::try_from(pid).ok()) != Some(parent) {
         bail!("the run that started this hop (pid {parent}) has already ended");
     }
     Ok(())
@@ -157,15 +176,14 @@ pub fn ensure(
         .spawn()
         .with_context(|| format!("starting the hop ({})", exe.display()))?;
     let pid = child.id();
-    fs::write(files.pid_file(), format!("{pid}\n"))
-        .with_context(|| format!("writing {}", files.pid_file().display()))?;
+    process::write_pid_file(&files.pid_file(), pid)?;
     let started = Instant::now();
     loop {
         if let Ok(state) = control::request(&files.socket(), &Request::State) {
             return Ok((state, true));
         }
         if let Ok(Some(status)) = child.try_wait() {
-            let _ = fs::remove_file(files.pid_file());
+            process::remove_stale(&files.pid_file());
             bail!(
                 "the hop exited ({status}) before it answered; {} says: {}",
                 files.log_file().display(),
@@ -217,19 +235,12 @@ pub fn stop(files: &HopFiles) -> Result<Option<u32>> {
     let Some(pid) = files.running_pid() else {
         return Ok(None);
     };
-    // SAFETY: kill(2) on a pid verified to be our hop; no memory is touched.
-    unsafe {
-        libc::kill(pid as libc::pid_t, libc::SIGTERM);
+    process::signal(pid, Signal::TERM).context("stopping the hop")?;
+    if !process::wait_until_gone(pid, Duration::from_secs(5)) {
+        bail!("the hop (pid {pid}) did not stop after SIGTERM");
     }
-    let started = Instant::now();
-    while is_our_hop(pid, &files.dir) {
-        if started.elapsed() > Duration::from_secs(5) {
-            bail!("the hop (pid {pid}) did not stop after SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = fs::remove_file(files.pid_file());
-    let _ = fs::remove_file(files.socket());
+    process::remove_stale(&files.pid_file());
+    process::remove_stale(&files.socket());
     Ok(Some(pid))
 }
 

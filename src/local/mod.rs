@@ -212,18 +212,53 @@ impl LocalNode {
         probe
     }
 
-    /// The pid of the node casstop started, if that process still runs. A pid file whose process
-    /// is gone (or is now some other program) is stale and removed.
+    /// The pid of the node casstop started, if that process still runs. The pid file is where
+    /// to look first; when it is missing, corrupt or names a process that is gone (or is now some
+    /// other program), the node is the JVM whose command line names this data directory, and
+    /// the pid file is repaired to say so (or removed when there is none).
     pub fn running_pid(&self) -> Option<u32> {
-        let text = fs::read_to_string(self.pid_file()).ok()?;
-        let pid = text.trim().parse::<u32>().ok();
-        match pid {
-            Some(pid) if process::is_our_node(pid, &self.data_dir) => Some(pid),
-            _ => {
-                let _ = fs::remove_file(self.pid_file());
+        let pid_file = self.pid_file();
+        if let Some(pid) = process::read_pid_file(&pid_file)
+            && process::is_our_node(pid, &self.data_dir)
+        {
+            return Some(pid);
+        }
+        match process::find_our_node(&self.data_dir) {
+            Some(pid) => {
+                tracing::info!(
+                    "the local node runs as pid {pid}; {} did not say so, repairing it",
+                    pid_file.display()
+                );
+                if let Err(err) = process::write_pid_file(&pid_file, pid) {
+                    tracing::warn!("repairing the pid file: {err:#}");
+                }
+                Some(pid)
+            }
+            None => {
+                process::remove_stale(&pid_file);
                 None
             }
         }
+    }
+
+    /// A node killed a moment ago still holds its ports while its threads end (a second or so
+    /// for a 1 GiB heap): waits for them, so the new node does not find its own ports taken.
+    fn wait_for_dying(&self, pid: u32, progress: &mut dyn Progress) -> Result<()> {
+        if !process::dying(pid) {
+            return Ok(());
+        }
+        progress.update(&format!(
+            "the previous local node (pid {pid}) is still exiting; waiting"
+        ));
+        let limit = Duration::from_secs(30);
+        if !process::wait_until_gone(pid, limit) {
+            bail!(
+                "the previous local node (pid {pid}) was still exiting after {}; try again once \
+                 it is gone",
+                humantime::format_duration(limit)
+            );
+        }
+        Ok(())
     }
 
     /// Installs when needed, starts the node unless it already runs, and returns once CQL answers.
@@ -238,6 +273,7 @@ impl LocalNode {
 
         let address = self.address();
         let options = NodeOptions::of(&self.settings);
+        let recorded = process::read_pid_file(&self.pid_file());
         if let Some(pid) = self.running_pid() {
             let running = self.running_options();
             if running != options {
@@ -250,17 +286,30 @@ impl LocalNode {
             progress.update(&format!(
                 "local node already running (pid {pid}); checking CQL"
             ));
-            let version = self.wait_for_cql(settings, pid, None, progress).await?;
-            drop(lock);
-            return Ok(UpReport {
-                pid,
-                version,
-                address,
-                install_time: None,
-                boot_time: None,
-                options,
-                ca_file: self.ca_file(options),
-            });
+            match self.wait_for_cql(settings, pid, None, progress).await {
+                Ok(version) => {
+                    drop(lock);
+                    return Ok(UpReport {
+                        pid,
+                        version,
+                        address,
+                        install_time: None,
+                        boot_time: None,
+                        options,
+                        ca_file: self.ca_file(options),
+                    });
+                }
+                // Killed while we looked (a `kill -9` just before `up`): start it again.
+                Err(err) if !process::is_our_node(pid, &self.data_dir) => {
+                    tracing::warn!("the running local node ended: {err:#}");
+                    self.wait_for_dying(pid, progress)?;
+                    process::remove_stale(&self.pid_file());
+                }
+                Err(err) => return Err(err),
+            }
+        }
+        if let Some(pid) = recorded {
+            self.wait_for_dying(pid, progress)?;
         }
 
         check_port_free(address, "CQL (local.cql_port)")?;
@@ -280,8 +329,7 @@ impl LocalNode {
         let started = Instant::now();
         let mut child = process::launch(&java, &self.java_args(), &self.data_dir)?;
         let pid = child.id();
-        fs::write(self.pid_file(), format!("{pid}\n"))
-            .with_context(|| format!("writing {}", self.pid_file().display()))?;
+        process::write_pid_file(&self.pid_file(), pid)?;
         let version = self
             .wait_for_cql(settings, pid, Some(&mut child), progress)
             .await;
@@ -289,9 +337,15 @@ impl LocalNode {
             Ok(version) => version,
             Err(err) => {
                 // A node that did not come up is not left half-running.
-                process::terminate(pid, Duration::from_secs(10));
-                let _ = child.try_wait();
-                let _ = fs::remove_file(self.pid_file());
+                match process::terminate(pid, Duration::from_secs(10)) {
+                    Ok(true) => {}
+                    Ok(false) => tracing::warn!("the failed node (pid {pid}) did not stop"),
+                    Err(stop) => tracing::warn!("stopping the failed node: {stop:#}"),
+                }
+                if let Err(reap) = child.try_wait() {
+                    tracing::warn!("reaping the failed node (pid {pid}): {reap}");
+                }
+                process::remove_stale(&self.pid_file());
                 return Err(err);
             }
         };
@@ -316,10 +370,12 @@ impl LocalNode {
         let Some(pid) = self.running_pid() else {
             return Ok(None);
         };
-        if !process::terminate(pid, Duration::from_secs(60)) {
+        let stopped = process::terminate(pid, Duration::from_secs(60))
+            .with_context(|| format!("stopping the local node (pid {pid})"))?;
+        if !stopped {
             bail!("local node (pid {pid}) did not stop after SIGTERM and SIGKILL");
         }
-        let _ = fs::remove_file(self.pid_file());
+        process::remove_stale(&self.pid_file());
         Ok(Some(pid))
     }
 

@@ -1,23 +1,14 @@
 //! Client (and local node) CPU and memory from `/proc`: process and per-thread CPU time, RSS.
+//! The files are read and parsed by `procfs`; what is kept here is what casstop makes of them.
 
 use std::collections::HashMap;
 use std::fs;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use procfs::FromRead;
+use procfs::process::{Process, Schedstat, Stat};
 use serde::Serialize;
-
-/// Clock ticks per second of `/proc/*/stat` times.
-fn ticks_per_second() -> f64 {
-    // SAFETY: sysconf has no preconditions.
-    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if ticks > 0 { ticks as f64 } else { 100.0 }
-}
-
-fn page_size() -> u64 {
-    // SAFETY: sysconf has no preconditions.
-    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    if size > 0 { size as u64 } else { 4096 }
-}
 
 /// The fields of a `/proc/<pid>/stat` (or `task/<tid>/stat`) line casstop uses.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,21 +21,34 @@ pub struct StatLine {
     pub rss_pages: u64,
 }
 
+impl From<Stat> for StatLine {
+    fn from(stat: Stat) -> Self {
+        StatLine {
+            name: stat.comm,
+            state: stat.state,
+            cpu_ticks: stat.utime + stat.stime,
+            rss_pages: stat.rss,
+        }
+    }
+}
+
 /// Parses a stat line. The name sits in parentheses and may itself hold spaces and parentheses,
 /// so the fields are counted from the *last* `)`.
 pub fn parse_stat(line: &str) -> Option<StatLine> {
+    // procfs slices around the parentheses unchecked; a line without a pid before the name or a
+    // state after it is refused here rather than left to panic there.
+    let line = line.trim();
     let open = line.find('(')?;
     let close = line.rfind(')')?;
-    let name = line.get(open + 1..close)?.to_string();
-    let fields: Vec<&str> = line.get(close + 1..)?.split_whitespace().collect();
-    // After the name: state is field 3 of the man page, utime 14, stime 15, rss 24.
-    let field = |n: usize| fields.get(n - 3).and_then(|f| f.parse::<u64>().ok());
-    Some(StatLine {
-        name,
-        state: fields.first()?.chars().next()?,
-        cpu_ticks: field(14)? + field(15)?,
-        rss_pages: field(24)?,
-    })
+    let well_formed = open >= 2
+        && close > open
+        && line.is_char_boundary(open - 1)
+        && line.is_char_boundary(close + 2)
+        && line.len() > close + 2;
+    if !well_formed {
+        return None;
+    }
+    Stat::from_read(line.as_bytes()).ok().map(StatLine::from)
 }
 
 /// One thread's share of a core over the last interval.
@@ -61,7 +65,9 @@ pub struct ThreadCpu {
 /// Run-queue wait in nanoseconds from a `/proc/<pid>/task/<tid>/schedstat` line
 /// (`on-cpu-ns wait-ns timeslices`).
 pub fn parse_schedstat_wait(text: &str) -> Option<u64> {
-    text.split_whitespace().nth(1)?.parse().ok()
+    Schedstat::from_read(text.as_bytes())
+        .ok()
+        .map(|schedstat| schedstat.run_delay)
 }
 
 /// CPU and memory over one interval.
@@ -133,12 +139,10 @@ fn read_machine_ticks() -> Option<(u64, u64)> {
 
 impl CpuSampler {
     pub fn new(node_pid: Option<u32>) -> Self {
-        let process = read_stat("/proc/self/stat")
-            .map(|s| s.cpu_ticks)
-            .unwrap_or(0);
+        let process = own_stat().map(|s| s.cpu_ticks).unwrap_or(0);
         let mut sampler = CpuSampler {
-            ticks_per_s: ticks_per_second(),
-            page_size: page_size(),
+            ticks_per_s: procfs::ticks_per_second().max(1) as f64,
+            page_size: procfs::page_size(),
             node_pid,
             started_ticks: process,
             last_at: Instant::now(),
@@ -152,27 +156,22 @@ impl CpuSampler {
             .into_iter()
             .map(|(tid, s, wait)| (tid, (s.cpu_ticks, wait)))
             .collect();
-        sampler.last_node = node_pid
-            .and_then(|pid| read_stat(&format!("/proc/{pid}/stat")))
-            .map(|s| s.cpu_ticks);
+        sampler.last_node = node_pid.and_then(process_stat).map(|s| s.cpu_ticks);
         sampler
     }
 
     /// Every thread's stat line and run-queue wait (ns).
     fn read_threads(&self) -> Vec<(u32, StatLine, u64)> {
-        let Ok(entries) = fs::read_dir("/proc/self/task") else {
+        let Ok(tasks) = Process::myself().and_then(|me| me.tasks()) else {
             return Vec::new();
         };
-        entries
+        tasks
             .flatten()
-            .filter_map(|entry| {
-                let tid = entry.file_name().to_str()?.parse::<u32>().ok()?;
-                let stat = read_stat(&format!("/proc/self/task/{tid}/stat"))?;
-                let wait = fs::read_to_string(format!("/proc/self/task/{tid}/schedstat"))
-                    .ok()
-                    .and_then(|text| parse_schedstat_wait(&text))
-                    .unwrap_or(0);
-                Some((tid, stat, wait))
+            .filter_map(|task| {
+                let tid = u32::try_from(task.tid).ok()?;
+                let stat = task.stat().ok()?;
+                let wait = task.schedstat().map(|s| s.run_delay).unwrap_or(0);
+                Some((tid, StatLine::from(stat), wait))
             })
             .collect()
     }
@@ -187,7 +186,7 @@ impl CpuSampler {
         let percent = |ticks: u64| ticks as f64 / self.ticks_per_s / wall * 100.0;
         let mut sample = CpuSample::default();
 
-        if let Some(stat) = read_stat("/proc/self/stat") {
+        if let Some(stat) = own_stat() {
             sample.process_percent = percent(stat.cpu_ticks.saturating_sub(self.last_process));
             sample.rss_bytes = stat.rss_pages * self.page_size;
             sample.process_cpu_s =
@@ -226,7 +225,7 @@ impl CpuSampler {
         self.last_at = now;
 
         if let Some(pid) = self.node_pid {
-            match read_stat(&format!("/proc/{pid}/stat")) {
+            match process_stat(pid) {
                 Some(stat) => {
                     if let Some(before) = self.last_node {
                         sample.node_percent = Some(percent(stat.cpu_ticks.saturating_sub(before)));
@@ -250,15 +249,39 @@ impl CpuSampler {
     }
 }
 
-/// Cores the machine has online.
+/// Cores the machine has online: the `cpuN` lines of `/proc/stat`, whose first line sums them
+/// (read once; 1 when `/proc/stat` cannot be read).
 pub fn online_cores() -> u32 {
-    // SAFETY: sysconf has no preconditions.
-    let cores = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
-    if cores > 0 { cores as u32 } else { 1 }
+    static CORES: OnceLock<u32> = OnceLock::new();
+    *CORES.get_or_init(|| {
+        fs::read_to_string("/proc/stat")
+            .ok()
+            .map(|text| count_cores(&text))
+            .filter(|cores| *cores > 0)
+            .unwrap_or(1)
+    })
 }
 
-fn read_stat(path: &str) -> Option<StatLine> {
-    parse_stat(&fs::read_to_string(path).ok()?)
+/// The per-core lines (`cpu0`, `cpu1`, ...) of a `/proc/stat` text.
+fn count_cores(text: &str) -> u32 {
+    let per_core = |line: &&str| {
+        line.strip_prefix("cpu")
+            .and_then(|rest| rest.split(char::is_whitespace).next())
+            .is_some_and(|id| id.parse::<u32>().is_ok())
+    };
+    text.lines().filter(per_core).count() as u32
+}
+
+fn own_stat() -> Option<StatLine> {
+    Process::myself()
+        .and_then(|me| me.stat())
+        .ok()
+        .map(StatLine::from)
+}
+
+fn process_stat(pid: u32) -> Option<StatLine> {
+    let process = Process::new(i32::try_from(pid).ok()?).ok()?;
+    process.stat().ok().map(StatLine::from)
 }
 
 #[cfg(test)]
@@ -276,6 +299,12 @@ mod tests {
         assert_eq!(stat.rss_pages, 2048);
         assert_eq!(parse_stat("garbage"), None);
         assert_eq!(parse_stat("1 (x) R 1 2"), None);
+        assert_eq!(parse_stat("1 (x)"), None);
+        assert_eq!(parse_stat("(x) R 1 2"), None);
+        assert_eq!(parse_stat("1 )x( R"), None);
+        assert_eq!(parse_stat("1 (x)   "), None);
+        assert_eq!(parse_stat("é(x) R"), None);
+        assert_eq!(parse_stat("1 (x)é"), None);
     }
 
     #[test]
@@ -285,13 +314,8 @@ mod tests {
     }
 
     fn thread_cpu() -> Duration {
-        let mut now = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: clock_gettime writes into the timespec we own.
-        unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
-        Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
+        let now = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+        Duration::try_from(now).unwrap()
     }
 
     #[test]
@@ -299,6 +323,27 @@ mod tests {
         let stat = "cpu  100 5 50 800 40 3 2 0 0 0\ncpu0 1 2 3 4 5 6 7 8 9 10\n";
         assert_eq!(parse_machine_ticks(stat), Some((160, 1000)));
         assert_eq!(parse_machine_ticks("intr 1 2 3"), None);
+        assert_eq!(count_cores(stat), 1);
+        let two = "cpu  1 2 3 4 5 6 7 8\ncpu0 1 2 3 4 5 6 7 8\ncpu1 1 2 3 4 5 6 7 8\nintr 5\n";
+        assert_eq!(count_cores(two), 2);
+        assert!(online_cores() >= 1);
+    }
+
+    #[test]
+    fn reads_this_process_and_its_threads() {
+        let me = own_stat().expect("our own stat");
+        assert!(me.rss_pages > 0);
+        let by_pid = process_stat(std::process::id()).expect("our stat by pid");
+        assert_eq!(by_pid.name, me.name);
+        let sampler = CpuSampler::new(None);
+        let threads = sampler.read_threads();
+        let tid = rustix::thread::gettid().as_raw_pid() as u32;
+        let (_, this_thread, _) = threads
+            .iter()
+            .find(|(t, _, _)| *t == tid)
+            .unwrap_or_else(|| panic!("thread {tid} not in {threads:?}"));
+        assert_eq!(this_thread.state, 'R', "the thread reading is running");
+        assert_eq!(process_stat(u32::MAX), None);
     }
 
     #[test]
