@@ -314,7 +314,7 @@ pub struct HopServeArgs {
     #[arg(long, value_parser = duration::parse)]
     pub jitter: Duration,
     #[arg(long, value_enum)]
-    pub jitter_distribution: crate::hop::JitterDistribution,
+    pub jitter_distribution: crate::config::JitterDistribution,
     #[arg(long)]
     pub seed: u64,
     /// The node directory whose hop this is (pid file and control socket live there).

@@ -18,11 +18,6 @@ fn load_text(text: &str) -> Result<Loaded, ConfigError> {
     load(Some(&path), &[], &[])
 }
 
-fn load_text_checked(text: &str) -> Result<Loaded, ConfigError> {
-    let (_dir, path) = write_config(text);
-    crate::commands::load_checked(Some(&path), &[], &[])
-}
-
 fn message(result: Result<Loaded, ConfigError>) -> String {
     result.unwrap_err().to_string()
 }
@@ -166,54 +161,6 @@ fn env_and_flag_errors_name_their_source() {
     let text = message(load(None, &[], &flags));
     assert!(
         text.starts_with("--batch: `load.batch` must be between 1"),
-        "{text}"
-    );
-}
-
-#[test]
-fn tls_needs_a_ca_file_that_exists_and_parses() {
-    let text = message(load_text_checked("[tls]\nenabled = true\n"));
-    assert!(
-        text.contains(":2: `tls.enabled` is true but `tls.ca_file` is empty"),
-        "{text}"
-    );
-
-    let text = message(load_text_checked(
-        "[tls]\nenabled = true\nca_file = \"/nonexistent/ca.pem\"\n",
-    ));
-    assert_eq!(text.lines().count(), 1, "{text}");
-    assert!(
-        text.contains(":3: `tls.ca_file` /nonexistent/ca.pem: cannot read"),
-        "{text}"
-    );
-
-    let (_dir, path) = write_config("not a certificate\n");
-    let env = vec![
-        ("CASSTOP_TLS_ENABLED".to_string(), "true".to_string()),
-        (
-            "CASSTOP_TLS_CA_FILE".to_string(),
-            path.display().to_string(),
-        ),
-    ];
-    let text = message(crate::commands::load_checked(None, &env, &[]));
-    assert!(
-        text.starts_with(&format!(
-            "CASSTOP_TLS_CA_FILE: `tls.ca_file` {}: no PEM certificate",
-            path.display()
-        )),
-        "{text}"
-    );
-}
-
-#[test]
-fn client_certificate_needs_its_key() {
-    let (_dir, ca) = write_config("");
-    let text = message(load_text_checked(&format!(
-        "[tls]\nenabled = true\nca_file = \"{}\"\ncert_file = \"client.pem\"\n",
-        ca.display()
-    )));
-    assert!(
-        text.contains(":4: `tls.cert_file` is set without its pair"),
         "{text}"
     );
 }
