@@ -269,6 +269,53 @@ impl Worker {
         }
     }
 
+    /// The next write's intended start and key, after the client's CPU work for it (which
+    /// moves `now` on).
+    fn prepare_write(&mut self, now: &mut Instant) -> (Instant, i64) {
+        let intended = self.pacer.take(*now);
+        let key = workload::key_of(self.shared.run_nonce, self.id, self.next_row);
+        self.next_row += u64::from(self.template.rows);
+        if self.template.cpu_work_us > 0 {
+            std::hint::black_box(workload::burn_cpu(
+                &self.template.payload,
+                key,
+                self.template.cpu_work_us,
+                self.template.cpu_slice_rounds,
+            ));
+            *now = Instant::now();
+        }
+        (intended, key)
+    }
+
+    /// Counts the write just issued as `seq`; the first under new knobs says how long after the
+    /// change it left.
+    fn note_issued(&mut self, now: Instant) {
+        self.slots.on_issue(self.seq);
+        self.seq += 1;
+        self.report.issued += 1;
+        if let Some(changed_at) = self.unapplied_change.take() {
+            self.report
+                .knobs_applied
+                .push((self.knob_version, now.saturating_duration_since(changed_at)));
+        }
+    }
+
+    /// Writes still unanswered past the drain deadline are given up as timeouts: never counted
+    /// as successes, but they may have been applied.
+    fn give_up(&mut self, unanswered: usize) {
+        for _ in 0..unanswered {
+            self.report.errors.add(ErrorKind::Timeout);
+            self.report.maybe += 1;
+            self.report.maybe_rows += u64::from(self.template.rows);
+        }
+    }
+
+    /// With nothing in flight and nothing to issue: whether the worker is done (stopping, or
+    /// the ops budget gone; a parked worker beyond `workers` ends then too).
+    fn done(&self, stopping: bool) -> bool {
+        stopping || self.budget_spent || (self.quota == 0 && self.shared.budget.is_spent())
+    }
+
     pub async fn run(mut self) {
         let shared = self.shared.clone();
         let mut in_flight = FuturesUnordered::new();
@@ -309,19 +356,7 @@ impl Worker {
                 && self.slots.may_issue(&self.knobs)
                 && self.take_quota()
             {
-                let intended = self.pacer.take(now);
-                let key = workload::key_of(shared.run_nonce, self.id, self.next_row);
-                self.next_row += u64::from(self.template.rows);
-                if self.template.cpu_work_us > 0 {
-                    std::hint::black_box(workload::burn_cpu(
-                        &self.template.payload,
-                        key,
-                        self.template.cpu_work_us,
-                        self.template.cpu_slice_rounds,
-                    ));
-                    now = Instant::now();
-                }
-                self.slots.on_issue(self.seq);
+                let (intended, key) = self.prepare_write(&mut now);
                 in_flight.push(workload::write(
                     shared.session.clone(),
                     self.template.clone(),
@@ -329,32 +364,16 @@ impl Worker {
                     self.seq,
                     intended,
                 ));
-                self.seq += 1;
-                self.report.issued += 1;
-                if let Some(changed_at) = self.unapplied_change.take() {
-                    self.report
-                        .knobs_applied
-                        .push((self.knob_version, now.saturating_duration_since(changed_at)));
-                }
+                self.note_issued(now);
                 issued += 1;
             }
 
             let idle = !self.active(stopping);
-            // A parked worker (beyond `workers`) also ends once the budget is gone.
-            if idle
-                && in_flight.is_empty()
-                && (stopping || self.budget_spent || (self.quota == 0 && shared.budget.is_spent()))
-            {
+            if idle && in_flight.is_empty() && self.done(stopping) {
                 break;
             }
             if stopping && drain_until.is_some_and(|until| Instant::now() > until) {
-                // Writes still unanswered past the deadline are given up as timeouts: never
-                // counted as successes, but they may have been applied.
-                for _ in 0..in_flight.len() {
-                    self.report.errors.add(ErrorKind::Timeout);
-                    self.report.maybe += 1;
-                    self.report.maybe_rows += u64::from(self.template.rows);
-                }
+                self.give_up(in_flight.len());
                 break;
             }
             let pacer_due = self.pacer.due().filter(|_| !idle);

@@ -148,12 +148,26 @@ where
         .iter()
         .filter_map(|r| r.intervals.last().map(|i| i.at_s))
         .fold(1.0_f64, f64::max);
+    timeline_throughput(&top, runs, end_s)?;
+    timeline_latency(&bottom, runs, end_s)
+}
+
+/// The timeline's upper chart: writes/s per run, with a marker and label at each knob change.
+fn timeline_throughput<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    runs: &[Recording],
+    end_s: f64,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let err = plot_error::<DrawingAreaErrorKind<DB::ErrorType>>;
     let max_tput = runs
         .iter()
         .flat_map(|r| r.intervals.iter().map(|i| i.throughput_ops_s))
         .fold(1.0_f64, f64::max);
 
-    let mut chart = ChartBuilder::on(&top)
+    let mut chart = ChartBuilder::on(area)
         .margin(12)
         .x_label_area_size(36)
         .y_label_area_size(90)
@@ -208,6 +222,19 @@ where
         SeriesLabelPosition::UpperLeft,
     )?;
 
+    Ok(())
+}
+
+/// The timeline's lower chart: p50, p99 and max on a log scale, with the knob markers.
+fn timeline_latency<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    runs: &[Recording],
+    end_s: f64,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let err = plot_error::<DrawingAreaErrorKind<DB::ErrorType>>;
     let latencies: Vec<u64> = runs
         .iter()
         .flat_map(|r| r.intervals.iter())
@@ -216,7 +243,7 @@ where
         .collect();
     let lo = latencies.iter().copied().min().unwrap_or(100).max(1) as f64;
     let hi = latencies.iter().copied().max().unwrap_or(10_000).max(10) as f64;
-    let mut chart = ChartBuilder::on(&bottom)
+    let mut chart = ChartBuilder::on(area)
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(90)
@@ -413,33 +440,31 @@ where
     Ok(())
 }
 
+/// The values in their first-seen order, each once.
+fn distinct<'a>(values: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut seen: Vec<&str> = Vec::new();
+    for value in values {
+        if !seen.contains(&value) {
+            seen.push(value);
+        }
+    }
+    seen
+}
+
 fn draw_matrix<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, bars: &[MatrixBar]) -> Result<()>
 where
     DB::ErrorType: 'static,
 {
     let err = plot_error::<DrawingAreaErrorKind<DB::ErrorType>>;
     root.fill(&WHITE).map_err(err("the matrix chart"))?;
-    let mut groups: Vec<&str> = Vec::new();
-    for bar in bars {
-        if !groups.contains(&bar.group.as_str()) {
-            groups.push(&bar.group);
-        }
-    }
-    let mut strategies: Vec<&str> = Vec::new();
-    for bar in bars {
-        if !strategies.contains(&bar.strategy.as_str()) {
-            strategies.push(&bar.strategy);
-        }
-    }
+    let groups = distinct(bars.iter().map(|bar| bar.group.as_str()));
+    let strategies = distinct(bars.iter().map(|bar| bar.strategy.as_str()));
+    let strategy_of = |bar: &MatrixBar| strategies.iter().position(|s| *s == bar.strategy);
     // One slot per bar, and an empty slot between RTT groups.
     let per_group = strategies.len() + 1;
     let slot = |bar: &MatrixBar| {
         let g = groups.iter().position(|g| *g == bar.group).unwrap_or(0);
-        let s = strategies
-            .iter()
-            .position(|s| *s == bar.strategy)
-            .unwrap_or(0);
-        (g * per_group + s) as f64
+        (g * per_group + strategy_of(bar).unwrap_or(0)) as f64
     };
     let slots = (groups.len() * per_group).saturating_sub(1).max(1) as f64;
     let max_tput = bars.iter().map(|b| b.throughput_ops_s).fold(1.0, f64::max);
@@ -478,10 +503,7 @@ where
         .map_err(err("the matrix chart"))?;
     for bar in bars {
         let x = slot(bar);
-        let s = strategies
-            .iter()
-            .position(|s| *s == bar.strategy)
-            .unwrap_or(0);
+        let s = strategy_of(bar).unwrap_or(0);
         chart
             .draw_series(std::iter::once(Rectangle::new(
                 [(x - 0.38, 0.0), (x + 0.38, bar.throughput_ops_s)],
@@ -529,6 +551,40 @@ where
     Ok(())
 }
 
+/// What a sweep chart's axes must hold: settings, throughput, p99 (µs).
+struct SweepRanges {
+    min_x: f64,
+    max_x: f64,
+    max_tput: f64,
+    lo: f64,
+    hi: f64,
+}
+
+impl SweepRanges {
+    fn of(steps: &[crate::report::sweep::SweepStep]) -> Self {
+        let p99s = steps.iter().map(|s| s.p99_us.max(1) as f64);
+        let (lo, hi) = p99s.fold((f64::MAX, 1.0_f64), |(lo, hi), p| (lo.min(p), hi.max(p)));
+        SweepRanges {
+            min_x: steps.iter().map(|s| s.setting).min().unwrap_or(1).max(1) as f64,
+            max_x: steps.iter().map(|s| s.setting).max().unwrap_or(2).max(2) as f64,
+            max_tput: steps.iter().map(|s| s.throughput_ops_s).fold(1.0, f64::max),
+            lo: if lo == f64::MAX { 1.0 } else { lo },
+            hi,
+        }
+    }
+}
+
+fn sweep_title(result: &crate::report::sweep::SweepResult) -> String {
+    let knee = match result.knee_setting() {
+        Some(knee) => format!("knee at {} {knee}", result.knob),
+        None => "no knee within the swept range".into(),
+    };
+    format!(
+        "casstop sweep: {} {} ({knee})",
+        result.strategy, result.knob
+    )
+}
+
 fn draw_sweep<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     result: &crate::report::sweep::SweepResult,
@@ -539,33 +595,21 @@ where
     let err = plot_error::<DrawingAreaErrorKind<DB::ErrorType>>;
     root.fill(&WHITE).map_err(err("the sweep chart"))?;
     let steps = &result.steps;
-    let min_x = steps.iter().map(|s| s.setting).min().unwrap_or(1).max(1) as f64;
-    let max_x = steps.iter().map(|s| s.setting).max().unwrap_or(2).max(2) as f64;
-    let max_tput = steps.iter().map(|s| s.throughput_ops_s).fold(1.0, f64::max);
-    let p99s = steps.iter().map(|s| s.p99_us.max(1) as f64);
-    let (lo, hi) = p99s.fold((f64::MAX, 1.0_f64), |(lo, hi), p| (lo.min(p), hi.max(p)));
-    let lo = if lo == f64::MAX { 1.0 } else { lo };
-    let knee_text = match result.knee_setting() {
-        Some(knee) => format!("knee at {} {knee}", result.knob),
-        None => "no knee within the swept range".into(),
-    };
+    let r = SweepRanges::of(steps);
     let mut chart = ChartBuilder::on(root)
         .margin(16)
         .x_label_area_size(48)
         .y_label_area_size(90)
         .right_y_label_area_size(90)
-        .caption(
-            format!(
-                "casstop sweep: {} {} ({knee_text})",
-                result.strategy, result.knob
-            ),
-            (FONT, 24),
+        .caption(sweep_title(result), (FONT, 24))
+        .build_cartesian_2d(
+            (r.min_x / 1.3..r.max_x * 1.3).log_scale(),
+            0.0..r.max_tput * 1.2,
         )
-        .build_cartesian_2d((min_x / 1.3..max_x * 1.3).log_scale(), 0.0..max_tput * 1.2)
         .map_err(err("the sweep chart"))?
         .set_secondary_coord(
-            (min_x / 1.3..max_x * 1.3).log_scale(),
-            (lo * 0.7..hi * 1.6).log_scale(),
+            (r.min_x / 1.3..r.max_x * 1.3).log_scale(),
+            (r.lo * 0.7..r.hi * 1.6).log_scale(),
         );
     chart
         .configure_mesh()
@@ -588,50 +632,38 @@ where
     let tput_color = color(0);
     let p99_color = color(1);
     chart
-        .draw_series(LineSeries::new(
-            steps.iter().map(|s| (s.setting as f64, s.throughput_ops_s)),
-            tput_color.stroke_width(3),
-        ))
+        .draw_series(
+            LineSeries::new(
+                steps.iter().map(|s| (s.setting as f64, s.throughput_ops_s)),
+                tput_color.stroke_width(3),
+            )
+            .point_size(5),
+        )
         .map_err(err("the sweep"))?
         .label("writes/s")
         .legend(move |(x, y)| {
             PathElement::new(vec![(x, y), (x + 20, y)], tput_color.stroke_width(3))
         });
     chart
-        .draw_series(steps.iter().map(|s| {
-            Circle::new(
-                (s.setting as f64, s.throughput_ops_s),
-                5,
-                tput_color.filled(),
+        .draw_secondary_series(
+            LineSeries::new(
+                steps
+                    .iter()
+                    .map(|s| (s.setting as f64, s.p99_us.max(1) as f64)),
+                p99_color.stroke_width(3),
             )
-        }))
-        .map_err(err("the sweep"))?;
-    chart
-        .draw_secondary_series(LineSeries::new(
-            steps
-                .iter()
-                .map(|s| (s.setting as f64, s.p99_us.max(1) as f64)),
-            p99_color.stroke_width(3),
-        ))
+            .point_size(5),
+        )
         .map_err(err("the sweep"))?
         .label("p99")
         .legend(move |(x, y)| {
             PathElement::new(vec![(x, y), (x + 20, y)], p99_color.stroke_width(3))
         });
-    chart
-        .draw_secondary_series(steps.iter().map(|s| {
-            Circle::new(
-                (s.setting as f64, s.p99_us.max(1) as f64),
-                5,
-                p99_color.filled(),
-            )
-        }))
-        .map_err(err("the sweep"))?;
     if let Some(knee) = result.knee_setting() {
         let x = knee as f64;
         chart
             .draw_series(DashedLineSeries::new(
-                vec![(x, 0.0), (x, max_tput * 1.2)],
+                vec![(x, 0.0), (x, r.max_tput * 1.2)],
                 8,
                 5,
                 RGBColor(214, 39, 40).stroke_width(2),
@@ -640,7 +672,7 @@ where
         chart
             .draw_series(std::iter::once(Text::new(
                 format!(" knee: {} {knee}", result.knob),
-                (x, max_tput * 1.15),
+                (x, r.max_tput * 1.15),
                 (FONT, 17).into_font().color(&RGBColor(214, 39, 40)),
             )))
             .map_err(err("the knee"))?;
