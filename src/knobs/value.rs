@@ -331,6 +331,7 @@ impl KnobType for bool {
     fn from_scalar(scalar: Scalar<'_>) -> Result<Self, String> {
         match scalar {
             Scalar::Bool(v) => Ok(v),
+            Scalar::Text(text) => Self::parse_text(text),
             other => Err(wrong_type::<Self>(other)),
         }
     }

@@ -350,10 +350,19 @@ pub fn parse_command(text: &str) -> Result<CommandLine, String> {
     let Some(name) = words.next() else {
         return Ok(CommandLine::Nothing);
     };
-    let value = words.next();
-    if let Some(extra) = words.next() {
-        return Err(format!("`:{name}` takes one value; what is `{extra}`?"));
-    }
+    let rest: Vec<&str> = words.collect();
+    // A duration may be written in words (`1h 30m`, as durations are printed); else one value.
+    let is_duration = knobs::find(name)
+        .is_some_and(|def| matches!(def.parse("1s"), Ok(knobs::Value::Duration(_))));
+    let value = match rest[..] {
+        [] => None,
+        [one] => Some(one.to_string()),
+        _ if is_duration => Some(rest.join(" ")),
+        [_, extra, ..] => {
+            return Err(format!("`:{name}` takes one value; what is `{extra}`?"));
+        }
+    };
+    let value = value.as_deref();
     if let Some((canonical, _, takes)) = SESSION_COMMANDS
         .iter()
         .find(|(full, aliases, _)| *full == name || aliases.contains(&name))
