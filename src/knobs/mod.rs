@@ -391,6 +391,15 @@ impl Knobs {
         self.cross_check(None)
     }
 
+    /// [`Knobs::validate`], blaming a broken rule between knobs on `changed` when it is one
+    /// of them (the knob the user set, not the default beside it).
+    pub fn validate_blaming(&self, changed: &KnobDef) -> Result<(), (&'static KnobDef, String)> {
+        for def in ALL {
+            self.validate_one(def).map_err(|m| (*def, m))?;
+        }
+        self.cross_check(Some(changed))
+    }
+
     fn validate_one(&self, def: &KnobDef) -> Result<(), String> {
         def.range.check(&def.get(self))
     }
