@@ -127,11 +127,13 @@ fn every_knob_is_in_help_and_every_live_one_on_the_header_and_the_command_line()
         if def.name == knobs::PAUSED.name {
             continue; // the header shows the run's state instead
         }
-        let mut knobs = Knobs::default();
-        knobs.strategy = match def.name {
-            "batch" => Strategy::Batches,
-            "throttle_cap" => Strategy::Throttle,
-            _ => Strategy::Callbacks,
+        let knobs = Knobs {
+            strategy: match def.name {
+                "batch" => Strategy::Batches,
+                "throttle_cap" => Strategy::Throttle,
+                _ => Strategy::Callbacks,
+            },
+            ..Knobs::default()
         };
         let header = knobs.header();
         assert!(
