@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod draw;
+pub mod keys;
 
 use std::io::IsTerminal;
 use std::sync::atomic::Ordering;

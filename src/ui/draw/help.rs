@@ -8,35 +8,17 @@ use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
 use crate::engine::knobs::Strategy;
 use crate::ui::app::COMMANDS;
+use crate::ui::keys;
 
 pub fn help_lines() -> Vec<Line<'static>> {
     let mut lines = vec![Line::from(Span::styled("keys", Style::new().bold()))];
-    let keys = [
-        (
-            "1 2 3 4 5",
-            "strategy: sync, batches, pipeline, throttle, callbacks",
-        ),
-        ("Tab", "next strategy"),
-        ("+ / -", "double / halve depth   (> / < : ±1)"),
-        ("] / [", "double / halve batch   (} / { : ±1)"),
-        ("w / W", "one worker more / less"),
-        (
-            "r / R",
-            "double / halve the target rate (R from open: half the current)",
-        ),
-        ("p or space", "pause / resume"),
-        ("f", "capture a CPU profile"),
-        ("z", "zoom the chart window"),
-        (":", "command line for exact values"),
-        (
-            "q, Ctrl-C",
-            "quit (writes in flight finish; Ctrl-C twice: now)",
-        ),
-    ];
-    for (key, what) in keys {
+    for binding in keys::NORMAL {
         lines.push(Line::from(vec![
-            Span::styled(format!("  {key:<11}"), Style::new().fg(Color::Cyan)),
-            Span::raw(what),
+            Span::styled(
+                format!("  {:<11}", keys::keys_label(binding)),
+                Style::new().fg(Color::Cyan),
+            ),
+            Span::raw(binding.help),
         ]));
     }
     lines.push(Line::from(Span::styled("strategies", Style::new().bold())));
