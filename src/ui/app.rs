@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
+use ratatui::layout::Size;
 
 use super::keys;
 use crate::engine::EngineInfo;
@@ -60,6 +61,10 @@ pub struct App {
     pub last_profile: Option<crate::profiler::ProfileSummary>,
     /// The latency hop the session goes through, if any.
     pub hop: Option<HopView>,
+    /// The first help line shown: help scrolls when it does not fit.
+    pub help_scroll: u16,
+    /// The size of the last frame drawn, which help pages by.
+    pub screen: Size,
 }
 
 /// What the header says about the latency hop: `rtt 2ms (hop :9043)`.
@@ -88,6 +93,8 @@ impl App {
             capture_left_s: None,
             last_profile: None,
             hop: None,
+            help_scroll: 0,
+            screen: Size::new(80, 24),
         }
     }
 

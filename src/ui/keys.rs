@@ -1,10 +1,11 @@
 //! The session's keys, each defined once: which key codes, where the footer hints at it, what the
 //! help overlay says, and what it does. [`App::on_key`], the footer and the help overlay all read
-//! [`NORMAL`].
+//! [`NORMAL`]; the help overlay's own keys are [`HELP`].
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::app::{Action, App, Mode, Severity};
+use super::draw::help;
 use crate::engine::knobs::{KnobChange, Knobs, Strategy, limits};
 
 /// Chart windows `z` cycles through, in seconds.
@@ -194,6 +195,7 @@ pub static NORMAL: &[Binding] = &[
         "this help",
         |app, _| {
             app.mode = Mode::Help;
+            app.help_scroll = 0;
             None
         },
     ),
@@ -222,6 +224,37 @@ pub static NORMAL: &[Binding] = &[
     },
 ];
 
+/// The keys that scroll help; any other key closes it (and `q` still quits).
+pub static HELP: &[Binding] = &[
+    key(&[KeyCode::Up, Char('k')], Hidden, "scroll up", |app, _| {
+        scroll_help(app, -1)
+    }),
+    key(
+        &[KeyCode::Down, Char('j')],
+        Hidden,
+        "scroll down",
+        |app, _| scroll_help(app, 1),
+    ),
+    key(&[KeyCode::PageUp], Hidden, "a page up", |app, _| {
+        scroll_help(app, -i32::from(help::page(app.screen)))
+    }),
+    key(&[KeyCode::PageDown], Hidden, "a page down", |app, _| {
+        scroll_help(app, i32::from(help::page(app.screen)))
+    }),
+    key(
+        &[KeyCode::Home, Char('g')],
+        Hidden,
+        "to the top",
+        |app, _| scroll_help(app, -i32::from(u16::MAX)),
+    ),
+    key(
+        &[KeyCode::End, Char('G')],
+        Hidden,
+        "to the end",
+        |app, _| scroll_help(app, i32::from(u16::MAX)),
+    ),
+];
+
 /// The binding of a Ctrl key, which acts in every mode.
 pub fn anywhere(key: &KeyEvent) -> Option<&'static Binding> {
     if !key.modifiers.contains(KeyModifiers::CONTROL) {
@@ -240,11 +273,27 @@ pub fn on_normal_key(app: &mut App, key: KeyEvent) -> Option<Action> {
     (binding.does)(app, key.code)
 }
 
-/// A key while help is shown: any key closes it; `q` still quits.
+/// A key while help is shown: [`HELP`] scrolls it, any other key closes it; `q` still quits.
 pub fn on_help_key(app: &mut App, key: KeyEvent) -> Option<Action> {
+    if let Some(binding) = HELP
+        .iter()
+        .find(|binding| binding.codes.contains(&key.code))
+    {
+        return (binding.does)(app, key.code);
+    }
+    app.help_scroll = 0;
     if key.code == Char('q') {
         return quit(app);
     }
+    None
+}
+
+/// Moves help by `lines` (up when negative), within what the last frame's size shows; help
+/// stays open.
+fn scroll_help(app: &mut App, lines: i32) -> Option<Action> {
+    let end = i32::from(help::max_scroll(app.screen));
+    app.help_scroll = (i32::from(app.help_scroll) + lines).clamp(0, end) as u16;
+    app.mode = Mode::Help;
     None
 }
 

@@ -118,7 +118,8 @@ pub fn run(
             }
             None => {}
         }
-        terminal.draw(|frame| draw::draw(frame, &app))?;
+        let drawn = terminal.draw(|frame| draw::draw(frame, &app))?;
+        app.screen = drawn.area.as_size();
         if stop_requested && engine.is_finished() {
             break;
         }

@@ -11,6 +11,7 @@ mod header;
 pub mod help;
 #[cfg(test)]
 pub(crate) mod testing;
+mod wrap;
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -46,7 +47,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
     }
     footer::draw_footer(frame, footer, app);
     if app.mode == Mode::Help {
-        help::draw_help(frame, area);
+        help::draw_help(frame, area, app.help_scroll);
     }
 }
 
