@@ -60,8 +60,8 @@ pub(super) fn draw_compact(frame: &mut Frame, area: Rect, app: &App) {
         Line::from(i.verdict.text.clone()),
     ];
     frame.render_widget(Paragraph::new(summary).wrap(Wrap { trim: false }), counters);
-    let rows = events.height as usize;
-    frame.render_widget(Paragraph::new(event_lines(app, rows)), events);
+    let lines = event_lines(app, events.width.into(), events.height.into());
+    frame.render_widget(Paragraph::new(lines), events);
 }
 
 fn sparkline(title: String, data: &[u64]) -> Sparkline<'_> {
@@ -80,6 +80,7 @@ mod tests {
         assert!(compact.contains("writes/s 27.0k/s"), "{compact}");
         assert!(compact.contains("p99 19.20 ms"), "{compact}");
         assert!(compact.contains("ok 1,755,000"), "{compact}");
+        assert!(compact.contains("   45.5s depth 384"), "{compact}");
         let tiny = screen(&canned(false), 30, 8);
         assert!(tiny.contains("terminal too small (30×8)"), "{tiny}");
     }
