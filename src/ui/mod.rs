@@ -1,11 +1,13 @@
-//! The interactive session: the engine runs on its own threads; this thread reads keys, turns them
-//! into commands, and draws the latest snapshot at a fixed frame rate. It never holds anything the
-//! engine waits on: the snapshot is an `Arc` cloned out of a `watch` before drawing.
+//! The interactive session: the engine runs on its own threads; this thread turns keys (read on a
+//! thread of their own) and signals into commands, and draws the latest snapshot at a fixed frame
+//! rate. It never holds anything the engine waits on: the snapshot is an `Arc` cloned out of a
+//! `watch` before drawing. A terminal that goes away ends the session as `q` does.
 
 pub mod app;
 pub mod draw;
 mod input;
 pub mod keys;
+mod screen;
 mod session;
 
 use std::io::IsTerminal;
@@ -18,17 +20,10 @@ use crate::bench::BenchResult;
 use crate::config::Settings;
 use crate::hop::process::HopRoute;
 use crate::record::Recorder;
+use app::Action;
 use input::Inputs;
+use screen::Screen;
 use session::Session;
-
-/// Gives the terminal back however the session ends (return, `?`, panic unwinding).
-struct TerminalGuard;
-
-impl Drop for TerminalGuard {
-    fn drop(&mut self) {
-        ratatui::restore();
-    }
-}
 
 /// The smallest terminal the session starts in (it keeps running, with a message, if the
 /// terminal is made smaller later).
@@ -65,22 +60,22 @@ pub fn run(
     check_terminal()?;
     let mut inputs = Inputs::start()?;
     let mut session = Session::start(settings, node_pid, recorder, hop)?;
-    let mut terminal = ratatui::try_init().context("setting up the terminal")?;
-    let guard = TerminalGuard;
+    let mut screen = Screen::take()?;
     loop {
         session.refresh();
-        let drawn = terminal.draw(|frame| draw::draw(frame, &session.app))?;
-        session.app.screen = drawn.area.as_size();
+        if screen.draw(&mut session.app).is_err() {
+            session.apply(Action::Quit);
+        }
         if session.finished() {
             break;
         }
         let deadline = Instant::now() + session.frame_period();
-        if let Some(action) = session.wait(&mut inputs, deadline)? {
+        if let Some(action) = session.wait(&mut inputs, &mut screen, deadline) {
             session.apply(action);
         }
     }
     session.await_cut_profile();
-    drop(terminal);
-    drop(guard);
+    drop(inputs);
+    drop(screen);
     session.finish()
 }

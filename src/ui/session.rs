@@ -11,6 +11,7 @@ use tokio::sync::watch;
 
 use super::app::{Action, App, HopView, Severity};
 use super::input::{Input, Inputs};
+use super::screen::Screen;
 use crate::bench::BenchResult;
 use crate::config::Settings;
 use crate::engine::Engine;
@@ -122,26 +123,31 @@ impl<'a> Session<'a> {
     }
 
     /// Waits until `deadline` for a key or a signal that asks for something; `None` when the
-    /// time is up, or the screen should be drawn again at once.
-    pub fn wait(&mut self, inputs: &mut Inputs, deadline: Instant) -> Result<Option<Action>> {
-        while let Some(input) = inputs.next(deadline)? {
+    /// time is up, or the screen should be drawn again at once. A terminal that went away is let
+    /// go of, and the session stops as for `q`.
+    pub fn wait(
+        &mut self,
+        inputs: &mut Inputs,
+        screen: &mut Screen,
+        deadline: Instant,
+    ) -> Option<Action> {
+        while let Some(input) = inputs.next(deadline) {
             match input {
                 Input::Key(key) => {
                     if let Some(action) = self.app.on_key(key) {
-                        return Ok(Some(action));
+                        return Some(action);
                     }
                 }
-                Input::Resize => return Ok(None),
-                Input::Stop => {
-                    return Ok(Some(if self.stopping {
-                        Action::QuitNow
-                    } else {
-                        Action::Quit
-                    }));
+                Input::Resize => return None,
+                Input::Interrupt if self.stopping => return Some(Action::QuitNow),
+                Input::Interrupt | Input::Hangup => return Some(Action::Quit),
+                Input::Closed(why) => {
+                    screen.lose(&why);
+                    return Some(Action::Quit);
                 }
             }
         }
-        Ok(None)
+        None
     }
 
     /// Carries out what a key or a signal asked for.
