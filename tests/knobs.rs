@@ -30,7 +30,7 @@ fn other_value(def: &KnobDef) -> Value {
             // A choice: the first name that is not the default.
             let shape = def.shape();
             let name = shape
-                .split('|')
+                .split(" | ")
                 .find(|name| *name != other.to_string())
                 .expect("a second choice");
             def.parse(name).expect("its own name parses")

@@ -1,9 +1,11 @@
 //! End to end: the real binary in a real terminal (tmux) against the local node. Keys change the
 //! strategy and depth, the screen shows it and a rising count; quitting and SIGTERM give the
-//! terminal back (no alternate screen, cursor visible) and print the summary.
+//! terminal back (no alternate screen, cursor visible) and print the summary. A closed terminal
+//! or SIGHUP ends the session the same way: writes drain, the recording's summary is written.
 
 mod common;
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -12,14 +14,40 @@ struct Tmux {
 }
 
 impl Tmux {
+    /// casstop in a shell that prints its exit status and stays, so the screen can be read after.
     fn start(name: &str, table: &str) -> Tmux {
-        let socket = format!("casstop-test-{name}-{}", std::process::id());
-        let tmux = Tmux { socket };
         let command = format!(
             "{} --config config.toml; echo CASSTOP_EXIT=$?; sleep 120",
             env!("CARGO_BIN_EXE_casstop")
         );
-        let status = Command::new("tmux")
+        Tmux::launch(name, table, &command, &[])
+    }
+
+    /// As [`Tmux::start`], recording into `runs`.
+    fn start_recording(name: &str, table: &str, runs: &Path) -> Tmux {
+        let command = format!(
+            "{} --config config.toml; echo CASSTOP_EXIT=$?; sleep 120",
+            env!("CARGO_BIN_EXE_casstop")
+        );
+        let output = format!("CASSTOP_OUTPUT_DIR={}", runs.display());
+        Tmux::launch(name, table, &command, &[&output])
+    }
+
+    /// casstop as the pane's own process (no shell around it), recording into `runs`.
+    fn start_alone(name: &str, table: &str, runs: &Path) -> Tmux {
+        let command = format!(
+            "exec {} --config config.toml",
+            env!("CARGO_BIN_EXE_casstop")
+        );
+        let output = format!("CASSTOP_OUTPUT_DIR={}", runs.display());
+        Tmux::launch(name, table, &command, &[&output])
+    }
+
+    fn launch(name: &str, table: &str, command: &str, env: &[&str]) -> Tmux {
+        let socket = format!("casstop-test-{name}-{}", std::process::id());
+        let tmux = Tmux { socket };
+        let mut new_session = Command::new("tmux");
+        new_session
             .args([
                 "-L",
                 &tmux.socket,
@@ -32,12 +60,13 @@ impl Tmux {
             ])
             .args(["-e", "CASSTOP_CLUSTER_KEYSPACE=casstop_test"])
             .args(["-e", &format!("CASSTOP_CLUSTER_TABLE={table}")])
-            .args(["-e", "CASSTOP_LOAD_INTERVAL=\"250ms\""])
-            .arg(command)
-            .status()
-            .expect(
-                "tmux must be installed to test the interactive session (apt-get install tmux)",
-            );
+            .args(["-e", "CASSTOP_LOAD_INTERVAL=\"250ms\""]);
+        for variable in env {
+            new_session.args(["-e", variable]);
+        }
+        let status = new_session.arg(command).status().expect(
+            "tmux must be installed to test the interactive session (apt-get install tmux)",
+        );
         assert!(status.success(), "tmux new-session");
         tmux
     }
@@ -88,6 +117,12 @@ impl Tmux {
             .expect("casstop runs in the pane")
     }
 
+    /// The pid of the pane's own process.
+    fn pane_pid(&self) -> u32 {
+        let pid = self.run(&["display", "-p", "#{pane_pid}"]);
+        pid.trim().parse().expect("a pane pid")
+    }
+
     /// The terminal is back to normal: no alternate screen, cursor shown.
     fn assert_terminal_restored(&self) {
         let state = self.run(&["display", "-p", "#{alternate_on} #{cursor_flag}"]);
@@ -124,6 +159,7 @@ fn keys_steer_the_load_and_quitting_restores_the_terminal() {
     let first = tmux.wait_for("writes flowing", |s| {
         s.contains("running") && ok_count(s) > 0
     });
+    let _casstop = Casstop::new(tmux.casstop_pid());
     assert!(first.contains("strategy callbacks"), "{first}");
     assert!(first.contains("depth 128"), "{first}");
 
@@ -178,13 +214,144 @@ fn sigterm_stops_cleanly_and_restores_the_terminal() {
     tmux.wait_for("writes flowing", |s| {
         s.contains("running") && ok_count(s) > 0
     });
-    let pid = tmux.casstop_pid();
+    let casstop = Casstop::new(tmux.casstop_pid());
     // SAFETY: kill(2) on the casstop process this test started.
     unsafe {
-        libc::kill(pid as libc::pid_t, libc::SIGTERM);
+        libc::kill(casstop.pid as libc::pid_t, libc::SIGTERM);
     }
     let end = tmux.wait_for("exit", |s| s.contains("CASSTOP_EXIT="));
     assert!(end.contains("CASSTOP_EXIT=0"), "{end}");
     assert!(end.contains("session summary"), "{end}");
     tmux.assert_terminal_restored();
+}
+
+/// A casstop process a test started. Dropped while still there (the test failed), it is killed
+/// with SIGKILL: no test leaves a casstop behind writing.
+struct Casstop {
+    pid: u32,
+}
+
+impl Casstop {
+    fn new(pid: u32) -> Casstop {
+        let casstop = Casstop { pid };
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        assert_eq!(comm.trim(), "casstop", "pid {pid} is casstop");
+        casstop
+    }
+
+    /// Gone, or a zombie nobody has reaped yet (its parent, tmux, may have gone first).
+    fn exited(&self) -> bool {
+        match std::fs::read_to_string(format!("/proc/{}/stat", self.pid)) {
+            Err(_) => true,
+            Ok(stat) => stat
+                .rsplit_once(") ")
+                .is_some_and(|(_, rest)| rest.starts_with(['Z', 'X'])),
+        }
+    }
+
+    /// Waits up to `limit` for the process to end by itself.
+    fn exits_within(&self, limit: Duration) -> bool {
+        let started = Instant::now();
+        while started.elapsed() < limit {
+            if self.exited() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        self.exited()
+    }
+
+    /// The process's CPU time so far, in clock ticks, to tell a spinning process in a failure.
+    fn cpu_ticks(&self) -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).unwrap_or_default();
+        let fields: Vec<&str> = stat
+            .rsplit_once(") ")
+            .map(|(_, rest)| rest.split(' ').collect())
+            .unwrap_or_default();
+        fields.get(11..13).map_or(0, |times| {
+            times.iter().filter_map(|t| t.parse::<u64>().ok()).sum()
+        })
+    }
+}
+
+impl Drop for Casstop {
+    fn drop(&mut self) {
+        if !self.exited() {
+            // SAFETY: kill(2) on the casstop process this test started.
+            unsafe {
+                libc::kill(self.pid as libc::pid_t, libc::SIGKILL);
+            }
+        }
+    }
+}
+
+/// The one run directory casstop recorded into under `runs`.
+fn run_dir(runs: &Path) -> PathBuf {
+    let dirs: Vec<PathBuf> = std::fs::read_dir(runs)
+        .expect("the runs directory")
+        .map(|entry| entry.expect("a directory entry").path())
+        .collect();
+    assert_eq!(dirs.len(), 1, "one run recorded: {dirs:?}");
+    dirs.into_iter().next().unwrap()
+}
+
+/// The run ended cleanly: its summary is written, and every row it counted (and none it did not
+/// count, but for writes that failed yet may have been applied) is in the table.
+fn assert_summary_matches_the_table(runs: &Path, table: &str) {
+    let dir = run_dir(runs);
+    let text = std::fs::read_to_string(dir.join("summary.json"))
+        .unwrap_or_else(|err| panic!("{}/summary.json: {err}", dir.display()));
+    let summary: serde_json::Value = serde_json::from_str(&text).expect("summary.json parses");
+    let ok_rows = summary["ok_rows"].as_u64().expect("ok_rows");
+    let maybe_rows = summary["maybe_rows"].as_u64().expect("maybe_rows");
+    assert!(ok_rows > 0, "{text}");
+    let rows = common::count_rows(&common::settings(table)) as u64;
+    assert!(
+        (ok_rows..=ok_rows + maybe_rows).contains(&rows),
+        "{rows} rows in the table; the summary counted {ok_rows} (+{maybe_rows} maybe)"
+    );
+}
+
+#[test]
+fn closing_the_terminal_ends_the_session_like_q() {
+    let table = "tui_closed";
+    common::fresh_table(&common::settings(table));
+    let runs = tempfile::tempdir().expect("a temporary directory");
+    let tmux = Tmux::start_alone("closed", table, runs.path());
+    tmux.wait_for("writes flowing", |s| {
+        s.contains("running") && ok_count(s) > 0
+    });
+    let casstop = Casstop::new(tmux.pane_pid());
+    // The terminal goes away under casstop: its pty is closed, as when a terminal window or an
+    // ssh connection is closed.
+    tmux.run(&["kill-session"]);
+    let exited = casstop.exits_within(Duration::from_secs(20));
+    assert!(
+        exited,
+        "casstop still runs 20 s after its terminal closed ({} ticks of CPU so far)",
+        casstop.cpu_ticks()
+    );
+    assert_summary_matches_the_table(runs.path(), table);
+}
+
+#[test]
+fn sighup_stops_cleanly_and_restores_the_terminal() {
+    let table = "tui_sighup";
+    common::fresh_table(&common::settings(table));
+    let runs = tempfile::tempdir().expect("a temporary directory");
+    let tmux = Tmux::start_recording("sighup", table, runs.path());
+    tmux.wait_for("writes flowing", |s| {
+        s.contains("running") && ok_count(s) > 0
+    });
+    let casstop = Casstop::new(tmux.casstop_pid());
+    // SAFETY: kill(2) on the casstop process this test started.
+    unsafe {
+        libc::kill(casstop.pid as libc::pid_t, libc::SIGHUP);
+    }
+    let end = tmux.wait_for("exit", |s| s.contains("CASSTOP_EXIT="));
+    assert!(end.contains("CASSTOP_EXIT=0"), "{end}");
+    assert!(end.contains("session summary"), "{end}");
+    tmux.assert_terminal_restored();
+    assert!(casstop.exits_within(Duration::from_secs(5)));
+    assert_summary_matches_the_table(runs.path(), table);
 }

@@ -369,7 +369,7 @@ macro_rules! choice_type {
                 }
             }
             fn shape() -> String {
-                <$ty as strum::VariantNames>::VARIANTS.join("|")
+                <$ty as strum::VariantNames>::VARIANTS.join(" | ")
             }
         }
     };

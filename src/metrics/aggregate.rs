@@ -316,6 +316,9 @@ impl State {
                 if at > self.last_edge + self.interval {
                     self.knobs_after_edge = Some((at, knobs));
                 } else {
+                    // Newer than any change still held for the next edge: that one must not
+                    // overwrite these when the interval closes.
+                    self.knobs_after_edge = None;
                     self.knobs = knobs;
                 }
                 if let Some(change) = change {

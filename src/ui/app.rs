@@ -1,19 +1,19 @@
-//! The interactive session's state and its input handling: keys and the `:` command line turn into
-//! [`Action`]s. Pure functions of the state and the key, so they are tested without a terminal.
+//! The interactive session's state and its input handling: keys (defined in [`super::keys`]) and
+//! the `:` command line turn into [`Action`]s. Pure functions of the state and the key, so they are
+//! tested without a terminal.
 
 use crate::knobs;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
+use ratatui::layout::Size;
 
+use super::keys;
 use crate::engine::EngineInfo;
 use crate::hop::HopSettings;
-use crate::knobs::{KnobChange, Knobs, Strategy};
+use crate::knobs::{KnobChange, Knobs};
 use crate::metrics::Snapshot;
-
-/// Chart windows `z` cycles through, in seconds.
-pub const WINDOWS: [u32; 5] = [60, 120, 300, 600, 1800];
 
 /// What a key asks for, beyond changing the app's own state.
 #[derive(Clone, Debug, PartialEq)]
@@ -62,6 +62,10 @@ pub struct App {
     pub last_profile: Option<crate::profiler::ProfileSummary>,
     /// The latency hop the session goes through, if any.
     pub hop: Option<HopView>,
+    /// The first help line shown: help scrolls when it does not fit.
+    pub help_scroll: u16,
+    /// The size of the last frame drawn, which help pages by.
+    pub screen: Size,
 }
 
 /// What the header says about the latency hop: `rtt 2ms (hop :9043)`.
@@ -90,11 +94,9 @@ impl App {
             capture_left_s: None,
             last_profile: None,
             hop: None,
+            help_scroll: 0,
+            screen: Size::new(80, 24),
         }
-    }
-
-    fn knobs(&self) -> &Knobs {
-        &self.knobs
     }
 
     fn say(&mut self, text: impl Into<String>, severity: Severity) {
@@ -106,138 +108,36 @@ impl App {
         if key.kind == KeyEventKind::Release {
             return None;
         }
-        let ctrl_c = key.modifiers.contains(KeyModifiers::CONTROL)
-            && matches!(key.code, KeyCode::Char('c') | KeyCode::Char('C'));
-        if ctrl_c {
-            return Some(if self.quitting {
-                Action::QuitNow
-            } else {
-                self.quitting = true;
-                Action::Quit
-            });
+        if let Some(binding) = keys::anywhere(&key) {
+            return (binding.does)(self, key.code);
         }
         match std::mem::replace(&mut self.mode, Mode::Normal) {
-            Mode::Help => {
-                // Any key closes help; `q` still quits.
-                if key.code == KeyCode::Char('q') {
-                    self.quitting = true;
-                    return Some(Action::Quit);
-                }
-                None
-            }
-            Mode::Command(mut text) => match key.code {
-                KeyCode::Esc => None,
-                KeyCode::Enter => self.run_command(&text),
-                KeyCode::Backspace => {
-                    if text.pop().is_some() {
-                        self.mode = Mode::Command(text);
-                    }
-                    None
-                }
-                KeyCode::Char(c) => {
-                    text.push(c);
-                    self.mode = Mode::Command(text);
-                    None
-                }
-                _ => {
-                    self.mode = Mode::Command(text);
-                    None
-                }
-            },
-            Mode::Normal => self.on_normal_key(key),
+            Mode::Help => keys::on_help_key(self, key),
+            Mode::Command(text) => self.on_command_key(text, key),
+            Mode::Normal => keys::on_normal_key(self, key),
         }
     }
 
-    fn on_normal_key(&mut self, key: KeyEvent) -> Option<Action> {
-        let k = self.knobs().clone();
-        let change = |change: KnobChange| Some(Action::Change(change));
+    /// A key while typing a `:` command.
+    fn on_command_key(&mut self, mut text: String, key: KeyEvent) -> Option<Action> {
         match key.code {
-            KeyCode::Char('q') => {
-                self.quitting = true;
-                Some(Action::Quit)
-            }
-            KeyCode::Char('?') | KeyCode::F(1) => {
-                self.mode = Mode::Help;
-                None
-            }
-            KeyCode::Char(':') => {
-                self.mode = Mode::Command(String::new());
-                None
-            }
-            KeyCode::Char(c @ '1'..='5') => change(KnobChange::new(
-                &knobs::STRATEGY,
-                Strategy::ALL[(c as u8 - b'1') as usize],
-            )),
-            KeyCode::Tab => change(KnobChange::new(&knobs::STRATEGY, k.strategy.next())),
-            KeyCode::Char('+') | KeyCode::Char('=') => {
-                change(KnobChange::new(&knobs::DEPTH, grow(k.depth, depth_max(&k))))
-            }
-            KeyCode::Char('-') => change(KnobChange::new(&knobs::DEPTH, shrink(k.depth))),
-            KeyCode::Char('>') => change(KnobChange::new(
-                &knobs::DEPTH,
-                (k.depth + 1).min(depth_max(&k)),
-            )),
-            KeyCode::Char('<') => change(KnobChange::new(
-                &knobs::DEPTH,
-                k.depth.saturating_sub(1).max(1),
-            )),
-            KeyCode::Char(']') => {
-                change(KnobChange::new(&knobs::BATCH, grow(k.batch, depth_max(&k))))
-            }
-            KeyCode::Char('[') => change(KnobChange::new(&knobs::BATCH, shrink(k.batch))),
-            KeyCode::Char('}') => change(KnobChange::new(
-                &knobs::BATCH,
-                (k.batch + 1).min(depth_max(&k)),
-            )),
-            KeyCode::Char('{') => change(KnobChange::new(
-                &knobs::BATCH,
-                k.batch.saturating_sub(1).max(1),
-            )),
-            KeyCode::Char('w') => change(KnobChange::new(
-                &knobs::WORKERS,
-                (k.workers + 1).min(workers_max()),
-            )),
-            KeyCode::Char('W') => change(KnobChange::new(
-                &knobs::WORKERS,
-                k.workers.saturating_sub(1).max(1),
-            )),
-            KeyCode::Char('r') => {
-                if k.rate > 0.0 {
-                    change(KnobChange::new(&knobs::RATE, k.rate * 2.0))
-                } else {
-                    self.say(
-                        "rate is open (as fast as the strategy allows); R sets a target, :rate N an exact one",
-                        Severity::Info,
-                    );
-                    None
+            KeyCode::Esc => None,
+            KeyCode::Enter => self.run_command(&text),
+            KeyCode::Backspace => {
+                if text.pop().is_some() {
+                    self.mode = Mode::Command(text);
                 }
-            }
-            KeyCode::Char('R') => {
-                let base = if k.rate > 0.0 {
-                    k.rate
-                } else {
-                    self.snapshot.interval.throughput
-                };
-                change(KnobChange::new(&knobs::RATE, round_rate(base / 2.0)))
-            }
-            KeyCode::Char('p') | KeyCode::Char(' ') => {
-                change(KnobChange::new(&knobs::PAUSED, !k.paused))
-            }
-            KeyCode::Char('f') => Some(Action::Profile),
-            KeyCode::Char('z') => {
-                let index = WINDOWS.iter().position(|w| *w == self.window_secs);
-                self.window_secs = WINDOWS[index.map(|i| (i + 1) % WINDOWS.len()).unwrap_or(0)];
-                self.say(
-                    format!("chart window {} s", self.window_secs),
-                    Severity::Info,
-                );
                 None
             }
-            KeyCode::Esc => {
-                self.message = None;
+            KeyCode::Char(c) => {
+                text.push(c);
+                self.mode = Mode::Command(text);
                 None
             }
-            _ => None,
+            _ => {
+                self.mode = Mode::Command(text);
+                None
+            }
         }
     }
 
@@ -272,39 +172,6 @@ impl App {
             }
         }
     }
-}
-
-/// The deepest a key may take depth or batch: the registry's limit, and the throttle cap.
-fn depth_max(k: &Knobs) -> u32 {
-    match knobs::DEPTH.range {
-        knobs::Range::Count { max, .. } => u32::try_from(max).unwrap_or(u32::MAX),
-        _ => u32::MAX,
-    }
-    .min(k.throttle_cap)
-}
-
-fn workers_max() -> u32 {
-    match knobs::WORKERS.range {
-        knobs::Range::Count { max, .. } => u32::try_from(max).unwrap_or(u32::MAX),
-        _ => u32::MAX,
-    }
-}
-
-fn grow(value: u32, max: u32) -> u32 {
-    value.saturating_mul(2).clamp(1, max.max(1))
-}
-
-fn shrink(value: u32) -> u32 {
-    (value / 2).max(1)
-}
-
-/// A rate rounded to two significant digits, at least 1/s.
-fn round_rate(rate: f64) -> f64 {
-    if rate < 1.0 {
-        return 1.0;
-    }
-    let magnitude = 10f64.powi(rate.log10().floor() as i32 - 1);
-    ((rate / magnitude).round() * magnitude).max(1.0)
 }
 
 /// A parsed `:` command.
@@ -404,9 +271,11 @@ fn session_command(name: &str, value: Option<&str>, takes: &str) -> Result<Comma
 
 #[cfg(test)]
 mod tests {
+    use crossterm::event::KeyModifiers;
+
     use super::*;
     use crate::knobs;
-    use crate::knobs::Consistency;
+    use crate::knobs::{Consistency, Strategy};
 
     fn app() -> App {
         let knobs = crate::knobs::Knobs::default();
@@ -423,116 +292,6 @@ mod tests {
 
     fn press(app: &mut App, code: KeyCode) -> Option<Action> {
         app.on_key(key(code))
-    }
-
-    #[test]
-    fn number_keys_pick_strategies_and_tab_cycles() {
-        let mut app = app();
-        assert_eq!(
-            press(&mut app, KeyCode::Char('1')),
-            Some(Action::Change(KnobChange::new(
-                &knobs::STRATEGY,
-                Strategy::Sync
-            )))
-        );
-        assert_eq!(
-            press(&mut app, KeyCode::Char('3')),
-            Some(Action::Change(KnobChange::new(
-                &knobs::STRATEGY,
-                Strategy::Pipeline
-            )))
-        );
-        assert_eq!(
-            press(&mut app, KeyCode::Tab),
-            Some(Action::Change(KnobChange::new(
-                &knobs::STRATEGY,
-                Strategy::Sync
-            )))
-        );
-    }
-
-    #[test]
-    fn depth_and_batch_keys() {
-        let mut app = app();
-        assert_eq!(
-            press(&mut app, KeyCode::Char('+')),
-            Some(Action::Change(KnobChange::new(&knobs::DEPTH, 256)))
-        );
-        assert_eq!(
-            press(&mut app, KeyCode::Char('-')),
-            Some(Action::Change(KnobChange::new(&knobs::DEPTH, 64)))
-        );
-        assert_eq!(
-            press(&mut app, KeyCode::Char('>')),
-            Some(Action::Change(KnobChange::new(&knobs::DEPTH, 129)))
-        );
-        assert_eq!(
-            press(&mut app, KeyCode::Char('<')),
-            Some(Action::Change(KnobChange::new(&knobs::DEPTH, 127)))
-        );
-        assert_eq!(
-            press(&mut app, KeyCode::Char(']')),
-            Some(Action::Change(KnobChange::new(&knobs::BATCH, 240)))
-        );
-        assert_eq!(
-            press(&mut app, KeyCode::Char('[')),
-            Some(Action::Change(KnobChange::new(&knobs::BATCH, 60)))
-        );
-        assert_eq!(
-            press(&mut app, KeyCode::Char('w')),
-            Some(Action::Change(KnobChange::new(&knobs::WORKERS, 2)))
-        );
-        assert_eq!(
-            press(&mut app, KeyCode::Char('W')),
-            Some(Action::Change(KnobChange::new(&knobs::WORKERS, 1)))
-        );
-        assert_eq!(
-            press(&mut app, KeyCode::Char('p')),
-            Some(Action::Change(KnobChange::new(&knobs::PAUSED, true)))
-        );
-    }
-
-    #[test]
-    fn rate_keys_from_open_and_paced() {
-        let mut app = app();
-        assert_eq!(press(&mut app, KeyCode::Char('r')), None, "open stays open");
-        assert!(app.message.is_some());
-        app.knobs.rate = 1000.0;
-        assert_eq!(
-            press(&mut app, KeyCode::Char('r')),
-            Some(Action::Change(KnobChange::new(&knobs::RATE, 2000.0)))
-        );
-        assert_eq!(
-            press(&mut app, KeyCode::Char('R')),
-            Some(Action::Change(KnobChange::new(&knobs::RATE, 500.0)))
-        );
-        assert_eq!(round_rate(12_345.0), 12_000.0);
-        assert_eq!(round_rate(0.2), 1.0);
-    }
-
-    #[test]
-    fn quit_then_second_ctrl_c_quits_now() {
-        let mut first = app();
-        let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
-        assert_eq!(first.on_key(ctrl_c), Some(Action::Quit));
-        assert_eq!(first.on_key(ctrl_c), Some(Action::QuitNow));
-        let mut second = app();
-        assert_eq!(press(&mut second, KeyCode::Char('q')), Some(Action::Quit));
-    }
-
-    #[test]
-    fn zoom_cycles_windows_and_help_toggles() {
-        let mut app = app();
-        press(&mut app, KeyCode::Char('z'));
-        assert_eq!(app.window_secs, 300);
-        press(&mut app, KeyCode::Char('?'));
-        assert_eq!(app.mode, Mode::Help);
-        assert_eq!(
-            press(&mut app, KeyCode::Char('1')),
-            None,
-            "help swallows the key"
-        );
-        assert_eq!(app.mode, Mode::Normal);
     }
 
     fn type_command(app: &mut App, text: &str) -> Option<Action> {

@@ -1,0 +1,66 @@
+//! The counters panel: writes and rows so far, errors, in flight against the limit, the rate.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph};
+
+use super::group;
+use crate::ui::app::App;
+use crate::units::PerSecond;
+
+pub(super) fn draw_counters(frame: &mut Frame, area: Rect, app: &App) {
+    frame.render_widget(
+        Paragraph::new(counter_lines(app)).block(Block::bordered().title(" counters ")),
+        area,
+    );
+}
+
+fn counter_lines(app: &App) -> Vec<Line<'static>> {
+    let s = &app.snapshot;
+    let t = &s.totals;
+    let i = &s.interval;
+    let k = &app.knobs;
+    let limit = k.in_flight_limit() * k.workers;
+    let achieved = if k.rate > 0.0 {
+        format!(
+            "{} of {} ({:.0}%)",
+            PerSecond(i.throughput),
+            PerSecond(k.rate),
+            i.throughput / k.rate * 100.0
+        )
+    } else {
+        format!("{} (open)", PerSecond(i.throughput))
+    };
+    let errors = if t.errors.total() == 0 {
+        Span::styled("none", Style::new().fg(Color::Green))
+    } else {
+        Span::styled(t.errors.to_string(), Style::new().fg(Color::Red).bold())
+    };
+    let mut lines = vec![
+        Line::from(format!("ok        {}", group(t.ok))),
+        Line::from(format!("rows      {}", group(t.ok_rows))),
+        Line::from(vec![Span::raw("errors    "), errors]),
+    ];
+    if t.maybe > 0 {
+        // Failed, but perhaps applied: the table may hold up to this many rows more than `rows`.
+        lines.push(Line::from(Span::styled(
+            format!(
+                "maybe     {} ({} rows)",
+                group(t.maybe),
+                group(t.maybe_rows)
+            ),
+            Style::new().fg(Color::Yellow),
+        )));
+    }
+    lines.extend([
+        Line::from(format!(
+            "in flight {} / {}",
+            i.in_flight,
+            group(u64::from(limit))
+        )),
+        Line::from(format!("rate      {achieved}")),
+    ]);
+    lines
+}
