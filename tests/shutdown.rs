@@ -106,3 +106,52 @@ fn sigint_and_sigterm_drain_and_print_the_summary() {
         );
     }
 }
+
+#[test]
+fn sigint_ends_a_sweep_with_the_steps_measured_so_far_written_and_plotted() {
+    let settings = common::settings("stop_sweep");
+    common::fresh_table(&settings);
+    let out = tempfile::tempdir().unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_casstop"))
+        .args(["sweep", "--strategy", "callbacks", "--depth", "1,2,4,8,16"])
+        .args([
+            "--step", "1s", "--warmup", "0s", "--rate", "2000", "--quiet",
+        ])
+        .env_remove("CASSTOP_CONFIG")
+        .env("CASSTOP_CLUSTER_KEYSPACE", "\"casstop_test\"")
+        .env("CASSTOP_CLUSTER_TABLE", "\"stop_sweep\"")
+        .env("CASSTOP_LOAD_INTERVAL", "\"250ms\"")
+        .env("CASSTOP_OUTPUT_DIR", out.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("casstop runs");
+    // Each step is 1.25 s (its interval of change, then 1 s); stop during the third.
+    wait_until_writing(&settings);
+    std::thread::sleep(Duration::from_millis(1_800));
+    signal(&child, libc::SIGINT);
+    let (code, stdout, stderr, _) = finish(child);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("the sweep ends with the"), "{stderr}");
+    let run = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_dir())
+        .expect("a run directory");
+    let sweep: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("sweep.json")).unwrap()).unwrap();
+    let steps = sweep["steps"].as_array().unwrap();
+    assert!(
+        !steps.is_empty() && steps.len() < 5,
+        "only the steps measured before the stop: {steps:?}"
+    );
+    assert!(
+        steps.iter().all(|s| s["ok"].as_u64().unwrap() > 0),
+        "{steps:?}"
+    );
+    assert!(run.join("sweep.png").exists() && run.join("summary.json").exists());
+    assert!(
+        stdout.contains("sweep of depth"),
+        "the table prints: {stdout}"
+    );
+}
