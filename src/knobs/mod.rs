@@ -423,7 +423,8 @@ impl Knobs {
                     (
                         def,
                         format!(
-                            "({value}) is bigger than the in-flight cap `throttle_cap` ({})",
+                            "({value}) is bigger than the in-flight cap `{}` ({})",
+                            THROTTLE_CAP.key(),
                             self.throttle_cap
                         ),
                     )
