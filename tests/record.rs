@@ -241,7 +241,10 @@ fn a_full_disk_stops_the_recording_once_but_not_the_load() {
 #[test]
 fn sweep_usage_errors_exit_2_naming_the_flag() {
     for (args, expect) in [
-        (vec!["--depth", "1,x"], "--depth: `x` is not a whole number"),
+        (
+            vec!["--depth", "1,x"],
+            "--depth <N[,...]>': `x` is not a whole number",
+        ),
         (vec!["--depth", "1,...,8"], "two values before it"),
         (
             vec!["--depth", "1,2", "--batch", "1,2"],
