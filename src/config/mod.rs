@@ -277,14 +277,15 @@ fn take_knobs(
         );
         return Err(invalid(&key, message));
     }
-    // A rule between knobs broken by one the user set is blamed on it, not on a default.
-    let set_by_user = knobs::ALL
-        .iter()
-        .find(|def| origins.contains_key(&def.key()) && knobs.validate_blaming(def).is_err());
-    let checked = match set_by_user {
-        Some(def) => knobs.validate_blaming(def),
-        None => knobs.validate(),
-    };
+    // A rule between knobs broken by one the user set is blamed on it, not on a default; the
+    // search runs only when something is wrong.
+    let checked = knobs.validate().map_err(|first| {
+        knobs::ALL
+            .iter()
+            .filter(|def| origins.contains_key(&def.key()))
+            .find_map(|def| knobs.validate_blaming(def).err())
+            .unwrap_or(first)
+    });
     checked.map_err(|(def, m)| {
         let key = def.key();
         invalid(&key, format!("`{key}` {m}"))
