@@ -278,12 +278,7 @@ mod tests {
     use crate::knobs::{Consistency, Strategy};
 
     fn app() -> App {
-        let knobs = crate::knobs::Knobs::default();
-        App::new(
-            EngineInfo::for_tests(),
-            Arc::new(Snapshot::empty(knobs)),
-            120,
-        )
+        crate::ui::draw::testing::blank()
     }
 
     fn key(code: KeyCode) -> KeyEvent {

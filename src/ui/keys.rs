@@ -419,19 +419,11 @@ fn round_rate(rate: f64) -> f64 {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
 
     use super::*;
-    use crate::engine::EngineInfo;
-    use crate::metrics::Snapshot;
 
     fn app() -> App {
-        let knobs = crate::knobs::Knobs::default();
-        App::new(
-            EngineInfo::for_tests(),
-            Arc::new(Snapshot::empty(knobs)),
-            120,
-        )
+        crate::ui::draw::testing::blank()
     }
 
     fn press(app: &mut App, code: KeyCode) -> Option<Action> {

@@ -18,6 +18,15 @@ use crate::metrics::{
 };
 use crate::ui::app::App;
 
+/// An app on the default knobs with an empty snapshot, for input tests.
+pub fn blank() -> App {
+    App::new(
+        EngineInfo::for_tests(),
+        Arc::new(Snapshot::empty(crate::knobs::Knobs::default())),
+        120,
+    )
+}
+
 /// A fixed snapshot: 90 s of pipeline at depth 384 after a switch from sync at 30 s.
 pub fn canned(paced: bool) -> App {
     let knobs = crate::knobs::Knobs {
