@@ -7,56 +7,25 @@
 //! `--depth`. The knobs' keys are read by the registry ([`crate::knobs`]), which also checks them;
 //! the rest by serde into [`schema`]'s structs, checked in [`validate`].
 
+mod loaded;
 mod schema;
 mod secret;
 mod validate;
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use crate::knobs::{self, Knobs, Value};
 pub use crate::knobs::{DEFAULT_CONFIG_TOML, duration_serde as duration};
+pub use loaded::{ConfigError, Loaded, Origin};
 pub use schema::*;
 pub use secret::Secret;
 pub use validate::is_cql_identifier;
 
 /// Environment variables with the `CASSTOP_` prefix that are not settings.
 const NON_SETTING_VARS: &[&str] = &["CASSTOP_CONFIG", "CASSTOP_LOG", "CASSTOP_CONTROL_TOKEN"];
-
-/// Where a setting's value came from, so an error can point at it.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Origin {
-    Default,
-    File { path: PathBuf, line: usize },
-    Env(String),
-    Flag(String),
-}
-
-impl fmt::Display for Origin {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Origin::Default => f.write_str("built-in default"),
-            Origin::File { path, line } => write!(f, "{}:{line}", path.display()),
-            Origin::Env(var) => f.write_str(var),
-            Origin::Flag(flag) => f.write_str(flag),
-        }
-    }
-}
-
-/// A setting that could not be taken, with where it came from.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("{origin}: {message}")]
-    Invalid { origin: Origin, message: String },
-    #[error("cannot read config file {}: {cause}", path.display())]
-    Read {
-        path: PathBuf,
-        cause: std::io::Error,
-    },
-}
 
 /// A value given on the command line, by its config key (`load.depth`) and flag (`--depth`).
 #[derive(Clone, Debug)]
@@ -97,28 +66,6 @@ pub fn toml_of(value: Value) -> toml::Value {
         Value::Flag(v) => toml::Value::Boolean(v),
         Value::Duration(d) => toml::Value::String(knobs::format_duration(d)),
         other => toml::Value::String(other.to_string()),
-    }
-}
-
-/// Settings with the origin of each value that did not come from the defaults.
-#[derive(Clone, Debug)]
-pub struct Loaded {
-    pub settings: Settings,
-    pub file: Option<PathBuf>,
-    origins: BTreeMap<String, Origin>,
-}
-
-impl Loaded {
-    pub fn origin(&self, key: &str) -> Origin {
-        self.origins.get(key).cloned().unwrap_or(Origin::Default)
-    }
-
-    /// An error about a setting, naming where its value came from.
-    pub fn error(&self, key: &str, message: impl Into<String>) -> ConfigError {
-        ConfigError::Invalid {
-            origin: self.origin(key),
-            message: message.into(),
-        }
     }
 }
 
@@ -188,11 +135,7 @@ pub fn load(
     let mut settings: Settings = serde_path_to_error::deserialize(toml::Value::Table(table))
         .map_err(|err| deserialize_error(err, &origins))?;
     settings.knobs = knobs;
-    let loaded = Loaded {
-        settings,
-        file,
-        origins,
-    };
+    let loaded = Loaded::new(settings, file, origins);
     validate::validate(&loaded)?;
     Ok(loaded)
 }

@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use super::{ConfigError, Loaded, Settings};
+use super::loaded::{ConfigError, Loaded};
+use super::schema::Settings;
 
 /// Names the key and its origin in an error.
 struct Checker<'a> {

@@ -1,19 +1,5 @@
 //! Lists of settings a sweep steps through: `1,2,4,...,1024`.
 
-use super::{KnobDef, Value};
-
-/// A steppable knob's list, each value read as the knob reads text. Whole-number knobs take `...`
-/// (see [`parse_values`]); the range is checked when each step is applied.
-pub fn parse_list(def: &KnobDef, text: &str) -> Result<Vec<Value>, String> {
-    if matches!(def.parse("1"), Ok(Value::Count(_))) {
-        return Ok(parse_values(text)?
-            .into_iter()
-            .map(|v| Value::Count(i64::from(v)))
-            .collect());
-    }
-    text.split(',').map(|token| def.parse(token)).collect()
-}
-
 /// Parses a list of settings: `1,2,4,8`, where `...` continues the progression of the two values
 /// before it (geometric when it lands on the last value, else arithmetic): `1,2,...,1024`,
 /// `10,20,...,100`.
@@ -108,8 +94,8 @@ mod tests {
 
     #[test]
     fn a_knobs_list_reads_each_value_as_the_knob_does() {
-        let values = parse_list(&super::super::DEPTH, "1,2,...,8").unwrap();
-        assert_eq!(values, [1, 2, 4, 8].map(Value::Count));
-        assert!(parse_list(&super::super::DEPTH, "1,x").is_err());
+        let values = super::super::parse_list(&super::super::DEPTH, "1,2,...,8").unwrap();
+        assert_eq!(values, [1, 2, 4, 8].map(super::super::Value::Count));
+        assert!(super::super::parse_list(&super::super::DEPTH, "1,x").is_err());
     }
 }

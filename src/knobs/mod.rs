@@ -20,7 +20,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use choices::{Consistency, Retry, Runtime, Strategy};
-pub use list::{parse_list, parse_values};
+pub use list::parse_values;
 pub use value::{KnobType, Range, Scalar, Value, format_duration, parse_count, parse_duration};
 
 /// The documented default configuration, shipped at the repo root: the one source of defaults.
@@ -514,6 +514,18 @@ impl<'de> Deserialize<'de> for KnobChange {
             .map_err(|m| D::Error::custom(format!("{} {m}", knob.name)))?;
         Ok(KnobChange { knob, value })
     }
+}
+
+/// A steppable knob's list, each value read as the knob reads text. Whole-number knobs take `...`
+/// (see [`parse_values`]); the range is checked when each step is applied.
+pub fn parse_list(def: &KnobDef, text: &str) -> Result<Vec<Value>, String> {
+    if matches!(def.parse("1"), Ok(Value::Count(_))) {
+        return Ok(parse_values(text)?
+            .into_iter()
+            .map(|v| Value::Count(i64::from(v)))
+            .collect());
+    }
+    text.split(',').map(|token| def.parse(token)).collect()
 }
 
 #[cfg(test)]

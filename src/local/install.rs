@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use super::Progress;
+use super::progress::Progress;
 
 const POM_XML: &str = include_str!("../../assets/cassandra/pom.xml");
 

@@ -12,11 +12,11 @@ use tokio::sync::{broadcast, watch};
 
 use super::feed::{ClosedInterval, Record, RecordFeed};
 use super::proc::CpuSampler;
-use super::verdict::{self, Evidence, Verdict};
-use super::{
+use super::stats::{
     ErrorCounts, ErrorKind, Event, EventKind, IntervalStats, LatencySummary, NodeHealth, RunState,
     Snapshot, TaskSplit, Totals, WorkerReport, new_histogram,
 };
+use super::verdict::{self, Evidence, Verdict};
 use crate::knobs::{KnobChange, Knobs};
 
 /// Intervals kept for charts: an hour at the default 1 s.

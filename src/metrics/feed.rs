@@ -9,7 +9,7 @@ use std::time::SystemTime;
 
 use hdrhistogram::Histogram;
 
-use super::{Event, IntervalStats};
+use super::stats::{Event, IntervalStats};
 use crate::knobs::Knobs;
 
 /// What the metrics thread hands the recorder.

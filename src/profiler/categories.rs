@@ -2,9 +2,23 @@
 //! runtime, the application's own work, casstop itself, other. The patterns live in one place
 //! (`[[profiler.categories]]` in config.toml; these are the defaults).
 
-use super::Frame;
-
 pub use crate::config::Category;
+
+/// One sampled frame: the function's name (for the folded file and the top list) and where it
+/// was compiled from (crate paths tell the driver, the runtime and casstop apart even for inlined
+/// frames, whose names carry no module path).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Frame {
+    pub name: String,
+    pub file: String,
+}
+
+impl Frame {
+    /// What category patterns are matched against.
+    pub fn key(&self) -> String {
+        format!("{} {}", strip_generics(&self.name), self.file)
+    }
+}
 
 /// The name given to samples no pattern claims.
 pub const OTHER: &str = "other";

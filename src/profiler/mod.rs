@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
-pub use categories::Category;
+pub use categories::{Category, Frame};
 
 /// One capture's outputs and what they say.
 #[derive(Clone, Debug, Serialize)]
@@ -110,22 +110,6 @@ pub fn capture(
         top_frames: top_frames(&stacks, 8),
         categories: categories::shares(&stacks, categories),
     })
-}
-
-/// One sampled frame: the function's name (for the folded file and the top list) and where it
-/// was compiled from (crate paths tell the driver, the runtime and casstop apart even for inlined
-/// frames, whose names carry no module path).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Frame {
-    pub name: String,
-    pub file: String,
-}
-
-impl Frame {
-    /// What category patterns are matched against.
-    pub fn key(&self) -> String {
-        format!("{} {}", categories::strip_generics(&self.name), self.file)
-    }
 }
 
 /// Every sampled stack, root first and led by its thread's name, with its count.

@@ -9,7 +9,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::{MatrixBar, Recording};
+use super::matrix::MatrixBar;
+use super::recording::Recording;
 use crate::units::{Micros, PerSecond};
 
 /// Pixel size of the timeline (throughput above, latency below).

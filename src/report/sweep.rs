@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use super::Recording;
+use super::recording::Recording;
 use crate::knobs::{self, Value};
 use crate::units::Micros;
 

@@ -1,15 +1,13 @@
-//! The interactive session's state and its input handling: keys (defined in [`super::keys`]) and
-//! the `:` command line turn into [`Action`]s. Pure functions of the state and the key, so they are
-//! tested without a terminal.
+//! The interactive session's state and the `:` command line, which turns into [`Action`]s. Keys
+//! are [`super::keys`]'s, which hands them here while a command is typed. Pure functions of the
+//! state and the key, so they are tested without a terminal.
 
 use crate::knobs;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
-use ratatui::layout::Size;
+use crossterm::event::{KeyCode, KeyEvent};
 
-use super::keys;
 use crate::engine::EngineInfo;
 use crate::hop::HopSettings;
 use crate::knobs::{KnobChange, Knobs};
@@ -64,8 +62,17 @@ pub struct App {
     pub hop: Option<HopView>,
     /// The first help line shown: help scrolls when it does not fit.
     pub help_scroll: u16,
-    /// The size of the last frame drawn, which help pages by.
-    pub screen: Size,
+    /// How the last frame drawn showed help, which help pages and scrolls by.
+    pub help_view: HelpView,
+}
+
+/// How help fits the screen it was last drawn on: the draw sets it, the keys scroll by it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HelpView {
+    /// The lines one page shows.
+    pub page: u16,
+    /// The furthest help scrolls: its last line at the bottom.
+    pub end: u16,
 }
 
 /// What the header says about the latency hop: `rtt 2ms (hop :9043)`.
@@ -95,7 +102,7 @@ impl App {
             last_profile: None,
             hop: None,
             help_scroll: 0,
-            screen: Size::new(80, 24),
+            help_view: HelpView { page: 20, end: 0 },
         }
     }
 
@@ -103,23 +110,8 @@ impl App {
         self.message = Some((text.into(), severity));
     }
 
-    /// Handles one key; returns what the engine (or the session) should do.
-    pub fn on_key(&mut self, key: KeyEvent) -> Option<Action> {
-        if key.kind == KeyEventKind::Release {
-            return None;
-        }
-        if let Some(binding) = keys::anywhere(&key) {
-            return (binding.does)(self, key.code);
-        }
-        match std::mem::replace(&mut self.mode, Mode::Normal) {
-            Mode::Help => keys::on_help_key(self, key),
-            Mode::Command(text) => self.on_command_key(text, key),
-            Mode::Normal => keys::on_normal_key(self, key),
-        }
-    }
-
     /// A key while typing a `:` command.
-    fn on_command_key(&mut self, mut text: String, key: KeyEvent) -> Option<Action> {
+    pub(super) fn on_command_key(&mut self, mut text: String, key: KeyEvent) -> Option<Action> {
         match key.code {
             KeyCode::Esc => None,
             KeyCode::Enter => self.run_command(&text),
@@ -286,7 +278,7 @@ mod tests {
     }
 
     fn press(app: &mut App, code: KeyCode) -> Option<Action> {
-        app.on_key(key(code))
+        crate::ui::keys::on_key(app, key(code))
     }
 
     fn type_command(app: &mut App, text: &str) -> Option<Action> {

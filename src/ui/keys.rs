@@ -1,11 +1,10 @@
 //! The session's keys, each defined once: which key codes, where the footer hints at it, what the
-//! help overlay says, and what it does. [`App::on_key`], the footer and the help overlay all read
+//! help overlay says, and what it does. [`on_key`], the footer and the help overlay all read
 //! [`NORMAL`]; the help overlay's own keys are [`HELP`].
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::app::{Action, App, Mode, Severity};
-use super::draw::help;
 use crate::knobs::{KnobChange, Knobs, Strategy};
 
 /// Chart windows `z` cycles through, in seconds.
@@ -258,10 +257,10 @@ pub static HELP: &[Binding] = &[
         |app, _| scroll_help(app, 1),
     ),
     key(&[KeyCode::PageUp], Hidden, "a page up", |app, _| {
-        scroll_help(app, -i32::from(help::page(app.screen)))
+        scroll_help(app, -i32::from(app.help_view.page))
     }),
     key(&[KeyCode::PageDown], Hidden, "a page down", |app, _| {
-        scroll_help(app, i32::from(help::page(app.screen)))
+        scroll_help(app, i32::from(app.help_view.page))
     }),
     key(
         &[KeyCode::Home, Char('g')],
@@ -276,6 +275,21 @@ pub static HELP: &[Binding] = &[
         |app, _| scroll_help(app, i32::from(u16::MAX)),
     ),
 ];
+
+/// Handles one key; returns what the engine (or the session) should do.
+pub fn on_key(app: &mut App, key: KeyEvent) -> Option<Action> {
+    if key.kind == KeyEventKind::Release {
+        return None;
+    }
+    if let Some(binding) = anywhere(&key) {
+        return (binding.does)(app, key.code);
+    }
+    match std::mem::replace(&mut app.mode, Mode::Normal) {
+        Mode::Help => on_help_key(app, key),
+        Mode::Command(text) => app.on_command_key(text, key),
+        Mode::Normal => on_normal_key(app, key),
+    }
+}
 
 /// The binding of a Ctrl key, which acts in every mode.
 pub fn anywhere(key: &KeyEvent) -> Option<&'static Binding> {
@@ -313,7 +327,7 @@ pub fn on_help_key(app: &mut App, key: KeyEvent) -> Option<Action> {
 /// Moves help by `lines` (up when negative), within what the last frame's size shows; help
 /// stays open.
 fn scroll_help(app: &mut App, lines: i32) -> Option<Action> {
-    let end = i32::from(help::max_scroll(app.screen));
+    let end = i32::from(app.help_view.end);
     app.help_scroll = (i32::from(app.help_scroll) + lines).clamp(0, end) as u16;
     app.mode = Mode::Help;
     None
@@ -427,7 +441,7 @@ mod tests {
     }
 
     fn press(app: &mut App, code: KeyCode) -> Option<Action> {
-        app.on_key(KeyEvent::new(code, KeyModifiers::NONE))
+        on_key(app, KeyEvent::new(code, KeyModifiers::NONE))
     }
 
     #[test]
@@ -519,8 +533,8 @@ mod tests {
     fn quit_then_second_ctrl_c_quits_now() {
         let mut first = app();
         let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
-        assert_eq!(first.on_key(ctrl_c), Some(Action::Quit));
-        assert_eq!(first.on_key(ctrl_c), Some(Action::QuitNow));
+        assert_eq!(on_key(&mut first, ctrl_c), Some(Action::Quit));
+        assert_eq!(on_key(&mut first, ctrl_c), Some(Action::QuitNow));
         let mut second = app();
         assert_eq!(press(&mut second, KeyCode::Char('q')), Some(Action::Quit));
     }

@@ -40,7 +40,7 @@ impl Screen {
         };
         match terminal.draw(|frame| draw::draw(frame, app)) {
             Ok(drawn) => {
-                app.screen = drawn.area.as_size();
+                app.help_view = draw::help::view(drawn.area.as_size());
                 Ok(())
             }
             Err(err) => {

@@ -134,7 +134,7 @@ impl<'a> Session<'a> {
         while let Some(input) = inputs.next(deadline) {
             match input {
                 Input::Key(key) => {
-                    if let Some(action) = self.app.on_key(key) {
+                    if let Some(action) = super::keys::on_key(&mut self.app, key) {
                         return Some(action);
                     }
                 }

@@ -7,10 +7,14 @@ use ratatui::style::{Color, Style};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Paragraph, Sparkline, Wrap};
 
+use super::counters::group;
 use super::events::event_lines;
-use super::{MIN_HEIGHT, MIN_WIDTH, group};
 use crate::ui::app::App;
 use crate::units::{Micros, PerSecond};
+
+/// Below this the screen is replaced by a one-line message.
+pub(super) const MIN_WIDTH: u16 = 40;
+pub(super) const MIN_HEIGHT: u16 = 12;
 
 /// The whole screen of a terminal below [`MIN_WIDTH`]×[`MIN_HEIGHT`].
 pub(super) fn draw_too_small(frame: &mut Frame, area: Rect) {

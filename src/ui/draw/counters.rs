@@ -6,7 +6,6 @@ use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
-use super::group;
 use crate::ui::app::App;
 use crate::units::PerSecond;
 
@@ -63,4 +62,28 @@ fn counter_lines(app: &App) -> Vec<Line<'static>> {
         Line::from(format!("rate      {achieved}")),
     ]);
     lines
+}
+
+/// `1234567` → `1,234,567`.
+pub(super) fn group(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn group_puts_commas_between_thousands() {
+        assert_eq!(group(1_234_567), "1,234,567");
+        assert_eq!(group(12), "12");
+    }
 }

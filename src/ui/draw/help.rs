@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, Clear, Paragraph};
 
 use super::wrap;
 use crate::knobs::Strategy;
-use crate::ui::app::commands;
+use crate::ui::app::{HelpView, commands};
 use crate::ui::keys::{self, Binding};
 
 /// Wider than this, lines get too long to read.
@@ -100,16 +100,15 @@ fn popup(area: Rect) -> (Rect, Vec<Line<'static>>) {
     (rect, lines)
 }
 
-/// Help lines that fit on a screen of `screen` at once: one page.
-pub fn page(screen: Size) -> u16 {
-    let (rect, _) = popup(Rect::new(0, 0, screen.width, screen.height));
-    rect.height.saturating_sub(2).max(1)
-}
-
-/// The furthest help scrolls on a screen of `screen`: its last line at the bottom.
-pub fn max_scroll(screen: Size) -> u16 {
+/// How help fits a screen of `screen`: a page's lines, and how far it scrolls before its last
+/// line is at the bottom.
+pub fn view(screen: Size) -> HelpView {
     let (rect, lines) = popup(Rect::new(0, 0, screen.width, screen.height));
-    (lines.len() as u16).saturating_sub(rect.height.saturating_sub(2))
+    let rows = rect.height.saturating_sub(2);
+    HelpView {
+        page: rows.max(1),
+        end: (lines.len() as u16).saturating_sub(rows),
+    }
 }
 
 pub(super) fn draw_help(frame: &mut Frame, area: Rect, scroll: u16) {
@@ -147,7 +146,7 @@ mod tests {
     use crate::ui::draw::testing::{canned, screen};
 
     fn press(app: &mut App, code: KeyCode) -> Option<Action> {
-        app.on_key(KeyEvent::new(code, KeyModifiers::NONE))
+        crate::ui::keys::on_key(app, KeyEvent::new(code, KeyModifiers::NONE))
     }
 
     /// The text inside the overlay's border, one string per row.
@@ -170,7 +169,7 @@ mod tests {
     /// line of help in order, and how many presses it took.
     fn scroll_through(width: u16, height: u16) -> (Vec<String>, usize) {
         let mut app = canned(false);
-        app.screen = Size::new(width, height);
+        app.help_view = view(Size::new(width, height));
         press(&mut app, KeyCode::Char('?'));
         let mut lines: Vec<String> = Vec::new();
         let mut presses = 0;
@@ -246,9 +245,8 @@ mod tests {
     #[test]
     fn help_scrolls_by_line_and_page_and_any_other_key_closes() {
         let mut app = canned(false);
-        app.screen = Size::new(80, 24);
-        let end = max_scroll(app.screen);
-        let page = page(app.screen);
+        app.help_view = view(Size::new(80, 24));
+        let HelpView { page, end } = app.help_view;
         assert!(end > page, "80×24 holds less than two pages of help");
         press(&mut app, KeyCode::Char('?'));
         press(&mut app, KeyCode::PageDown);

@@ -18,10 +18,8 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::widgets::Paragraph;
 
 use super::app::{App, Mode};
+use compact::{MIN_HEIGHT, MIN_WIDTH};
 
-/// Below this the screen is replaced by a one-line message.
-pub const MIN_WIDTH: u16 = 40;
-pub const MIN_HEIGHT: u16 = 12;
 /// Below this the charts become sparklines.
 const FULL_WIDTH: u16 = 80;
 const FULL_HEIGHT: u16 = 24;
@@ -70,29 +68,10 @@ fn draw_full(frame: &mut Frame, body: Rect, app: &App) {
     events::draw_events(frame, events, app);
 }
 
-/// `1234567` → `1,234,567`.
-fn group(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use testing::{canned, screen};
-
-    #[test]
-    fn group_puts_commas_between_thousands() {
-        assert_eq!(group(1_234_567), "1,234,567");
-        assert_eq!(group(12), "12");
-    }
 
     #[test]
     fn full_screen_at_80x24_shows_every_panel() {

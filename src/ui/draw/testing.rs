@@ -36,51 +36,7 @@ pub fn canned(paced: bool) -> App {
         ..Default::default()
     };
     let history: VecDeque<Arc<IntervalStats>> = (1..=90)
-        .map(|second| {
-            let fast = second > 30;
-            let p50 = if fast { 2_400 } else { 210 };
-            Arc::new(IntervalStats {
-                at_s: f64::from(second),
-                length_s: 1.0,
-                issued: if fast { 27_000 } else { 4_500 },
-                ok: if fast { 27_000 } else { 4_500 },
-                ok_rows: if fast { 27_000 } else { 4_500 },
-                throughput: if fast { 27_000.0 } else { 4_500.0 },
-                in_flight: if fast { 384 } else { 1 },
-                in_flight_max: if fast { 384 } else { 1 },
-                service: LatencySummary {
-                    count: 1,
-                    mean: p50 as f64,
-                    p50,
-                    p90: p50 * 2,
-                    p99: p50 * 8,
-                    p999: p50 * 20,
-                    max: p50 * 40,
-                },
-                response: paced.then(|| LatencySummary {
-                    p99: 90_000,
-                    ..LatencySummary::default()
-                }),
-                cpu: CpuSample {
-                    process_percent: 31.0,
-                    threads: vec![ThreadCpu {
-                        name: "casstop-engine".into(),
-                        percent: 29.5,
-                        run_queue_percent: 3.0,
-                    }],
-                    rss_bytes: 12 << 20,
-                    node_percent: Some(176.0),
-                    node_rss_bytes: Some(1_500 << 20),
-                    process_cpu_s: 20.0,
-                    machine_percent: Some(198.0),
-                },
-                verdict: crate::metrics::verdict::Verdict {
-                    kind: VerdictKind::ServerBound,
-                    text: "server-bound: node at 176% of 2 cores, p99 19.20 ms — the client is not the limit".into(),
-                },
-                ..IntervalStats::default()
-            })
-        })
+        .map(|second| canned_second(second, paced))
         .collect();
     let mut errors = ErrorCounts::default();
     errors.add(ErrorKind::Timeout);
@@ -128,6 +84,55 @@ pub fn canned(paced: bool) -> App {
         events,
     };
     App::new(EngineInfo::for_tests(), Arc::new(snapshot), 120)
+}
+
+/// Second `second` of [`canned`]: sync until 30 s, pipeline at depth 384 after.
+fn canned_second(second: u32, paced: bool) -> Arc<IntervalStats> {
+    let fast = second > 30;
+    let p50 = if fast { 2_400 } else { 210 };
+    Arc::new(IntervalStats {
+        at_s: f64::from(second),
+        length_s: 1.0,
+        issued: if fast { 27_000 } else { 4_500 },
+        ok: if fast { 27_000 } else { 4_500 },
+        ok_rows: if fast { 27_000 } else { 4_500 },
+        throughput: if fast { 27_000.0 } else { 4_500.0 },
+        in_flight: if fast { 384 } else { 1 },
+        in_flight_max: if fast { 384 } else { 1 },
+        service: LatencySummary {
+            count: 1,
+            mean: p50 as f64,
+            p50,
+            p90: p50 * 2,
+            p99: p50 * 8,
+            p999: p50 * 20,
+            max: p50 * 40,
+        },
+        response: paced.then(|| LatencySummary {
+            p99: 90_000,
+            ..LatencySummary::default()
+        }),
+        cpu: CpuSample {
+            process_percent: 31.0,
+            threads: vec![ThreadCpu {
+                name: "casstop-engine".into(),
+                percent: 29.5,
+                run_queue_percent: 3.0,
+            }],
+            rss_bytes: 12 << 20,
+            node_percent: Some(176.0),
+            node_rss_bytes: Some(1_500 << 20),
+            process_cpu_s: 20.0,
+            machine_percent: Some(198.0),
+        },
+        verdict: crate::metrics::verdict::Verdict {
+            kind: VerdictKind::ServerBound,
+            text:
+                "server-bound: node at 176% of 2 cores, p99 19.20 ms — the client is not the limit"
+                    .into(),
+        },
+        ..IntervalStats::default()
+    })
 }
 
 pub fn screen(app: &App, width: u16, height: u16) -> String {

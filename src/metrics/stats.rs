@@ -1,0 +1,438 @@
+//! What the metrics are made of: the per-worker report, an interval's numbers, the totals, the
+//! events and the snapshot readers see.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use super::proc::CpuSample;
+use super::verdict;
+use crate::knobs::{KnobChange, Knobs};
+
+/// Highest latency a histogram tracks, in µs; longer ones are recorded as this.
+pub const MAX_LATENCY_US: u64 = 600_000_000;
+
+/// A latency histogram in microseconds with 3 significant digits.
+pub fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("static histogram bounds are valid")
+}
+
+/// Why a write failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    Timeout,
+    Overloaded,
+    Unavailable,
+    Connection,
+    Other,
+}
+
+impl ErrorKind {
+    pub const ALL: [ErrorKind; 5] = [
+        ErrorKind::Timeout,
+        ErrorKind::Overloaded,
+        ErrorKind::Unavailable,
+        ErrorKind::Connection,
+        ErrorKind::Other,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Overloaded => "overloaded",
+            ErrorKind::Unavailable => "unavailable",
+            ErrorKind::Connection => "connection",
+            ErrorKind::Other => "other",
+        }
+    }
+}
+
+/// Errors counted by kind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ErrorCounts([u64; 5]);
+
+impl ErrorCounts {
+    pub fn add(&mut self, kind: ErrorKind) {
+        self.0[kind as usize] += 1;
+    }
+
+    pub fn get(&self, kind: ErrorKind) -> u64 {
+        self.0[kind as usize]
+    }
+
+    pub fn total(&self) -> u64 {
+        self.0.iter().sum()
+    }
+
+    pub fn merge(&mut self, other: &ErrorCounts) {
+        for (mine, theirs) in self.0.iter_mut().zip(other.0) {
+            *mine += theirs;
+        }
+    }
+}
+
+impl Serialize for ErrorCounts {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(ErrorKind::ALL.len()))?;
+        for kind in ErrorKind::ALL {
+            map.serialize_entry(kind.name(), &self.get(kind))?;
+        }
+        map.end()
+    }
+}
+
+impl fmt::Display for ErrorCounts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.total() == 0 {
+            return f.write_str("none");
+        }
+        let parts: Vec<String> = ErrorKind::ALL
+            .iter()
+            .filter(|k| self.get(**k) > 0)
+            .map(|k| format!("{} {}", self.get(*k), k.name()))
+            .collect();
+        f.write_str(&parts.join(", "))
+    }
+}
+
+/// Percentiles of a latency histogram, in microseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct LatencySummary {
+    pub count: u64,
+    pub mean: f64,
+    pub p50: u64,
+    pub p90: u64,
+    pub p99: u64,
+    pub p999: u64,
+    pub max: u64,
+}
+
+impl LatencySummary {
+    pub fn of(histogram: &Histogram<u64>) -> Self {
+        if histogram.is_empty() {
+            return LatencySummary::default();
+        }
+        LatencySummary {
+            count: histogram.len(),
+            mean: histogram.mean(),
+            p50: histogram.value_at_quantile(0.5),
+            p90: histogram.value_at_quantile(0.9),
+            p99: histogram.value_at_quantile(0.99),
+            p999: histogram.value_at_quantile(0.999),
+            max: histogram.max(),
+        }
+    }
+}
+
+/// What one worker measured over one interval (or more, when a hand-over had to wait).
+#[derive(Clone, Debug)]
+pub struct WorkerReport {
+    pub worker: u32,
+    /// Requests issued.
+    pub issued: u64,
+    /// Requests that succeeded, and the rows they wrote.
+    pub ok: u64,
+    pub ok_rows: u64,
+    pub errors: ErrorCounts,
+    /// Failed requests that may have been applied anyway (timeouts, broken connections), and
+    /// their rows: the table holds between `ok_rows` and `ok_rows + maybe_rows` rows.
+    pub maybe: u64,
+    pub maybe_rows: u64,
+    /// The first error of the interval and the driver's message, to say why writes fail.
+    pub first_error: Option<(ErrorKind, String)>,
+    /// From the moment the request was sent.
+    pub service: Histogram<u64>,
+    /// From the moment the request was due under the target rate (coordinated omission corrected).
+    pub response: Histogram<u64>,
+    pub in_flight: u32,
+    pub in_flight_max: u32,
+    /// Knob versions this worker issued its first write under, each with the time from the
+    /// change being asked for to that write.
+    pub knobs_applied: Vec<(u64, Duration)>,
+}
+
+impl WorkerReport {
+    pub fn new(worker: u32) -> Self {
+        WorkerReport {
+            worker,
+            issued: 0,
+            ok: 0,
+            ok_rows: 0,
+            errors: ErrorCounts::default(),
+            maybe: 0,
+            maybe_rows: 0,
+            first_error: None,
+            service: new_histogram(),
+            response: new_histogram(),
+            in_flight: 0,
+            in_flight_max: 0,
+            knobs_applied: Vec::new(),
+        }
+    }
+
+    /// Adds a later report's counts to this one (histograms merged, in-flight from the later).
+    pub fn absorb(&mut self, later: WorkerReport) {
+        self.issued += later.issued;
+        self.ok += later.ok;
+        self.ok_rows += later.ok_rows;
+        self.errors.merge(&later.errors);
+        self.maybe += later.maybe;
+        self.maybe_rows += later.maybe_rows;
+        if self.first_error.is_none() {
+            self.first_error = later.first_error;
+        }
+        let _ = self.service.add(&later.service);
+        let _ = self.response.add(&later.response);
+        self.in_flight = later.in_flight;
+        self.in_flight_max = self.in_flight_max.max(later.in_flight_max);
+        self.knobs_applied.extend(later.knobs_applied);
+    }
+}
+
+/// One interval over all workers.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct IntervalStats {
+    /// Seconds since the run started, at the end of the interval.
+    pub at_s: f64,
+    pub length_s: f64,
+    pub issued: u64,
+    pub ok: u64,
+    pub ok_rows: u64,
+    pub errors: ErrorCounts,
+    /// Failed requests that may have been applied anyway, and their rows.
+    pub maybe: u64,
+    pub maybe_rows: u64,
+    /// Successful requests per second.
+    pub throughput: f64,
+    pub in_flight: u32,
+    pub in_flight_max: u32,
+    pub service: LatencySummary,
+    /// Only under a target rate; otherwise equal to `service`.
+    pub response: Option<LatencySummary>,
+    pub cpu: CpuSample,
+    /// How the worker tasks spent the interval, in percent of wall time summed over workers.
+    pub tasks: TaskSplit,
+    /// How the node looked from the client over this interval.
+    pub node: NodeHealth,
+    pub verdict: verdict::Verdict,
+}
+
+/// The node as the client sees it, judged from one interval's outcomes. Keeps its previous value
+/// through intervals that say nothing (paused, nothing in flight).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeHealth {
+    /// Nothing has been written yet.
+    #[default]
+    Unknown,
+    /// Writes succeed.
+    Up,
+    /// No write succeeded and the driver had no connection: the node is down or unreachable.
+    Down,
+    /// No write succeeded and writes time out or hang: the node is paused, stuck or overloaded.
+    Unresponsive,
+}
+
+impl NodeHealth {
+    /// Judges an interval; `None` when it says nothing new about the node.
+    pub fn judge(ok: u64, errors: &ErrorCounts, in_flight_max: u32) -> Option<NodeHealth> {
+        if ok > 0 {
+            Some(NodeHealth::Up)
+        } else if errors.get(ErrorKind::Connection) > 0 {
+            Some(NodeHealth::Down)
+        } else if errors.get(ErrorKind::Timeout) > 0 || in_flight_max > 0 {
+            Some(NodeHealth::Unresponsive)
+        } else {
+            None
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            NodeHealth::Unknown => "unknown",
+            NodeHealth::Up => "up",
+            NodeHealth::Down => "down",
+            NodeHealth::Unresponsive => "unresponsive",
+        }
+    }
+}
+
+impl fmt::Display for NodeHealth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The Busy / Scheduled / Idle split of the worker tasks' lives (tokio-console's view): busy is
+/// polling (the client's own CPU: building, serialising, the CPU-work knob), scheduled is ready
+/// but waiting for its thread, idle is waiting for the network or a timer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct TaskSplit {
+    pub busy_percent: f64,
+    pub scheduled_percent: f64,
+    pub idle_percent: f64,
+}
+
+/// A knob change or another thing that happened, with its time.
+#[derive(Clone, Debug, Serialize)]
+pub struct Event {
+    pub at_s: f64,
+    pub text: String,
+    pub kind: EventKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    Knob(KnobChange),
+    Info,
+    Error,
+}
+
+/// Whole-run counters.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Totals {
+    pub issued: u64,
+    pub ok: u64,
+    pub ok_rows: u64,
+    pub errors: ErrorCounts,
+    pub maybe: u64,
+    pub maybe_rows: u64,
+    pub service: LatencySummary,
+    pub response: LatencySummary,
+    pub client_cpu_s: f64,
+    pub rss_max_bytes: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    Starting,
+    Running,
+    Paused,
+    Draining,
+    Finished,
+}
+
+impl fmt::Display for RunState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RunState::Starting => "starting",
+            RunState::Running => "running",
+            RunState::Paused => "paused",
+            RunState::Draining => "draining",
+            RunState::Finished => "finished",
+        })
+    }
+}
+
+/// What readers see after each interval. Cheap to clone: the history is shared.
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    pub started: Instant,
+    pub elapsed: Duration,
+    pub state: RunState,
+    pub knobs: Knobs,
+    /// The most recent interval.
+    pub interval: Arc<IntervalStats>,
+    pub totals: Totals,
+    /// Recent intervals, oldest first (bounded); shared between snapshots.
+    pub history: VecDeque<Arc<IntervalStats>>,
+    /// Recent events, oldest first (bounded); shared between snapshots.
+    pub events: VecDeque<Arc<Event>>,
+    /// True when a target rate is set: response time is then reported beside service time.
+    pub paced: bool,
+}
+
+impl Snapshot {
+    pub fn empty(knobs: Knobs) -> Self {
+        Snapshot {
+            started: Instant::now(),
+            elapsed: Duration::ZERO,
+            state: RunState::Starting,
+            paced: knobs.rate > 0.0,
+            knobs,
+            interval: Arc::new(IntervalStats::default()),
+            totals: Totals::default(),
+            history: VecDeque::new(),
+            events: VecDeque::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn absorbing_keeps_every_count() {
+        let mut first = WorkerReport::new(0);
+        first.ok = 3;
+        first.errors.add(ErrorKind::Timeout);
+        first.service.record(100).unwrap();
+        first.in_flight_max = 7;
+        let mut later = WorkerReport::new(0);
+        later.ok = 2;
+        later.errors.add(ErrorKind::Timeout);
+        later.errors.add(ErrorKind::Overloaded);
+        later.service.record(300).unwrap();
+        later.in_flight = 1;
+        later.in_flight_max = 4;
+        first.absorb(later);
+        assert_eq!(first.ok, 5);
+        assert_eq!(first.errors.get(ErrorKind::Timeout), 2);
+        assert_eq!(first.errors.total(), 3);
+        assert_eq!(first.service.len(), 2);
+        assert_eq!((first.in_flight, first.in_flight_max), (1, 7));
+        assert_eq!(first.errors.to_string(), "2 timeout, 1 overloaded");
+    }
+
+    #[test]
+    fn latency_summary_reads_percentiles() {
+        let mut histogram = new_histogram();
+        for us in 1..=1000 {
+            histogram.record(us).unwrap();
+        }
+        let summary = LatencySummary::of(&histogram);
+        assert_eq!(summary.count, 1000);
+        assert_eq!(summary.p50, 500);
+        assert_eq!(summary.p99, 990);
+        assert_eq!(summary.max, 1000);
+        assert_eq!(
+            LatencySummary::of(&new_histogram()),
+            LatencySummary::default()
+        );
+    }
+}
+
+#[cfg(test)]
+mod health_tests {
+    use super::*;
+
+    #[test]
+    fn node_health_is_judged_from_outcomes_and_silence_says_nothing() {
+        let mut refused = ErrorCounts::default();
+        refused.add(ErrorKind::Connection);
+        let mut timed_out = ErrorCounts::default();
+        timed_out.add(ErrorKind::Timeout);
+        let none = ErrorCounts::default();
+        assert_eq!(NodeHealth::judge(5, &refused, 1), Some(NodeHealth::Up));
+        assert_eq!(NodeHealth::judge(0, &refused, 1), Some(NodeHealth::Down));
+        assert_eq!(
+            NodeHealth::judge(0, &timed_out, 0),
+            Some(NodeHealth::Unresponsive)
+        );
+        // Writes in flight all interval and none answered: a paused node.
+        assert_eq!(
+            NodeHealth::judge(0, &none, 1),
+            Some(NodeHealth::Unresponsive)
+        );
+        assert_eq!(NodeHealth::judge(0, &none, 0), None);
+    }
+}
