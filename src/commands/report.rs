@@ -11,6 +11,9 @@ pub fn run(args: &ReportArgs) -> Result<()> {
         .clone()
         .unwrap_or_else(|| report::default_out(&args.runs));
     let files = report::write_report(&args.runs, &out)?;
+    for note in &files.notes {
+        eprintln!("note: {note}");
+    }
     println!("report: {}", files.markdown.display());
     for picture in &files.pictures {
         println!("        {}", picture.display());

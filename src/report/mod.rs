@@ -62,6 +62,8 @@ pub struct ReportFiles {
     pub out: PathBuf,
     pub markdown: PathBuf,
     pub pictures: Vec<PathBuf>,
+    /// What the user should know about the inputs: a recording that was cut, and how.
+    pub notes: Vec<String>,
 }
 
 /// Where a report goes when `--out` is not given: `RUN/report` for one run, else a
@@ -80,12 +82,13 @@ pub fn default_out(runs: &[PathBuf]) -> PathBuf {
     }
 }
 
-/// Writes the report of `runs` into `out`.
+/// Writes the report of `runs` into `out`. Everything is read before anything is written, and a
+/// directory this call created is removed again when the report fails: a failed report leaves
+/// nothing behind.
 pub fn write_report(runs: &[PathBuf], out: &Path) -> Result<ReportFiles> {
     if runs.is_empty() {
         bail!("no run directory given");
     }
-    fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     if let [one] = runs
         && one.join(MATRIX).exists()
     {
@@ -95,25 +98,75 @@ pub fn write_report(runs: &[PathBuf], out: &Path) -> Result<ReportFiles> {
         .iter()
         .map(|dir| Recording::load(dir))
         .collect::<Result<Vec<_>>>()?;
+    let sweep = match &recordings[..] {
+        [one] if one.dir.join(SWEEP).exists() => {
+            let path = one.dir.join(SWEEP);
+            let text =
+                fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+            let result: crate::report::sweep::SweepResult = serde_json::from_str(&text)
+                .with_context(|| format!("reading {}", path.display()))?;
+            Some(result)
+        }
+        _ => None,
+    };
+    let fresh = FreshDir::create(out)?;
+    let files = write_run_report(&recordings, sweep.as_ref(), out)?;
+    fresh.keep();
+    Ok(files)
+}
+
+/// An output directory that is removed again unless [`FreshDir::keep`] is called, when this
+/// created it.
+struct FreshDir {
+    created: Option<PathBuf>,
+}
+
+impl FreshDir {
+    fn create(out: &Path) -> Result<FreshDir> {
+        let created = (!out.exists()).then(|| out.to_path_buf());
+        fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+        Ok(FreshDir { created })
+    }
+
+    fn keep(mut self) {
+        self.created = None;
+    }
+}
+
+impl Drop for FreshDir {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.created {
+            let _ = fs::remove_dir_all(dir);
+        }
+    }
+}
+
+fn write_run_report(
+    recordings: &[Recording],
+    sweep: Option<&crate::report::sweep::SweepResult>,
+    out: &Path,
+) -> Result<ReportFiles> {
     let mut pictures = Vec::new();
-    pictures.extend(plot::timeline(out, &recordings)?);
-    pictures.extend(plot::percentiles(out, &recordings)?);
-    let mut sweep = None;
-    if let [one] = &recordings[..]
-        && let Ok(text) = fs::read_to_string(one.dir.join(SWEEP))
-    {
-        let result: crate::report::sweep::SweepResult = serde_json::from_str(&text)
-            .with_context(|| format!("reading {}", one.dir.join(SWEEP).display()))?;
-        pictures.extend(plot::sweep(out, &result)?);
-        sweep = Some(result);
+    pictures.extend(plot::timeline(out, recordings)?);
+    pictures.extend(plot::percentiles(out, recordings)?);
+    if let Some(sweep) = sweep {
+        pictures.extend(plot::sweep(out, sweep)?);
     }
     let markdown = out.join("report.md");
-    let text = markdown_report(&recordings, out, sweep.as_ref());
+    let text = markdown_report(recordings, out, sweep);
     fs::write(&markdown, text).with_context(|| format!("writing {}", markdown.display()))?;
     Ok(ReportFiles {
         out: out.to_path_buf(),
         markdown,
         pictures,
+        notes: recordings
+            .iter()
+            .filter_map(|r| {
+                r.cut
+                    .as_ref()
+                    .map(|cut| format!("{}: {cut}", r.dir.display()))
+            })
+            .collect(),
     })
 }
 
@@ -210,6 +263,11 @@ fn markdown_report(
                 .unwrap_or_default()
         );
     }
+    for r in recordings {
+        if let Some(cut) = &r.cut {
+            let _ = writeln!(md, "\n> `{}` was cut short: {cut}.", r.name);
+        }
+    }
     md.push_str("\n## Summary\n\n");
     md.push_str(&summary_table(&summaries));
     md.push_str(
@@ -241,7 +299,7 @@ fn markdown_report(
             r.name
         );
         for e in changes {
-            let _ = writeln!(md, "| {:.1} s | {} |", e.at_s, e.text);
+            let _ = writeln!(md, "| {:.1} s | {} |", e.at_s.max(0.0), e.text);
         }
     }
     let _ = writeln!(
@@ -263,7 +321,7 @@ pub fn write_matrix_report(dir: &Path, out: &Path) -> Result<ReportFiles> {
     let json: serde_json::Value =
         serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
     let bars = matrix_bars(&json).with_context(|| format!("reading {}", path.display()))?;
-    fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let fresh = FreshDir::create(out)?;
     let pictures = plot::matrix(out, &bars)?;
     let mut md = String::from("# casstop bench --matrix\n\n");
     md.push_str(
@@ -291,10 +349,12 @@ pub fn write_matrix_report(dir: &Path, out: &Path) -> Result<ReportFiles> {
     md.push_str("\n![writes/s per strategy with p99](matrix.png)\n\n[SVG](matrix.svg)\n");
     let markdown = out.join("report.md");
     fs::write(&markdown, md).with_context(|| format!("writing {}", markdown.display()))?;
+    fresh.keep();
     Ok(ReportFiles {
         out: out.to_path_buf(),
         markdown,
         pictures,
+        notes: Vec::new(),
     })
 }
 

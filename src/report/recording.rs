@@ -28,6 +28,9 @@ pub struct Recording {
     pub response: Vec<hlog::LoggedHistogram>,
     /// Present when the run ended cleanly.
     pub summary: Option<serde_json::Value>,
+    /// What was cut, when `intervals.jsonl` and `latency.hlog` hold different numbers of
+    /// intervals (a kill, a full disk): the report then covers only the intervals both hold.
+    pub cut: Option<String>,
 }
 
 /// Reads JSON lines; a last line cut short by a kill is left out, any other bad line is an error.
@@ -60,7 +63,7 @@ impl Recording {
                 dir.display()
             );
         }
-        let intervals = read_lines(&dir.join(INTERVALS))?;
+        let mut intervals: Vec<IntervalLine> = read_lines(&dir.join(INTERVALS))?;
         let events = read_lines(&dir.join(EVENTS))?;
         let hlog_path = dir.join(HLOG);
         let logged = match fs::read(&hlog_path) {
@@ -72,7 +75,37 @@ impl Recording {
                 return Err(err).with_context(|| format!("reading {}", hlog_path.display()));
             }
         };
-        let (response, service) = logged.into_iter().partition(|h| h.response);
+        let (mut response, mut service): (Vec<_>, Vec<_>) =
+            logged.into_iter().partition(|h| h.response);
+        if intervals.is_empty() {
+            bail!(
+                "{} holds no complete interval (the run ended before its first, or the file was \
+                 cut): nothing to report",
+                dir.join(INTERVALS).display()
+            );
+        }
+        // Writes come from the intervals, latency from the histograms: both must cover the
+        // same intervals, or the numbers disagree silently.
+        let cut = (intervals.len() != service.len()).then(|| {
+            let both = intervals.len().min(service.len());
+            let note = format!(
+                "{INTERVALS} holds {} intervals and {HLOG} {}: the report covers the first {both}",
+                intervals.len(),
+                service.len()
+            );
+            intervals.truncate(both);
+            service.truncate(both);
+            if !response.is_empty() {
+                response.truncate(both);
+            }
+            note
+        });
+        if intervals.is_empty() {
+            bail!(
+                "{} holds no histogram (it is missing or was cut): nothing to report",
+                hlog_path.display()
+            );
+        }
         let meta = fs::read_to_string(dir.join(META))
             .ok()
             .and_then(|text| serde_json::from_str(&text).ok());
@@ -94,6 +127,7 @@ impl Recording {
             service,
             response,
             summary,
+            cut,
         })
     }
 
