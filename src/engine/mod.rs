@@ -56,6 +56,15 @@ pub enum Command {
     Stop,
 }
 
+/// What [`Engine::change`] did with a valid change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Changed {
+    /// The knob took the value; the change is an event.
+    Applied,
+    /// The knob had that value already: nothing happened, nothing is logged.
+    AlreadySo,
+}
+
 /// Facts about the run fixed at start.
 #[derive(Clone, Debug)]
 pub struct EngineInfo {
@@ -166,7 +175,7 @@ impl Engine {
     /// Makes a knob change, or refuses it with one line naming the knob and its range. Checked
     /// by [`Knobs::apply`] against the knobs in force (the one check), then in force for the
     /// workers' next step; never waits for the engine.
-    pub fn change(&self, change: KnobChange) -> Result<(), String> {
+    pub fn change(&self, change: KnobChange) -> Result<Changed, String> {
         if self.commands.is_closed() {
             return Err("the run has ended".into());
         }
@@ -174,11 +183,16 @@ impl Engine {
         let mut outcome = Err(String::new());
         self.knobs
             .send_if_modified(|state| match state.knobs.apply(&change) {
+                // Already so (`+` at the cap, the same `:depth` twice): nothing to log or wake.
+                Ok(next) if next == state.knobs => {
+                    outcome = Ok(None);
+                    false
+                }
                 Ok(next) => {
                     state.knobs = next;
                     state.version += 1;
                     state.changed_at = at;
-                    outcome = Ok((state.knobs.clone(), state.version));
+                    outcome = Ok(Some((state.knobs.clone(), state.version)));
                     true
                 }
                 Err(message) => {
@@ -186,7 +200,9 @@ impl Engine {
                     false
                 }
             });
-        let (knobs, version) = outcome?;
+        let Some((knobs, version)) = outcome? else {
+            return Ok(Changed::AlreadySo);
+        };
         // The controller only reports it and grows the workers; a closed channel means the run
         // ended in between, when nothing reads the knobs any more.
         let _ = self.commands.send(Command::Changed {
@@ -195,7 +211,7 @@ impl Engine {
             version,
             at,
         });
-        Ok(())
+        Ok(Changed::Applied)
     }
 
     /// The latest snapshot; cheap, never waits for the engine.

@@ -13,7 +13,7 @@ use super::app::{Action, App, HopView, Severity};
 use super::input::{Input, Inputs};
 use super::screen::Screen;
 use crate::config::Settings;
-use crate::engine::Engine;
+use crate::engine::{Changed, Engine};
 use crate::hop::process::HopRoute;
 use crate::metrics::Snapshot;
 use crate::profiler::{self, CaptureRequest, ProfileSummary, Profiler};
@@ -154,11 +154,14 @@ impl<'a> Session<'a> {
     pub fn apply(&mut self, action: Action) {
         match action {
             Action::Change(change) => {
-                self.app.message = self
-                    .engine
-                    .change(change)
-                    .err()
-                    .map(|message| (message, Severity::Error));
+                self.app.message = match self.engine.change(change) {
+                    Ok(Changed::Applied) => None,
+                    Ok(Changed::AlreadySo) => Some((
+                        format!("{} is {} already", change.knob.name, change.value),
+                        Severity::Info,
+                    )),
+                    Err(message) => Some((message, Severity::Error)),
+                };
             }
             Action::SetRtt(rtt) => self.set_rtt(rtt),
             Action::Profile => self.start_profile(),
