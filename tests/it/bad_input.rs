@@ -2,7 +2,7 @@
 //! culprit, and a non-zero exit — 2 for a usage or configuration mistake, 1 for a failure of the
 //! world (nothing listens, no JDK). The table in README.md ("When something is wrong") lists them.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -136,6 +136,7 @@ fn which(program: &str) -> Option<std::path::PathBuf> {
 
 #[test]
 fn config_file_mistakes_exit_2_naming_the_file_and_line() {
+    let _load = crate::common::loading();
     let dir = tempfile::tempdir().unwrap();
     let typo = write(
         dir.path(),
@@ -178,6 +179,7 @@ fn config_file_mistakes_exit_2_naming_the_file_and_line() {
 
 #[test]
 fn usage_mistakes_exit_2_naming_the_culprit() {
+    let _load = crate::common::loading();
     let cases = [
         Case::new(
             "depth 0",
@@ -264,6 +266,7 @@ fn usage_mistakes_exit_2_naming_the_culprit() {
 
 #[test]
 fn unreachable_wrong_and_foreign_endpoints_fail_naming_the_address() {
+    let _load = crate::common::loading();
     let silent = TcpListener::bind("127.0.0.1:0").unwrap();
     let silent_address = silent.local_addr().unwrap().to_string();
     let closed = format!("127.0.0.1:{}", free_port());
@@ -308,6 +311,7 @@ fn unreachable_wrong_and_foreign_endpoints_fail_naming_the_address() {
 
 #[test]
 fn replication_factor_above_the_node_count_is_refused_before_writing() {
+    let _load = crate::common::loading();
     common::node_pid();
     Case::new(
         "replication factor above the node count",
@@ -322,6 +326,7 @@ fn replication_factor_above_the_node_count_is_refused_before_writing() {
 
 #[test]
 fn local_up_without_jdk_or_maven_or_with_its_port_taken_says_what_is_missing() {
+    let _load = crate::common::loading();
     let dir = tempfile::tempdir().unwrap();
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let taken_port = taken.local_addr().unwrap().port().to_string();
@@ -378,6 +383,7 @@ fn local_up_without_jdk_or_maven_or_with_its_port_taken_says_what_is_missing() {
 
 #[test]
 fn the_interactive_session_refuses_a_terminal_too_small_to_draw() {
+    let _load = crate::common::loading();
     let socket = format!("casstop-test-small-{}", std::process::id());
     let command = format!(
         "{} tui; echo CASSTOP_EXIT=$?; sleep 30",
@@ -412,6 +418,7 @@ fn the_interactive_session_refuses_a_terminal_too_small_to_draw() {
 
 #[test]
 fn a_run_directory_that_cannot_be_made_is_refused_before_running() {
+    let _load = crate::common::loading();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("a-file");
     std::fs::write(&file, "not a directory").unwrap();
@@ -431,6 +438,7 @@ fn a_run_directory_that_cannot_be_made_is_refused_before_running() {
 /// recording is, and what was recorded until then reads back.
 #[test]
 fn a_full_disk_while_recording_stops_the_run_and_keeps_the_recording() {
+    let _load = crate::common::loading();
     common::node_pid();
     let dir = tempfile::tempdir().unwrap();
     let mount = dir.path().join("tiny");

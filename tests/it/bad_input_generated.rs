@@ -41,6 +41,7 @@ proptest! {
 
     #[test]
     fn flags_parse_or_are_refused_in_one_line(def in knob(), text in value()) {
+        let _load = crate::common::loading();
         let flag = def.flag();
         // `--flag=value`: a value that starts with `-` is still the flag's.
         let arg = format!("{flag}={text}");
@@ -62,6 +63,7 @@ proptest! {
 
     #[test]
     fn environment_values_load_or_are_refused_naming_the_variable(def in knob(), text in value()) {
+        let _load = crate::common::loading();
         let env = vec![(def.env_var(), text.clone())];
         match config::load(None, &env, &[]) {
             Ok(loaded) => prop_assert!(loaded.settings.knobs.validate().is_ok()),
@@ -75,6 +77,7 @@ proptest! {
 
     #[test]
     fn config_values_load_or_are_refused_naming_key_and_line(def in knob(), text in value()) {
+        let _load = crate::common::loading();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.toml");
         // As a string and as a bare TOML value (which may not be TOML at all).
@@ -90,6 +93,7 @@ proptest! {
 
     #[test]
     fn commands_change_within_range_or_change_nothing(line in "[a-z_ ]{0,20}", text in value()) {
+        let _load = crate::common::loading();
         let knobs = Knobs::default();
         for typed in [line.clone(), format!("{} {text}", line.trim())] {
             match parse_command(&typed) {

@@ -1,6 +1,6 @@
 //! The real binary, as a user runs it: help and bench JSON. Bad input is in bad_input.rs.
 
-mod common;
+use crate::common;
 
 use std::process::{Command, Output};
 
@@ -18,6 +18,7 @@ fn stderr(output: &Output) -> String {
 
 #[test]
 fn every_command_explains_itself() {
+    let _load = crate::common::loading();
     let top = casstop(&["--help"]);
     assert!(top.status.success());
     let text = String::from_utf8_lossy(&top.stdout);
@@ -46,6 +47,7 @@ fn every_command_explains_itself() {
 
 #[test]
 fn bench_writes_json_with_every_field_and_the_table_holds_ok_rows() {
+    let _load = crate::common::loading();
     common::node_pid();
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("run.json");

@@ -1,7 +1,7 @@
 //! The engine against the real local node: exact row counts, bounds on in flight, live switching,
 //! pacing and coordinated-omission correction.
 
-mod common;
+use crate::common;
 
 use casstop::knobs;
 use std::time::Duration;
@@ -93,6 +93,12 @@ fn switching_strategy_depth_and_workers_live_loses_and_doubles_nothing() {
     assert!(
         engine.change(KnobChange::new(&knobs::DEPTH, 0)).is_err(),
         "a bad value is refused"
+    );
+    // `+` at the cap asks for the depth in force: nothing happens, no event.
+    let depth = engine.knobs().depth;
+    assert_eq!(
+        engine.change(KnobChange::new(&knobs::DEPTH, depth)),
+        Ok(casstop::engine::Changed::AlreadySo)
     );
     let totals = engine.stop().expect("run ends");
     let t = &totals.totals;

@@ -6,7 +6,7 @@
 //! These faults would disturb every other test, so they run against a node of their own (own
 //! data directory and ports), started and stopped here through the same code as `casstop local up`.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -123,6 +123,7 @@ fn fresh_table(settings: &Settings) {
 /// One test for both faults: they share a node that takes half a minute to boot.
 #[test]
 fn a_killed_node_and_a_paused_node_are_survived_and_counted_honestly() {
+    let _load = crate::common::loading();
     let settings = fault_settings("killed");
     let _guard = NodeGuard(settings.clone());
     let pid = up(&settings);

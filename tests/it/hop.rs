@@ -1,7 +1,7 @@
 //! The latency hop in front of the real local node: each test runs its own hop on a free port, so
 //! it disturbs no one using the node or the default hop port.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -63,6 +63,7 @@ fn run(settings: &Settings) -> RunTotals {
 
 #[test]
 fn sync_at_2ms_rtt_pays_the_round_trip_loses_nothing_and_carries_1mib_rows() {
+    let _load = crate::common::loading();
     let _serial = serial();
     let rtt = Duration::from_millis(2);
     let mut direct = common::settings("hop_sync_direct");
@@ -164,6 +165,7 @@ fn sync_at_2ms_rtt_pays_the_round_trip_loses_nothing_and_carries_1mib_rows() {
 
 #[test]
 fn changing_the_rtt_mid_run_takes_effect_without_dropping_connections_or_writes() {
+    let _load = crate::common::loading();
     let _serial = serial();
     let hop = start_hop(Duration::from_millis(1));
     let mut settings = through(common::settings("hop_live_rtt"), &hop);
@@ -234,6 +236,7 @@ fn free_port() -> u16 {
 
 #[test]
 fn bench_matrix_across_rtts_runs_the_hop_process_and_records_each_rtt() {
+    let _load = crate::common::loading();
     let _serial = serial();
     common::node_pid();
     // The hop's files go to a directory of the test's own and it listens on a free port, so a
@@ -304,6 +307,7 @@ fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
 
 #[test]
 fn a_hop_started_for_one_run_ends_when_the_run_is_killed() {
+    let _load = crate::common::loading();
     let _serial = serial();
     common::node_pid();
     let dir = tempfile::tempdir().unwrap();
@@ -341,6 +345,7 @@ fn a_hop_started_for_one_run_ends_when_the_run_is_killed() {
 
 #[test]
 fn local_status_shows_a_running_hop_and_down_hop_stops_only_it() {
+    let _load = crate::common::loading();
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("logs")).unwrap();
     let port = free_port();
@@ -412,6 +417,7 @@ fn local_status_shows_a_running_hop_and_down_hop_stops_only_it() {
 /// file, and `local down --hop` stops it.
 #[test]
 fn a_corrupt_hop_pid_file_does_not_disown_the_hop() {
+    let _load = crate::common::loading();
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("logs")).unwrap();
     let port = free_port();

@@ -3,7 +3,7 @@
 //! under that name in `bench --json` and `intervals.jsonl`; an out-of-range value refused with one
 //! line that names the knob and its range. A new knob is covered without a line here.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 use std::time::Duration;
@@ -60,6 +60,7 @@ fn load_file(text: &str) -> Result<config::Loaded, config::ConfigError> {
 
 #[test]
 fn every_knob_is_set_the_same_way_from_config_env_flag_and_command() {
+    let _load = crate::common::loading();
     for def in knobs::ALL {
         let value = other_value(def);
         let text = value.to_string();
@@ -103,6 +104,7 @@ fn every_knob_is_set_the_same_way_from_config_env_flag_and_command() {
 
 #[test]
 fn every_knob_is_in_help_and_every_live_one_on_the_header_and_the_command_line() {
+    let _load = crate::common::loading();
     let help = Cli::command()
         .find_subcommand_mut("bench")
         .unwrap()
@@ -146,6 +148,7 @@ fn every_knob_is_in_help_and_every_live_one_on_the_header_and_the_command_line()
 
 #[test]
 fn every_out_of_range_value_is_refused_in_one_line_naming_knob_and_range() {
+    let _load = crate::common::loading();
     for def in knobs::ALL {
         let Some(text) = out_of_range(def) else {
             continue;

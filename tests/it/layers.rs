@@ -93,8 +93,8 @@ fn every_module_imports_only_from_the_layers_below_it() {
         if top == "lib" || top == "main" {
             continue;
         }
-        let own =
-            layer_of(&top).unwrap_or_else(|| panic!("src/{top} has no layer in tests/layers.rs"));
+        let own = layer_of(&top)
+            .unwrap_or_else(|| panic!("src/{top} has no layer in tests/it/layers.rs"));
         for name in imported(&code(file)) {
             if name == top {
                 continue;

@@ -1,11 +1,12 @@
 //! The local node comes up through `casstop local up`'s own code path and takes real writes.
 
-mod common;
+use crate::common;
 
 use casstop::local::LocalNode;
 
 #[test]
 fn local_node_takes_a_write_and_reads_it_back() {
+    let _load = crate::common::loading();
     let settings = common::settings("roundtrip");
     common::fresh_table(&settings);
     let cluster = settings.cluster.clone();
@@ -36,6 +37,7 @@ fn local_node_takes_a_write_and_reads_it_back() {
 
 #[test]
 fn up_twice_is_harmless_and_status_sees_the_node() {
+    let _load = crate::common::loading();
     let pid = common::node_pid();
     let settings = casstop::config::Settings::default();
     let node = LocalNode::new(&settings.local);
@@ -156,6 +158,7 @@ mod own_node {
 /// and repairs the file, `down` stops it, and a process that is not the node is never signalled.
 #[test]
 fn a_corrupt_or_stale_pid_file_does_not_disown_the_node() {
+    let _load = crate::common::loading();
     let _serial = own_node::serial();
     let settings = own_node::settings();
     let _guard = own_node::Guard(settings.clone());
@@ -205,6 +208,7 @@ fn a_corrupt_or_stale_pid_file_does_not_disown_the_node() {
 /// for a moment; `up` waits for them instead of taking the node for a stranger's process.
 #[test]
 fn up_right_after_a_kill_9_brings_the_node_back() {
+    let _load = crate::common::loading();
     let _serial = own_node::serial();
     let settings = own_node::settings();
     let _guard = own_node::Guard(settings.clone());

@@ -1,7 +1,7 @@
 //! CPU profiles and the verdict against the real node: a CPU-bound run is called CPU-bound and its
 //! samples are in application work; a sync run is I/O-bound; the files are what they claim.
 
-mod common;
+use crate::common;
 
 use std::sync::Mutex;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! and writes its plot; a `casstop bench` killed with SIGKILL mid-run leaves a readable partial
 //! recording.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -240,6 +240,7 @@ fn a_full_disk_stops_the_recording_once_but_not_the_load() {
 
 #[test]
 fn sweep_usage_errors_exit_2_naming_the_flag() {
+    let _load = crate::common::loading();
     for (args, expect) in [
         (
             vec!["--depth", "1,x"],

@@ -48,9 +48,15 @@ struct Expected {
 
 impl Expected {
     fn of(dir: &Path) -> Expected {
+        Expected::of_first(dir, usize::MAX)
+    }
+
+    /// The numbers of the first `n` intervals (and histograms) only.
+    fn of_first(dir: &Path, n: usize) -> Expected {
         let lines: Vec<serde_json::Value> = std::fs::read_to_string(dir.join("intervals.jsonl"))
             .unwrap()
             .lines()
+            .take(n)
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();
         let ok = lines.iter().map(|l| l["ok"].as_u64().unwrap()).sum();
@@ -65,7 +71,7 @@ impl Expected {
             let LogEntry::Interval(logged) = entry.unwrap() else {
                 continue;
             };
-            if logged.tag().is_some() {
+            if logged.tag().is_some() || histogram_counts.len() == n {
                 continue;
             }
             let decoded = casstop::report::hlog::base64_decode(logged.encoded_histogram()).unwrap();
@@ -115,6 +121,7 @@ fn svg_text(path: &Path) -> String {
 
 #[test]
 fn hlog_counts_match_the_intervals_in_both_fixtures() {
+    let _load = crate::common::loading();
     for name in ["sweep-callbacks", "bench-pipeline"] {
         let expected = Expected::of(&fixture(name));
         assert_eq!(
@@ -127,6 +134,7 @@ fn hlog_counts_match_the_intervals_in_both_fixtures() {
 
 #[test]
 fn one_run_report_has_its_series_labels_sizes_and_numbers() {
+    let _load = crate::common::loading();
     let run = fixture("sweep-callbacks");
     let out = tempfile::tempdir().unwrap();
     casstop_report(&[&run], out.path());
@@ -201,6 +209,7 @@ fn one_run_report_has_its_series_labels_sizes_and_numbers() {
 
 #[test]
 fn compare_of_two_fixtures_shows_ratios_to_the_first() {
+    let _load = crate::common::loading();
     let base = fixture("bench-pipeline");
     let other = fixture("sweep-callbacks");
     let out = tempfile::tempdir().unwrap();
@@ -243,6 +252,7 @@ fn compare_of_two_fixtures_shows_ratios_to_the_first() {
 
 #[test]
 fn a_matrix_report_draws_one_bar_per_strategy_with_its_p99_and_groups_by_rtt() {
+    let _load = crate::common::loading();
     let dir = tempfile::tempdir().unwrap();
     let results: Vec<serde_json::Value> = ["sync", "batches", "pipeline", "throttle", "callbacks"]
         .iter()
@@ -283,6 +293,7 @@ fn a_matrix_report_draws_one_bar_per_strategy_with_its_p99_and_groups_by_rtt() {
 
 #[test]
 fn report_of_something_that_is_not_a_run_says_so() {
+    let _load = crate::common::loading();
     let dir = tempfile::tempdir().unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_casstop"))
         .args(["report"])
@@ -292,4 +303,110 @@ fn report_of_something_that_is_not_a_run_says_so() {
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("not a casstop run directory"), "{stderr}");
+}
+
+/// A copy of a fixture in a temporary directory, to be cut or emptied.
+fn copy_of(name: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(fixture(name)).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+    }
+    dir
+}
+
+fn report_of(run: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_casstop"))
+        .arg("report")
+        .arg(run)
+        .env_remove("CASSTOP_CONFIG")
+        .output()
+        .expect("casstop runs")
+}
+
+#[test]
+fn a_cut_recording_is_reported_on_the_intervals_both_files_hold_and_says_so() {
+    let _load = crate::common::loading();
+    let run = copy_of("bench-pipeline");
+    let intervals = run.path().join("intervals.jsonl");
+    let text = std::fs::read_to_string(&intervals).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.len() > 3, "the fixture has intervals to cut");
+    // Two whole lines and half of the third, as a kill leaves it.
+    let cut = format!(
+        "{}\n{}\n{}",
+        lines[0],
+        lines[1],
+        &lines[2][..lines[2].len() / 2]
+    );
+    std::fs::write(&intervals, cut).unwrap();
+
+    let output = report_of(run.path());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let histograms = Expected::of(&fixture("bench-pipeline"))
+        .histogram_counts
+        .len();
+    assert!(
+        stderr.contains(&format!(
+            "intervals.jsonl holds 2 intervals and latency.hlog {histograms}: the report covers the first 2"
+        )),
+        "{stderr}"
+    );
+    let md = std::fs::read_to_string(run.path().join("report/report.md")).unwrap();
+    assert!(md.contains("was cut short"), "{md}");
+    let e = Expected::of_first(run.path(), 2);
+    assert_eq!(e.histogram_counts.len(), 2);
+    let row = md
+        .lines()
+        .find(|l| {
+            l.starts_with(&format!(
+                "| {} ",
+                run.path().file_name().unwrap().to_string_lossy()
+            ))
+        })
+        .unwrap_or_else(|| panic!("no summary row:\n{md}"));
+    let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+    // Writes, duration and latency all from the same two intervals.
+    assert_eq!(cells[3], format!("{:.1} s", e.duration_s));
+    assert_eq!(cells[4], e.ok.to_string());
+    let micros = |q: f64| Micros(e.service.value_at_quantile(q) as f64).to_string();
+    assert_eq!(cells[7], micros(0.5));
+    assert_eq!(cells[9], micros(0.99));
+    assert_eq!(
+        e.service.len(),
+        e.ok,
+        "histograms count the writes the intervals count"
+    );
+}
+
+#[test]
+fn a_report_that_fails_says_what_is_missing_and_creates_nothing() {
+    let _load = crate::common::loading();
+    let empty = copy_of("bench-pipeline");
+    std::fs::write(empty.path().join("intervals.jsonl"), "").unwrap();
+    let cut_hlog = copy_of("bench-pipeline");
+    let hlog = std::fs::read_to_string(cut_hlog.path().join("latency.hlog")).unwrap();
+    let header: String = hlog
+        .lines()
+        .filter(|l| l.starts_with(['#', '"']))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(cut_hlog.path().join("latency.hlog"), header).unwrap();
+    let not_a_run = tempfile::tempdir().unwrap();
+    for (run, says) in [
+        (empty.path(), "holds no complete interval"),
+        (cut_hlog.path(), "latency.hlog holds no histogram"),
+        (not_a_run.path(), "not a casstop run directory"),
+    ] {
+        let output = report_of(run);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{}: {stderr}", run.display());
+        assert!(stderr.contains(says), "{}: {stderr}", run.display());
+        assert!(
+            !run.join("report").exists(),
+            "{}: report/ was created",
+            run.display()
+        );
+    }
 }

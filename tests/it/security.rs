@@ -3,7 +3,7 @@
 //! its own ports and data directory, driven by the real binary. Each refusal is one line naming
 //! the culprit, exit code 2.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -176,6 +176,7 @@ fn as_refs<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)
 
 #[test]
 fn right_credentials_over_tls_write_rows_and_the_password_shows_nowhere() {
+    let _load = crate::common::loading();
     let (node, _finish) = secure_node();
     let state = tempfile::tempdir().unwrap();
     let json = state.path().join("run.json");
@@ -253,6 +254,7 @@ fn right_credentials_over_tls_write_rows_and_the_password_shows_nowhere() {
 
 #[test]
 fn a_client_of_casstops_own_node_that_sets_nothing_connects_the_way_it_was_started() {
+    let _load = crate::common::loading();
     // The same node, known as casstop's local node: no TLS and no login are set, and the run
     // still writes, over TLS with the node's CA and as its default superuser, saying so once.
     let (node, _finish) = secure_node();
@@ -294,6 +296,7 @@ fn a_client_of_casstops_own_node_that_sets_nothing_connects_the_way_it_was_start
 
 #[test]
 fn wrong_password_is_refused_naming_the_user() {
+    let _load = crate::common::loading();
     let (node, _finish) = secure_node();
     let state = tempfile::tempdir().unwrap();
     let mut env = tls_env(node);
@@ -319,6 +322,7 @@ fn wrong_password_is_refused_naming_the_user() {
 
 #[test]
 fn no_credentials_against_an_auth_node_says_what_to_set() {
+    let _load = crate::common::loading();
     let (node, _finish) = secure_node();
     let state = tempfile::tempdir().unwrap();
     let env = tls_env(node);
@@ -340,6 +344,7 @@ fn no_credentials_against_an_auth_node_says_what_to_set() {
 
 #[test]
 fn plain_client_is_told_the_node_requires_tls() {
+    let _load = crate::common::loading();
     let (node, _finish) = secure_node();
     let state = tempfile::tempdir().unwrap();
     let env = [
@@ -359,6 +364,7 @@ fn plain_client_is_told_the_node_requires_tls() {
 
 #[test]
 fn certificate_from_another_ca_is_not_trusted() {
+    let _load = crate::common::loading();
     let (node, _finish) = secure_node();
     let state = tempfile::tempdir().unwrap();
     // A certificate that did not sign the node's: the client certificate itself.
@@ -387,6 +393,7 @@ fn certificate_from_another_ca_is_not_trusted() {
 
 #[test]
 fn node_data_and_generated_keys_are_owner_only() {
+    let _load = crate::common::loading();
     let (node, _finish) = secure_node();
     let mode = |path: &Path| {
         std::fs::metadata(path)
@@ -407,6 +414,7 @@ fn node_data_and_generated_keys_are_owner_only() {
 
 #[test]
 fn up_with_other_options_while_it_runs_is_refused() {
+    let _load = crate::common::loading();
     let (node, _finish) = secure_node();
     let local = LocalSettings {
         tls: false,
@@ -433,6 +441,7 @@ fn up_with_other_options_while_it_runs_is_refused() {
 /// TLS handshake (not reconfigured).
 #[test]
 fn tls_client_against_a_plain_node_is_told_it_does_not_speak_tls() {
+    let _load = crate::common::loading();
     common::node_pid();
     let state = tempfile::tempdir().unwrap();
     let certificates = casstop::tls::LocalCertificates::new(state.path());
@@ -467,6 +476,7 @@ fn tls_client_against_a_plain_node_is_told_it_does_not_speak_tls() {
 
 #[test]
 fn unreadable_tls_files_are_config_errors_naming_key_and_file() {
+    let _load = crate::common::loading();
     let state = tempfile::tempdir().unwrap();
     let output = casstop(
         &["bench", "--duration", "1s"],

@@ -3,7 +3,7 @@
 //! is in the table). A second signal leaving at once needs writes that do not drain: it is
 //! tested against a paused node in faults.rs.
 
-mod common;
+use crate::common;
 
 use std::io::Read;
 use std::process::{Child, Command, Stdio};
@@ -67,6 +67,7 @@ fn finish(mut child: Child) -> (Option<i32>, String, String, Duration) {
 
 #[test]
 fn sigint_and_sigterm_drain_and_print_the_summary() {
+    let _load = crate::common::loading();
     for (table, sig) in [
         ("stop_sigint", libc::SIGINT),
         ("stop_sigterm", libc::SIGTERM),
@@ -109,6 +110,7 @@ fn sigint_and_sigterm_drain_and_print_the_summary() {
 
 #[test]
 fn sigint_ends_a_sweep_with_the_steps_measured_so_far_written_and_plotted() {
+    let _load = crate::common::loading();
     let settings = common::settings("stop_sweep");
     common::fresh_table(&settings);
     let out = tempfile::tempdir().unwrap();
