@@ -11,7 +11,6 @@ use crate::config::Settings;
 use crate::error::UsageError;
 use crate::hop::process::HopRoute;
 use crate::knobs::Strategy;
-use crate::metrics::ErrorKind;
 use crate::record::{self, Recorder};
 use crate::run::{self, BenchResult, RunControl};
 use crate::{cluster, hop, report, target};
@@ -106,7 +105,15 @@ impl Bench<'_> {
             recorder.map(Recorder::feed),
         )?;
         if let (Some(hop), Some(before)) = (self.hop, before) {
-            result.note_hop(&before, &hop.state()?);
+            // A hop that died mid-run failed the writes it carried (they are counted); the
+            // summary is still the run's, without the hop's share.
+            match hop.state() {
+                Ok(after) => result.note_hop(&before, &after),
+                Err(err) => result.warnings.push(format!(
+                    "the latency hop stopped answering during the run ({err:#}): the writes it \
+                     carried failed as connection errors, and its share of the run is unknown"
+                )),
+            }
         }
         Ok(result)
     }
@@ -133,7 +140,10 @@ impl Bench<'_> {
             }
             println!("{}", outcome.describe());
         }
-        nothing_written(&result)
+        match result.failure() {
+            Some(why) => bail!(why),
+            None => Ok(()),
+        }
     }
 
     fn matrix(&self, settings: &Settings) -> Result<()> {
@@ -154,8 +164,16 @@ impl Bench<'_> {
         };
         let mut results = Vec::new();
         let mut failures = Vec::new();
+        let mut cut: Option<anyhow::Error> = None;
         for rtt in rtts {
-            let label = self.set_rtt(rtt)?;
+            // A hop that died ends the matrix with the runs measured so far, all written.
+            let label = match self.set_rtt(rtt) {
+                Ok(label) => label,
+                Err(err) => {
+                    cut = Some(err);
+                    break;
+                }
+            };
             let mut table = Vec::new();
             for strategy in Strategy::ALL {
                 if control.stop_requested() {
@@ -205,7 +223,24 @@ impl Bench<'_> {
                 );
             }
         }
-        Ok(())
+        if let Some(err) = cut {
+            return Err(err.context(format!(
+                "the matrix ends after {} of its runs, all of them written",
+                results.len()
+            )));
+        }
+        match results
+            .iter()
+            .find_map(|r| r.failure().map(|why| (r.knobs.strategy, r.rtt_ms, why)))
+        {
+            Some((strategy, rtt_ms, why)) => bail!(
+                "the {strategy} run{}: {why}",
+                rtt_ms
+                    .map(|ms| format!(" at rtt {ms} ms"))
+                    .unwrap_or_default()
+            ),
+            None => Ok(()),
+        }
     }
 
     /// Puts the hop at `rtt` for the next runs of the matrix; their label.
@@ -219,26 +254,4 @@ impl Bench<'_> {
             _ => "direct (no hop)".into(),
         })
     }
-}
-
-/// A run in which not one write succeeded did not measure anything: exit 1, saying why.
-fn nothing_written(result: &BenchResult) -> Result<()> {
-    if result.ok > 0 || result.issued == 0 {
-        return Ok(());
-    }
-    let kinds: Vec<String> = ErrorKind::ALL
-        .into_iter()
-        .map(|kind| (kind.name(), result.errors.get(kind)))
-        .filter(|(_, count)| *count > 0)
-        .map(|(kind, count)| format!("{count} {kind}"))
-        .collect();
-    bail!(
-        "not one of the {} writes succeeded ({}); the node's reason is in the event log above and in events.jsonl",
-        result.issued,
-        if kinds.is_empty() {
-            "none answered".to_string()
-        } else {
-            kinds.join(", ")
-        }
-    )
 }

@@ -39,7 +39,10 @@ pub fn run(args: &SweepArgs, settings: Settings, runtime: tokio::runtime::Runtim
         }
         None => println!("not recorded (output.record = false)"),
     }
-    Ok(())
+    match result.failure {
+        Some(why) => anyhow::bail!(why),
+        None => Ok(()),
+    }
 }
 
 /// What to sweep: one steppable knob of the registry over rising values.
@@ -186,6 +189,9 @@ pub fn sweep(
     let info = engine.info.clone();
     let totals = engine.stop()?;
     let summary = BenchResult::new(&totals, &info);
+    for warning in &summary.warnings {
+        eprintln!("warning: {warning}");
+    }
     let outcome = recorder.finish(Some(&summary));
     if let Some(failure) = &outcome.failure {
         anyhow::bail!(
@@ -193,7 +199,8 @@ pub fn sweep(
             outcome.dir.display()
         );
     }
-    let result = measure(settings, plan, &outcome, measured)?;
+    let mut result = measure(settings, plan, &outcome, measured)?;
+    result.failure = summary.failure();
     if let Some(dir) = scratch {
         let _ = std::fs::remove_dir_all(dir);
         return Ok((result, None));
@@ -278,6 +285,7 @@ fn measure(
         step_s: settings.sweep.step.as_secs_f64(),
         knee: knee(&points, settings.sweep.knee_gain),
         steps,
+        failure: None,
     })
 }
 

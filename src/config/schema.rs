@@ -174,6 +174,15 @@ pub enum CommitlogSync {
 }
 
 impl CommitlogSync {
+    /// How far back a crash may reach into acknowledged writes: the sync period under
+    /// `periodic`, nothing under `group` and `batch`.
+    pub fn unsynced_window(self) -> Option<Duration> {
+        match self {
+            CommitlogSync::Periodic => Some(Duration::from_secs(10)),
+            CommitlogSync::Group | CommitlogSync::Batch => None,
+        }
+    }
+
     /// The cassandra.yaml lines.
     pub fn yaml(self) -> &'static str {
         match self {

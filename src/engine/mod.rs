@@ -75,6 +75,9 @@ pub struct EngineInfo {
     pub interval: Duration,
     pub cpu_rounds_per_us: f64,
     pub run_nonce: u16,
+    /// When the load goes to the local node and its commit log syncs periodically: how far back
+    /// a crash of the node may lose acknowledged writes.
+    pub unsynced_window: Option<Duration>,
 }
 
 #[cfg(test)]
@@ -89,6 +92,7 @@ impl EngineInfo {
             interval: Duration::from_secs(1),
             cpu_rounds_per_us: 100.0,
             run_nonce: 1,
+            unsynced_window: None,
         }
     }
 }
@@ -427,6 +431,7 @@ async fn setup(
         interval: settings.knobs.interval,
         cpu_rounds_per_us: rounds_per_us,
         run_nonce,
+        unsynced_window: node_pid.and(settings.local.commitlog_sync.unsynced_window()),
     };
     Ok((
         shared,

@@ -248,6 +248,12 @@ registry! {
         steppable: false,
         help: "requests to issue over all workers, then stop (0 = no limit)",
     }
+    max_error_percent: u32 = MAX_ERROR_PERCENT {
+        section: "load", aliases: &[], value_name: "PERCENT",
+        range: Range::Count { min: 0, max: 100 }, live: false, steppable: false,
+        help: "a bench or sweep whose failed requests are more than this share of those issued \
+               exits 1 after its summary (100 = never)",
+    }
 }
 
 /// Durations in config, recordings and JSON as `parse_duration` reads them: `"500ms"`.
@@ -335,6 +341,7 @@ impl Knobs {
             interval: Duration::from_secs(1),
             duration: Duration::ZERO,
             ops: 0,
+            max_error_percent: 100,
         }
     }
 

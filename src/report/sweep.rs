@@ -34,6 +34,9 @@ pub struct SweepResult {
     pub steps: Vec<SweepStep>,
     /// Index into `steps` of the knee, if the swept range holds one.
     pub knee: Option<usize>,
+    /// Why the sweep failed as a measurement (no write succeeded, too many errors), if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
 }
 
 impl SweepResult {

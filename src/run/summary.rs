@@ -13,7 +13,7 @@ use crate::hop::control::HopState;
 use crate::knobs::{Knobs, Strategy};
 use crate::metrics::aggregate::RunTotals;
 use crate::metrics::verdict::{Verdict, VerdictKind};
-use crate::metrics::{ErrorCounts, IntervalStats, LatencySummary};
+use crate::metrics::{ErrorCounts, ErrorKind, IntervalStats, LatencySummary, NodeHealth};
 use crate::profiler::ProfileSummary;
 use crate::units::{Bytes, Micros, PerSecond};
 
@@ -60,6 +60,9 @@ pub struct BenchResult {
     pub rtt_ms: Option<f64>,
     /// What the latency hop spent on this run, when it went through one.
     pub hop: Option<HopUsage>,
+    /// What went wrong around the run without stopping it, one line each: the hop stopped
+    /// answering, the node died with acknowledged writes not yet synced.
+    pub warnings: Vec<String>,
 }
 
 /// The latency hop's share of one run: its own thread's CPU, so its cost can be told apart.
@@ -122,6 +125,42 @@ fn mean(values: impl Iterator<Item = f64>) -> Option<f64> {
 }
 
 impl BenchResult {
+    /// Why a run failed as a measurement, if it did: not one write succeeded (it measured
+    /// nothing), or more requests failed than `max_error_percent` (it measured failures). The
+    /// commands exit 1 with it, after the summary.
+    pub fn failure(&self) -> Option<String> {
+        if self.issued == 0 {
+            return None;
+        }
+        let kinds: Vec<String> = ErrorKind::ALL
+            .into_iter()
+            .map(|kind| (kind.name(), self.errors.get(kind)))
+            .filter(|(_, count)| *count > 0)
+            .map(|(kind, count)| format!("{count} {kind}"))
+            .collect();
+        let kinds = if kinds.is_empty() {
+            "none answered".to_string()
+        } else {
+            kinds.join(", ")
+        };
+        if self.ok == 0 {
+            return Some(format!(
+                "not one of the {} writes succeeded ({kinds}); the node's reason is in the event log above and in events.jsonl",
+                self.issued
+            ));
+        }
+        let failed = 100.0 * self.errors_total as f64 / self.issued as f64;
+        let limit = self.knobs.max_error_percent;
+        if limit < 100 && failed > f64::from(limit) {
+            return Some(format!(
+                "{} of the {} requests failed ({failed:.1}%, more than load.max_error_percent = {limit}): {kinds}; \
+                 the numbers above describe failures (--max-error-percent 100 accepts them)",
+                self.errors_total, self.issued
+            ));
+        }
+        None
+    }
+
     pub fn new(totals: &RunTotals, info: &EngineInfo) -> Self {
         Self::with_profile(totals, info, None)
     }
@@ -163,10 +202,10 @@ impl BenchResult {
             rss_max_bytes: t.rss_max_bytes,
             verdict: match &profile {
                 Some(p) => crate::metrics::verdict::with_profile(
-                    run_verdict(&totals.history),
+                    run_verdict(since_last_outage(&totals.history)),
                     p.share("application"),
                 ),
-                None => run_verdict(&totals.history),
+                None => run_verdict(since_last_outage(&totals.history)),
             },
             client_busy_percent: mean(working.iter().map(|i| busiest(i))).unwrap_or(0.0),
             node_cpu_percent: mean(working.iter().filter_map(|i| i.cpu.node_percent)),
@@ -179,8 +218,53 @@ impl BenchResult {
             hosts: info.hosts.clone(),
             rtt_ms: None,
             hop: None,
+            warnings: info
+                .unsynced_window
+                .map(|window| lost_acknowledgements(&totals.history, window))
+                .unwrap_or_default(),
         }
     }
+}
+
+/// The intervals since the node last came back: once it is up again, the run's verdict is about
+/// the run as it ended, not about the outage. All of them when it never went down, or is down
+/// at the end.
+fn since_last_outage(history: &[IntervalStats]) -> &[IntervalStats] {
+    let down = |i: &IntervalStats| matches!(i.node, NodeHealth::Down | NodeHealth::Unresponsive);
+    match history.iter().rposition(down) {
+        Some(last) if history.last().is_some_and(|i| i.node == NodeHealth::Up) => {
+            &history[last + 1..]
+        }
+        _ => history,
+    }
+}
+
+/// Each time the node went down after acknowledging writes, under a commit log that syncs every
+/// `window`: how many acknowledged rows a crash may have lost, and how to avoid it.
+fn lost_acknowledgements(history: &[IntervalStats], window: Duration) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for (i, pair) in history.windows(2).enumerate() {
+        let [before, after] = pair else { continue };
+        if before.node != NodeHealth::Up || after.node != NodeHealth::Down {
+            continue;
+        }
+        let since = before.at_s - window.as_secs_f64();
+        let rows: u64 = history[..=i]
+            .iter()
+            .rev()
+            .take_while(|interval| interval.at_s > since)
+            .map(|interval| interval.ok_rows)
+            .sum();
+        warnings.push(format!(
+            "the node went down at {:.1} s with `commitlog_sync = periodic` (synced every {}): \
+             up to {rows} acknowledged rows written in the {} before may be lost; \
+             `local.commitlog_sync = \"group\"` makes acknowledged writes survive a crash",
+            after.at_s,
+            crate::knobs::format_duration(window),
+            crate::knobs::format_duration(window),
+        ));
+    }
+    warnings
 }
 
 /// The final table of one run.
@@ -245,6 +329,9 @@ pub fn print_result(result: &BenchResult) {
         Bytes(r.rss_max_bytes)
     );
     println!("  verdict      {}", r.verdict.text);
+    for warning in &r.warnings {
+        println!("  warning      {warning}");
+    }
     if let Some(profile) = &r.profile {
         println!(
             "  profile      {} samples: {}",
@@ -346,3 +433,65 @@ pub fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
 
 /// Default length of a bench run when neither `--duration` nor `--ops` is given.
 pub const DEFAULT_DURATION: Duration = Duration::from_secs(10);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Seconds 1..=20 at 100 rows each, the node down from 13 to 15 (`down`) or not at all.
+    fn history(down: NodeHealth) -> Vec<IntervalStats> {
+        (1..=20)
+            .map(|second| {
+                let out = (13..=15).contains(&second);
+                IntervalStats {
+                    at_s: f64::from(second),
+                    length_s: 1.0,
+                    ok_rows: if out { 0 } else { 100 },
+                    node: if out { down } else { NodeHealth::Up },
+                    verdict: Verdict {
+                        kind: if out {
+                            VerdictKind::ServerBound
+                        } else {
+                            VerdictKind::IoBound
+                        },
+                        text: second.to_string(),
+                    },
+                    ..IntervalStats::default()
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_node_death_under_a_periodic_commit_log_counts_the_rows_of_the_window_before_it() {
+        let warnings = lost_acknowledgements(&history(NodeHealth::Down), Duration::from_secs(10));
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        // Seconds 3..=12 end inside the 10 s before the death at the end of second 12.
+        assert!(
+            warnings[0].starts_with("the node went down at 13.0 s")
+                && warnings[0].contains("up to 1000 acknowledged rows written in the 10s before"),
+            "{}",
+            warnings[0]
+        );
+        assert!(warnings[0].contains("local.commitlog_sync = \"group\""));
+    }
+
+    #[test]
+    fn a_paused_node_loses_nothing_and_a_healthy_run_warns_of_nothing() {
+        let window = Duration::from_secs(10);
+        assert!(lost_acknowledgements(&history(NodeHealth::Unresponsive), window).is_empty());
+        let healthy: Vec<IntervalStats> = history(NodeHealth::Up);
+        assert!(lost_acknowledgements(&healthy, window).is_empty());
+    }
+
+    #[test]
+    fn after_the_node_came_back_the_verdict_is_about_the_end_of_the_run() {
+        let history = history(NodeHealth::Down);
+        let tail = since_last_outage(&history);
+        assert_eq!(tail.first().map(|i| i.at_s), Some(16.0));
+        assert_eq!(run_verdict(tail).kind, VerdictKind::IoBound);
+        // Still down at the end: the outage is what the run came to.
+        let ended_down = &history[..14];
+        assert_eq!(since_last_outage(ended_down).len(), 14);
+    }
+}

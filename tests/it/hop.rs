@@ -483,3 +483,70 @@ fn a_corrupt_hop_pid_file_does_not_disown_the_hop() {
     assert!(std::net::TcpStream::connect(&listen).is_err());
     assert!(!pid_file.exists());
 }
+
+/// A hop killed mid-bench: the run goes on as for a dead node (the writes it carried fail and
+/// are counted), then prints its summary and writes its JSON with a warning; with no errors
+/// allowed (`--max-error-percent 0`) it exits 1 after them, naming the share that failed.
+#[test]
+fn a_hop_killed_mid_bench_leaves_the_summary_and_the_json_and_says_so() {
+    let _load = crate::common::loading();
+    let _serial = serial();
+    common::node_pid();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let json = dir.path().join("run.json");
+    let bench = std::process::Command::new(env!("CARGO_BIN_EXE_casstop"))
+        .args(["bench", "--strategy", "callbacks", "--depth", "8"])
+        .args(["--duration", "6s", "--rtt", "1ms", "--quiet"])
+        .args(["--max-error-percent", "0", "--json"])
+        .arg(&json)
+        .env_remove("CASSTOP_CONFIG")
+        .env("CASSTOP_LOCAL_DATA_DIR", dir.path())
+        .env("CASSTOP_LOCAL_HOP_PORT", port.to_string())
+        .env("CASSTOP_CLUSTER_KEYSPACE", "casstop_test")
+        .env("CASSTOP_CLUSTER_TABLE", "hop_dies")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("casstop runs");
+    let pid_file = dir.path().join("hop.pid");
+    wait_until("the hop listens", Duration::from_secs(30), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() && pid_file.exists()
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let hop_pid: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // SAFETY: kill(2) on the hop this test's bench started (its pid file is in our directory).
+    assert_eq!(unsafe { libc::kill(hop_pid, libc::SIGKILL) }, 0);
+    let output = bench.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("requests"),
+        "the summary is printed: {stdout}"
+    );
+    assert!(
+        stdout.contains("warning      the latency hop stopped answering"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("more than load.max_error_percent = 0"),
+        "{stderr}"
+    );
+    let result: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert!(result["ok"].as_u64().unwrap() > 0, "{result}");
+    assert!(result["errors_total"].as_u64().unwrap() > 0, "{result}");
+    let warnings = result["warnings"].as_array().unwrap();
+    assert!(
+        warnings.iter().any(|w| w
+            .as_str()
+            .unwrap()
+            .contains("latency hop stopped answering")),
+        "{result}"
+    );
+}
