@@ -26,7 +26,7 @@ use anyhow::{Context, Result, anyhow};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
-use crate::config::Settings;
+use crate::config::{CommitlogSync, Settings};
 use crate::knobs::{KnobChange, Knobs, Runtime};
 use crate::metrics::aggregate::RunTotals;
 use crate::metrics::{Aggregator, EventKind, MetricsMessage, RunState, Snapshot};
@@ -431,7 +431,10 @@ async fn setup(
         interval: settings.knobs.interval,
         cpu_rounds_per_us: rounds_per_us,
         run_nonce,
-        unsynced_window: node_pid.and(settings.local.commitlog_sync.unsynced_window()),
+        // What the node was started with, which the settings may no longer say.
+        unsynced_window: node_pid
+            .and_then(|_| crate::local::LocalNode::new(&settings.local).running_commitlog_sync())
+            .and_then(CommitlogSync::unsynced_window),
     };
     Ok((
         shared,

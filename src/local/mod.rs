@@ -18,7 +18,7 @@ use anyhow::{Context, Result, bail};
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{LocalSettings, Secret, Settings};
+use crate::config::{CommitlogSync, LocalSettings, Secret, Settings};
 use crate::tls::LocalCertificates;
 
 pub use install::{check_java, check_maven};
@@ -134,6 +134,21 @@ impl LocalNode {
             .ok()
             .and_then(|text| toml::from_str(&text).ok())
             .unwrap_or_default()
+    }
+
+    /// The commit-log mode the node was last started with, from the cassandra.yaml rendered
+    /// for it; `None` when there is none to read.
+    pub fn running_commitlog_sync(&self) -> Option<CommitlogSync> {
+        let yaml = fs::read_to_string(self.data_dir.join("conf/cassandra.yaml")).ok()?;
+        let mode = yaml
+            .lines()
+            .find_map(|line| line.trim().strip_prefix("commitlog_sync:"))?;
+        match mode.trim() {
+            "periodic" => Some(CommitlogSync::Periodic),
+            "group" => Some(CommitlogSync::Group),
+            "batch" => Some(CommitlogSync::Batch),
+            _ => None,
+        }
     }
 
     /// Settings that reach the node at its address the way `options` say it expects: over TLS
@@ -593,6 +608,33 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o700);
+    }
+
+    #[test]
+    fn the_commit_log_mode_a_node_was_started_with_is_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        for mode in [
+            CommitlogSync::Periodic,
+            CommitlogSync::Group,
+            CommitlogSync::Batch,
+        ] {
+            let local = LocalSettings {
+                data_dir: dir.path().to_path_buf(),
+                commitlog_sync: mode,
+                ..crate::config::Settings::default().local
+            };
+            let node = LocalNode::new(&local);
+            node.render_config(NodeOptions::default()).unwrap();
+            assert_eq!(node.running_commitlog_sync(), Some(mode));
+        }
+        let never_started = LocalSettings {
+            data_dir: dir.path().join("none"),
+            ..crate::config::Settings::default().local
+        };
+        assert_eq!(
+            LocalNode::new(&never_started).running_commitlog_sync(),
+            None
+        );
     }
 
     #[test]

@@ -87,15 +87,6 @@ impl Case {
     }
 }
 
-/// A port nothing listens on (bound, then released).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A listener that answers every connection with an HTTP error, like a web server would.
 fn not_cql_listener() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -269,7 +260,7 @@ fn unreachable_wrong_and_foreign_endpoints_fail_naming_the_address() {
     let _load = crate::common::loading();
     let silent = TcpListener::bind("127.0.0.1:0").unwrap();
     let silent_address = silent.local_addr().unwrap().to_string();
-    let closed = format!("127.0.0.1:{}", free_port());
+    let closed = format!("127.0.0.1:{}", common::free_port());
     let http = format!("127.0.0.1:{}", not_cql_listener());
     let cases = [
         Case::new(
@@ -336,9 +327,12 @@ fn local_up_without_jdk_or_maven_or_with_its_port_taken_says_what_is_missing() {
         case.env("CASSTOP_LOCAL_DATA_DIR", &format!("\"{node_dir}\""))
             .env("CASSTOP_LOCAL_CACHE_DIR", &format!("\"{cache_dir}\""))
             .env("CASSTOP_LOCAL_CQL_PORT", cql_port)
-            .env("CASSTOP_LOCAL_STORAGE_PORT", &free_port().to_string())
+            .env(
+                "CASSTOP_LOCAL_STORAGE_PORT",
+                &common::free_port().to_string(),
+            )
     };
-    let free = free_port().to_string();
+    let free = common::free_port().to_string();
 
     let mut no_jdk = local(
         Case::new(

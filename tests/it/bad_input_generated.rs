@@ -111,3 +111,116 @@ proptest! {
         }
     }
 }
+
+/// A recording damaged the ways a kill, a full disk or a hand edit damages one: a file cut at
+/// any byte, a line replaced by junk, a file emptied or removed.
+#[derive(Clone, Debug)]
+enum Damage {
+    Cut {
+        file: usize,
+        at: f64,
+    },
+    Junk {
+        file: usize,
+        line: usize,
+        junk: String,
+    },
+    Empty {
+        file: usize,
+    },
+    Remove {
+        file: usize,
+    },
+}
+
+const RECORDING_FILES: [&str; 5] = [
+    "intervals.jsonl",
+    "latency.hlog",
+    "events.jsonl",
+    "summary.json",
+    "meta.json",
+];
+
+fn damage() -> impl Strategy<Value = Damage> {
+    let file = 0..RECORDING_FILES.len();
+    prop_oneof![
+        (file.clone(), 0.0..1.0f64).prop_map(|(file, at)| Damage::Cut { file, at }),
+        (file.clone(), 0..20usize, "\\PC{0,40}").prop_map(|(file, line, junk)| Damage::Junk {
+            file,
+            line,
+            junk
+        }),
+        file.clone().prop_map(|file| Damage::Empty { file }),
+        file.prop_map(|file| Damage::Remove { file }),
+    ]
+}
+
+fn apply(damage: &Damage, run: &std::path::Path) {
+    let path = |file: usize| run.join(RECORDING_FILES[file]);
+    let (Damage::Cut { file, .. }
+    | Damage::Junk { file, .. }
+    | Damage::Empty { file }
+    | Damage::Remove { file }) = damage;
+    if !path(*file).exists() {
+        return; // removed by an earlier damage
+    }
+    match damage {
+        Damage::Cut { file, at } => {
+            let bytes = std::fs::read(path(*file)).unwrap();
+            let keep = (bytes.len() as f64 * at) as usize;
+            std::fs::write(path(*file), &bytes[..keep]).unwrap();
+        }
+        Damage::Junk { file, line, junk } => {
+            let text = std::fs::read_to_string(path(*file)).unwrap();
+            let mut lines: Vec<&str> = text.lines().collect();
+            let at = line % lines.len().max(1);
+            if lines.is_empty() {
+                lines.push(junk);
+            } else {
+                lines[at] = junk;
+            }
+            std::fs::write(path(*file), lines.join("\n") + "\n").unwrap();
+        }
+        Damage::Empty { file } => std::fs::write(path(*file), "").unwrap(),
+        Damage::Remove { file } => std::fs::remove_file(path(*file)).unwrap(),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+
+    /// `casstop report` on a damaged recording: a report or a one-line error naming a file,
+    /// never a panic or a hang, and nothing created when it fails.
+    #[test]
+    fn a_damaged_recording_is_reported_or_refused_and_a_refusal_creates_nothing(
+        damages in proptest::collection::vec(damage(), 1..3)
+    ) {
+        let _load = crate::common::loading();
+        let run = tempfile::tempdir().unwrap();
+        let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bench-pipeline");
+        for file in RECORDING_FILES {
+            std::fs::copy(fixture.join(file), run.path().join(file)).unwrap();
+        }
+        for damage in &damages {
+            apply(damage, run.path());
+        }
+        let out = run.path().join("report");
+        let started = std::time::Instant::now();
+        let result = casstop::report::write_report(&[run.path().to_path_buf()], &out);
+        // A bound for hangs, far above the ~0.1 s a report takes: not a speed target.
+        prop_assert!(started.elapsed() < std::time::Duration::from_secs(30), "{:?}", damages);
+        match result {
+            Ok(files) => prop_assert!(files.markdown.exists()),
+            Err(err) => {
+                let message = format!("{err:#}");
+                prop_assert!(one_line(&message), "{}", message);
+                prop_assert!(
+                    RECORDING_FILES.iter().any(|f| message.contains(f))
+                        || message.contains("not a casstop run directory"),
+                    "names the file: {}", message
+                );
+                prop_assert!(!out.exists(), "a failed report created {}", out.display());
+            }
+        }
+    }
+}

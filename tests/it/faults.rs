@@ -45,7 +45,7 @@ fn fault_settings(table: &str) -> Settings {
     settings
 }
 
-fn up(settings: &Settings) -> u32 {
+pub(crate) fn up(settings: &Settings) -> u32 {
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     let report = runtime
         .block_on(LocalNode::new(&settings.local).up(settings, &mut Quiet))
@@ -54,7 +54,7 @@ fn up(settings: &Settings) -> u32 {
 }
 
 /// Stops the fault node however the test ends, so no JVM outlives the test binary.
-struct NodeGuard(Settings);
+pub(crate) struct NodeGuard(pub(crate) Settings);
 
 impl Drop for NodeGuard {
     fn drop(&mut self) {
@@ -67,7 +67,7 @@ impl Drop for NodeGuard {
     }
 }
 
-fn signal(pid: u32, signal: i32) {
+pub(crate) fn signal(pid: u32, signal: i32) {
     // SAFETY: kill has no memory preconditions; the pid is our node's.
     let rc = unsafe { libc::kill(pid as i32, signal) };
     assert_eq!(rc, 0, "signal {signal} to pid {pid}");

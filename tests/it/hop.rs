@@ -226,13 +226,6 @@ fn changing_the_rtt_mid_run_takes_effect_without_dropping_connections_or_writes(
 }
 
 /// A free TCP port on loopback (bound, read, released).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 #[test]
 fn bench_matrix_across_rtts_runs_the_hop_process_and_records_each_rtt() {
@@ -242,7 +235,7 @@ fn bench_matrix_across_rtts_runs_the_hop_process_and_records_each_rtt() {
     // The hop's files go to a directory of the test's own and it listens on a free port, so a
     // hop of anyone else's is neither found nor disturbed.
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let port = common::free_port();
     let json = dir.path().join("matrix.json");
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_casstop"))
         .args([
@@ -311,7 +304,7 @@ fn a_hop_started_for_one_run_ends_when_the_run_is_killed() {
     let _serial = serial();
     common::node_pid();
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let port = common::free_port();
     let mut bench = std::process::Command::new(env!("CARGO_BIN_EXE_casstop"))
         .args([
             "bench",
@@ -348,7 +341,7 @@ fn local_status_shows_a_running_hop_and_down_hop_stops_only_it() {
     let _load = crate::common::loading();
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("logs")).unwrap();
-    let port = free_port();
+    let port = common::free_port();
     let casstop = |args: &[&str]| {
         std::process::Command::new(env!("CARGO_BIN_EXE_casstop"))
             .args(args)
@@ -420,7 +413,7 @@ fn a_corrupt_hop_pid_file_does_not_disown_the_hop() {
     let _load = crate::common::loading();
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("logs")).unwrap();
-    let port = free_port();
+    let port = common::free_port();
     let casstop = |args: &[&str]| {
         std::process::Command::new(env!("CARGO_BIN_EXE_casstop"))
             .args(args)
@@ -493,7 +486,7 @@ fn a_hop_killed_mid_bench_leaves_the_summary_and_the_json_and_says_so() {
     let _serial = serial();
     common::node_pid();
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let port = common::free_port();
     let json = dir.path().join("run.json");
     let bench = std::process::Command::new(env!("CARGO_BIN_EXE_casstop"))
         .args(["bench", "--strategy", "callbacks", "--depth", "8"])

@@ -10,6 +10,7 @@ mod bad_input;
 mod bad_input_generated;
 mod cli;
 mod engine;
+mod fault_matrix;
 mod faults;
 mod hop;
 mod knobs;

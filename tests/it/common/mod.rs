@@ -96,3 +96,12 @@ pub fn count_rows(settings: &Settings) -> i64 {
         casstop::cluster::count_rows(session, &cluster).await
     })
 }
+
+/// A TCP port nothing listens on at the moment of asking.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
