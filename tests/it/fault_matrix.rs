@@ -247,10 +247,11 @@ fn cell(run: Run, fault: Fault) -> (u64, u64, u64, u64) {
     let runs = tempfile::tempdir().unwrap();
     let hop_port = common::free_port();
     let running = start(run, fault, &env_for(&settings, runs.path(), hop_port));
-    let before = rows_beyond(&settings, 0, Duration::from_secs(60));
+    // A few hundred writes before the fault, and as many after it once the node is back.
+    let before = rows_beyond(&settings, 300, Duration::from_secs(60));
     apply(fault, &settings);
     if fault != Fault::HopKilled {
-        rows_beyond(&settings, before, Duration::from_secs(60));
+        rows_beyond(&settings, before + 300, Duration::from_secs(60));
     }
     let printed = finish(running);
     if run == Run::Sweep {
