@@ -4,7 +4,8 @@
 //!
 //! The modules, bottom layer first; each imports only from those above it in this list:
 //! ```text
-//! knobs, units, error       the knob registry; numbers as people read them; usage errors
+//! knobs, units, error,      the knob registry; numbers as people read them; usage errors;
+//! files, stdout             private directories; stdout that a closed pipe does not break
 //! config                    layered settings, errors that name the culprit
 //! tls, cluster, local, hop  TLS files, the driver session and schema, the local node, the hop
 //! metrics, profiler, record interval aggregation and the verdict, pprof captures, run directories
@@ -29,6 +30,7 @@ pub mod profiler;
 pub mod record;
 pub mod report;
 pub mod run;
+mod stdout;
 pub mod target;
 pub mod tls;
 pub mod ui;

@@ -13,6 +13,7 @@ use crate::hop::process::HopRoute;
 use crate::knobs::Strategy;
 use crate::record::{self, Recorder};
 use crate::run::{self, BenchResult, RunControl};
+use crate::stdout::say;
 use crate::{cluster, hop, report, target};
 
 /// What every run of one `bench` shares.
@@ -108,6 +109,12 @@ impl Bench<'_> {
             // A hop that died mid-run failed the writes it carried (they are counted); the
             // summary is still the run's, without the hop's share.
             match hop.state() {
+                // Counters that went back belong to another hop, started after this one died.
+                Ok(after) if after.stats.requests < before.stats.requests => result.warnings.push(
+                    "the latency hop was restarted during the run: its share of the run \
+                         is unknown"
+                        .into(),
+                ),
                 Ok(after) => result.note_hop(&before, &after),
                 Err(err) => result.warnings.push(format!(
                     "the latency hop stopped answering during the run ({err:#}): the writes it \
@@ -138,7 +145,7 @@ impl Bench<'_> {
                     outcome.dir.display()
                 );
             }
-            println!("{}", outcome.describe());
+            say!("{}", outcome.describe());
         }
         match result.failure() {
             Some(why) => bail!(why),
@@ -197,9 +204,9 @@ impl Bench<'_> {
                 }
                 table.push(result?);
             }
-            println!("{label}");
+            say!("{label}");
             run::print_matrix(&table);
-            println!();
+            say!();
             results.extend(table);
             if control.stop_requested() {
                 eprintln!(
@@ -215,7 +222,7 @@ impl Bench<'_> {
         if let Some(dir) = &matrix_dir {
             run::write_json(&dir.join(record::MATRIX), &results)?;
             report::write_matrix_report(dir, dir)?;
-            println!("recorded in {} (chart: matrix.png)", dir.display());
+            say!("recorded in {} (chart: matrix.png)", dir.display());
             if let Some((run, failure)) = failures.first() {
                 bail!(
                     "recording the {run} run failed ({failure}); the run was stopped, what was recorded is in {}",

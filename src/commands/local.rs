@@ -1,60 +1,30 @@
 //! `casstop local up|down|status|logs`: the local node's lifecycle, and the detached latency hop.
 //!
-//! Output goes through [`Out`], which stops quietly when stdout is a closed pipe
+//! Output goes through [`say!`], which stops quietly when stdout is a closed pipe
 //! (`casstop local logs | head -1`), like every Unix tool.
-
-use std::io::Write;
 
 use anyhow::{Context, Result};
 
 use crate::cli::{HopServeArgs, LocalAction, UpArgs};
 use crate::config::{Loaded, Settings};
 use crate::local::{self, LocalNode, StderrProgress};
+use crate::stdout::say;
 use crate::{hop, units};
-
-/// Lines to stdout; once the reader has gone (a closed pipe) the rest are dropped, silently.
-struct Out {
-    closed: bool,
-}
-
-impl Out {
-    fn new() -> Self {
-        Out { closed: false }
-    }
-
-    fn line(&mut self, text: std::fmt::Arguments<'_>) {
-        if self.closed {
-            return;
-        }
-        let mut stdout = std::io::stdout().lock();
-        if writeln!(stdout, "{text}").is_err() {
-            // EPIPE or any other failure to write: nobody reads what follows.
-            self.closed = true;
-        }
-    }
-}
-
-macro_rules! outln {
-    ($out:expr, $($arg:tt)*) => {
-        $out.line(format_args!($($arg)*))
-    };
-}
 
 pub async fn run(action: LocalAction, loaded: &Loaded) -> Result<()> {
     let settings = &loaded.settings;
     let node = LocalNode::new(&settings.local);
-    let mut out = Out::new();
     match action {
-        LocalAction::Up(args) => up(&args, settings, &node, &mut out).await,
-        LocalAction::Down { hop } => down(hop, settings, &node, &mut out),
+        LocalAction::Up(args) => up(&args, settings, &node).await,
+        LocalAction::Down { hop } => down(hop, settings, &node),
         LocalAction::Status => {
-            status(settings, &node, &mut out).await;
-            hop_status(settings, &mut out);
+            status(settings, &node).await;
+            hop_status(settings);
             Ok(())
         }
         LocalAction::Logs { lines } => {
             for line in node.log_tail(lines)? {
-                outln!(out, "{line}");
+                say!("{line}");
             }
             Ok(())
         }
@@ -76,11 +46,10 @@ pub fn hop_serve(args: &HopServeArgs) -> Result<()> {
     hop::process::serve(args.listen, args.upstream, settings, &args.dir)
 }
 
-async fn up(args: &UpArgs, settings: &Settings, node: &LocalNode, out: &mut Out) -> Result<()> {
+async fn up(args: &UpArgs, settings: &Settings, node: &LocalNode) -> Result<()> {
     let report = node.up(settings, &mut StderrProgress::new()).await?;
     match report.boot_time {
-        Some(boot) => outln!(
-            out,
+        Some(boot) => say!(
             "local node up: Apache Cassandra {} on {} (pid {}){}, booted in {:.1}s",
             report.version,
             report.address,
@@ -91,8 +60,7 @@ async fn up(args: &UpArgs, settings: &Settings, node: &LocalNode, out: &mut Out)
                 .unwrap_or_default(),
             boot.as_secs_f64()
         ),
-        None => outln!(
-            out,
+        None => say!(
             "local node already up: Apache Cassandra {} on {} (pid {})",
             report.version,
             report.address,
@@ -103,8 +71,7 @@ async fn up(args: &UpArgs, settings: &Settings, node: &LocalNode, out: &mut Out)
         let wanted = hop::process::configured(settings, settings.local.rtt);
         let exe = std::env::current_exe().context("finding casstop's own binary")?;
         let (state, started) = hop::process::ensure(settings, wanted, &exe, true)?;
-        outln!(
-            out,
+        say!(
             "latency hop {}: {} -> {}, {} (pid {}); casstop goes through it until `casstop local down --hop`",
             if started { "started" } else { "changed" },
             state.listen,
@@ -113,46 +80,45 @@ async fn up(args: &UpArgs, settings: &Settings, node: &LocalNode, out: &mut Out)
             state.pid
         );
     }
-    print_client_hints(&report, out);
+    print_client_hints(&report);
     Ok(())
 }
 
-fn down(hop: bool, settings: &Settings, node: &LocalNode, out: &mut Out) -> Result<()> {
+fn down(hop: bool, settings: &Settings, node: &LocalNode) -> Result<()> {
     let files = hop::process::HopFiles::new(&settings.local.data_dir());
     match hop::process::stop(&files)? {
-        Some(pid) => outln!(out, "latency hop stopped (pid {pid})"),
-        None if hop => outln!(out, "no latency hop is running"),
+        Some(pid) => say!("latency hop stopped (pid {pid})"),
+        None if hop => say!("no latency hop is running"),
         None => {}
     }
     if !hop {
         match node.down()? {
-            Some(pid) => outln!(out, "local node stopped (pid {pid})"),
-            None => outln!(out, "local node is not running"),
+            Some(pid) => say!("local node stopped (pid {pid})"),
+            None => say!("local node is not running"),
         }
     }
     Ok(())
 }
 
-async fn status(settings: &Settings, node: &LocalNode, out: &mut Out) {
+async fn status(settings: &Settings, node: &LocalNode) {
     let status = node.status(settings).await;
     let state = match (status.pid, status.answers_cql) {
         (Some(_), true) => "up",
         (Some(_), false) => "starting (process runs, CQL does not answer yet)",
         (None, _) => "down",
     };
-    outln!(out, "local node: {state}");
+    say!("local node: {state}");
     if let Some(pid) = status.pid {
-        outln!(out, "  pid:       {pid}");
+        say!("  pid:       {pid}");
     }
-    outln!(
-        out,
+    say!(
         "  version:   {}",
         status
             .version
             .clone()
             .unwrap_or_else(|| format!("{} (configured)", settings.local.version))
     );
-    outln!(out, "  address:   {}", status.address);
+    say!("  address:   {}", status.address);
     if status.pid.is_some() {
         let options = node.running_options();
         let ca = if options.tls {
@@ -160,17 +126,15 @@ async fn status(settings: &Settings, node: &LocalNode, out: &mut Out) {
         } else {
             String::new()
         };
-        outln!(out, "  clients:   {options}{ca}");
+        say!("  clients:   {options}{ca}");
     }
-    outln!(
-        out,
+    say!(
         "  data:      {} ({:.1} MB)",
         status.data_dir.display(),
         status.data_bytes as f64 / 1e6
     );
-    outln!(out, "  log:       {}", node.log_file().display());
-    outln!(
-        out,
+    say!("  log:       {}", node.log_file().display());
+    say!(
         "  installed: {}",
         if status.installed {
             format!("yes, {}", node.lib_dir().display())
@@ -180,21 +144,19 @@ async fn status(settings: &Settings, node: &LocalNode, out: &mut Out) {
     );
 }
 
-fn hop_status(settings: &Settings, out: &mut Out) {
+fn hop_status(settings: &Settings) {
     let files = hop::process::HopFiles::new(&settings.local.data_dir());
     match files.state() {
         Some(state) => {
             let s = &state.stats;
-            outln!(
-                out,
+            say!(
                 "latency hop: up, {} -> {} (pid {})",
                 state.listen,
                 state.upstream,
                 state.pid
             );
-            outln!(out, "  emulates:  {}", state.settings);
-            outln!(
-                out,
+            say!("  emulates:  {}", state.settings);
+            say!(
                 "  carried:   {} connections ({} open); {} in {} chunks to the node, {} in {} chunks back",
                 s.connections,
                 s.open,
@@ -203,8 +165,7 @@ fn hop_status(settings: &Settings, out: &mut Out) {
                 units::Bytes(s.bytes_to_client),
                 s.chunks_to_client
             );
-            outln!(
-                out,
+            say!(
                 "  hop CPU:   {:.3} s over {} write requests, {:.1} µs per request (its thread `{}`, {})",
                 s.cpu_s,
                 s.requests,
@@ -216,10 +177,9 @@ fn hop_status(settings: &Settings, out: &mut Out) {
                 hop::THREAD_NAME,
                 s.scheduling
             );
-            outln!(out, "  log:       {}", files.log_file().display());
+            say!("  log:       {}", files.log_file().display());
         }
-        None => outln!(
-            out,
+        None => say!(
             "latency hop: down (`casstop local up --rtt 2ms` starts one on port {})",
             settings.local.hop_port
         ),
@@ -228,17 +188,15 @@ fn hop_status(settings: &Settings, out: &mut Out) {
 
 /// How clients reach a node that requires a login or TLS. The password is never printed; the
 /// default superuser's is the well-known one.
-fn print_client_hints(report: &local::UpReport, out: &mut Out) {
+fn print_client_hints(report: &local::UpReport) {
     if report.options.auth {
-        outln!(
-            out,
+        say!(
             "  auth: required; the default superuser is `cassandra` with password `cassandra` \
              (casstop logs in as it unless auth.username is set)"
         );
     }
     if let Some(ca_file) = &report.ca_file {
-        outln!(
-            out,
+        say!(
             "  TLS: required; the CA is \"{}\" (casstop uses it unless tls.enabled is set; other \
              clients set tls.enabled = true and tls.ca_file to it)",
             ca_file.display()

@@ -4,6 +4,7 @@ use anyhow::Result;
 
 use crate::cli::ReportArgs;
 use crate::report;
+use crate::stdout::say;
 
 pub fn run(args: &ReportArgs) -> Result<()> {
     let out = args
@@ -14,9 +15,9 @@ pub fn run(args: &ReportArgs) -> Result<()> {
     for note in &files.notes {
         eprintln!("note: {note}");
     }
-    println!("report: {}", files.markdown.display());
+    say!("report: {}", files.markdown.display());
     for picture in &files.pictures {
-        println!("        {}", picture.display());
+        say!("        {}", picture.display());
     }
     Ok(())
 }

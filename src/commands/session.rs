@@ -6,6 +6,7 @@ use crate::cli::TuiArgs;
 use crate::config::Settings;
 use crate::record::Recorder;
 use crate::run::print_result;
+use crate::stdout::say;
 use crate::{target, ui};
 
 pub fn run(args: &TuiArgs, mut settings: Settings, runtime: tokio::runtime::Runtime) -> Result<()> {
@@ -23,10 +24,10 @@ pub fn run(args: &TuiArgs, mut settings: Settings, runtime: tokio::runtime::Runt
     let result = ui::run(&settings, node_pid, recorder.as_ref(), hop.as_ref());
     let outcome = recorder.map(|r| r.finish(result.as_ref().ok()));
     let result = result?;
-    println!("session summary");
+    say!("session summary");
     print_result(&result);
     if let Some(outcome) = outcome {
-        println!("{}", outcome.describe());
+        say!("{}", outcome.describe());
     }
     Ok(())
 }

@@ -22,6 +22,7 @@ use crate::report::Recording;
 use crate::report::sweep::{SweepResult, knee, knee_sentence, steps_from_recording};
 use crate::run::control::{LEFT_AT_ONCE, RunControl, StopRequest};
 use crate::run::{BenchResult, progress_line};
+use crate::stdout::say;
 use crate::target;
 use crate::units::{Micros, PerSecond};
 
@@ -34,10 +35,10 @@ pub fn run(args: &SweepArgs, settings: Settings, runtime: tokio::runtime::Runtim
     print_table(&result);
     match outcome {
         Some(outcome) => {
-            println!("plot: {}", outcome.dir.join("sweep.png").display());
-            println!("{}", outcome.describe());
+            say!("plot: {}", outcome.dir.join("sweep.png").display());
+            say!("{}", outcome.describe());
         }
-        None => println!("not recorded (output.record = false)"),
+        None => say!("not recorded (output.record = false)"),
     }
     match result.failure {
         Some(why) => anyhow::bail!(why),
@@ -291,7 +292,7 @@ fn measure(
 
 /// The sweep's table for the terminal, the knee marked.
 pub fn print_table(result: &SweepResult) {
-    println!(
+    say!(
         "sweep of {} ({}): warm-up {:.1} s, {:.1} s per step, knee gain {:.0} %",
         result.knob,
         result.strategy,
@@ -299,12 +300,17 @@ pub fn print_table(result: &SweepResult) {
         result.step_s,
         result.knee_gain * 100.0
     );
-    println!(
+    say!(
         "  {:>8} {:>12} {:>10} {:>10} {:>10} {:>8}",
-        result.knob, "writes/s", "p50", "p99", "max", "errors"
+        result.knob,
+        "writes/s",
+        "p50",
+        "p99",
+        "max",
+        "errors"
     );
     for (i, step) in result.steps.iter().enumerate() {
-        println!(
+        say!(
             "{} {:>8} {:>12} {:>10} {:>10} {:>10} {:>8}",
             if result.knee == Some(i) { "►" } else { " " },
             step.setting,
@@ -315,5 +321,5 @@ pub fn print_table(result: &SweepResult) {
             step.errors
         );
     }
-    println!("{}", knee_sentence(result));
+    say!("{}", knee_sentence(result));
 }

@@ -15,6 +15,7 @@ use crate::metrics::aggregate::RunTotals;
 use crate::metrics::verdict::{Verdict, VerdictKind};
 use crate::metrics::{ErrorCounts, ErrorKind, IntervalStats, LatencySummary, NodeHealth};
 use crate::profiler::ProfileSummary;
+use crate::stdout::say;
 use crate::units::{Bytes, Micros, PerSecond};
 
 /// The outcome of one bench run, as written to `--json`.
@@ -270,7 +271,7 @@ fn lost_acknowledgements(history: &[IntervalStats], window: Duration) -> Vec<Str
 /// The final table of one run.
 pub fn print_result(result: &BenchResult) {
     let r = result;
-    println!(
+    say!(
         "strategy {}  depth {}  batch {}  workers {}  runtime {}  rate {}  payload {} B  cpu work {} µs  rows/request {}",
         r.knobs.strategy,
         r.knobs.depth,
@@ -286,26 +287,30 @@ pub fn print_result(result: &BenchResult) {
         r.knobs.cpu_work_us,
         r.knobs.rows_per_request
     );
-    println!(
+    say!(
         "  duration     {:.2} s   against {} (Cassandra {})",
         r.duration_s,
         r.hosts.join(","),
         r.server_version
     );
-    println!(
+    say!(
         "  requests     {} issued, {} ok ({} rows), errors: {}",
-        r.issued, r.ok, r.ok_rows, r.errors
+        r.issued,
+        r.ok,
+        r.ok_rows,
+        r.errors
     );
     if r.errors_total > 0 {
         // A failed write is never counted as ok; some failures may still have been applied.
-        println!(
+        say!(
             "  maybe        {} of the failed requests ({} rows) may have been written (timeouts, broken connections); the rest were refused",
-            r.maybe, r.maybe_rows
+            r.maybe,
+            r.maybe_rows
         );
     }
-    println!("  throughput   {}", PerSecond(r.throughput_ops_s));
+    say!("  throughput   {}", PerSecond(r.throughput_ops_s));
     let latency = |label: &str, l: &LatencySummary| {
-        println!(
+        say!(
             "  {label} p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
             Micros(l.p50 as f64),
             Micros(l.p90 as f64),
@@ -318,7 +323,7 @@ pub fn print_result(result: &BenchResult) {
     if let Some(response) = &r.response_latency_us {
         latency("response time", response);
     }
-    println!(
+    say!(
         "  client CPU   {:.2} s, {:.1} µs per write; busiest load thread {:.0}% of a core{}; peak RSS {}",
         r.client_cpu_s,
         r.cpu_us_per_op,
@@ -328,12 +333,12 @@ pub fn print_result(result: &BenchResult) {
             .unwrap_or_default(),
         Bytes(r.rss_max_bytes)
     );
-    println!("  verdict      {}", r.verdict.text);
+    say!("  verdict      {}", r.verdict.text);
     for warning in &r.warnings {
-        println!("  warning      {warning}");
+        say!("  warning      {warning}");
     }
     if let Some(profile) = &r.profile {
-        println!(
+        say!(
             "  profile      {} samples: {}",
             profile.samples,
             profile
@@ -343,9 +348,9 @@ pub fn print_result(result: &BenchResult) {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        println!("               {}", profile.svg.display());
-        println!("               {}", profile.pb.display());
-        println!("               {}", profile.folded.display());
+        say!("               {}", profile.svg.display());
+        say!("               {}", profile.pb.display());
+        say!("               {}", profile.folded.display());
     }
 }
 

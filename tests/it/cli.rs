@@ -1,4 +1,5 @@
-//! The real binary, as a user runs it: help and bench JSON. Bad input is in bad_input.rs.
+//! The real binary, as a user runs it: help, bench JSON, a closed stdout. Bad input is in
+//! bad_input.rs.
 
 use crate::common;
 
@@ -125,4 +126,50 @@ fn bench_writes_json_with_every_field_and_the_table_holds_ok_rows() {
     )
     .unwrap();
     assert_eq!(summary["ok"], 3000);
+}
+
+/// `casstop bench | head -1` with the reader gone before the summary: the run still ends well
+/// (exit 0), its JSON and recording are written, and nothing panics on the closed pipe.
+#[test]
+fn bench_and_sweep_with_stdout_closed_still_write_everything_and_exit_0() {
+    let _load = crate::common::loading();
+    common::node_pid();
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("run.json");
+    let runs = dir.path().join("runs");
+    let run = |args: &[&str]| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_casstop"))
+            .args(args)
+            .arg("--quiet")
+            .env_remove("CASSTOP_CONFIG")
+            .env("CASSTOP_CLUSTER_KEYSPACE", "casstop_test")
+            .env("CASSTOP_CLUSTER_TABLE", "cli_closed_pipe")
+            .env("CASSTOP_OUTPUT_DIR", &runs)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take()); // the reader has gone
+        let output = child.wait_with_output().unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(!stderr(&output).contains("panicked"), "{}", stderr(&output));
+    };
+    run(&["bench", "--ops", "500", "--json", json.to_str().unwrap()]);
+    let value: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(value["ok"], 500);
+    run(&["sweep", "--depth", "1,2", "--step", "1s", "--warmup", "1s"]);
+    let recorded: Vec<_> = std::fs::read_dir(&runs).unwrap().collect();
+    assert_eq!(recorded.len(), 2, "both runs recorded");
+    assert!(
+        recorded
+            .into_iter()
+            .any(|dir| dir.unwrap().path().join("sweep.json").exists()),
+        "the sweep wrote sweep.json"
+    );
 }

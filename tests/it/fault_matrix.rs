@@ -30,6 +30,16 @@ enum Fault {
     PauseAndResume,
     /// `kill -9` of the latency hop the command started.
     HopKilled,
+    /// The hop killed, then a new one started on its port (`casstop local up --rtt 1ms`).
+    HopRestarted,
+    /// No fault: the command is ended by SIGHUP (a closed terminal) instead of Ctrl-C.
+    Hangup,
+}
+
+impl Fault {
+    fn through_hop(self) -> bool {
+        matches!(self, Fault::HopKilled | Fault::HopRestarted)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -89,7 +99,7 @@ enum Running {
 }
 
 fn start(run: Run, fault: Fault, env: &[(String, String)]) -> Running {
-    let rtt: &[&str] = if fault == Fault::HopKilled {
+    let rtt: &[&str] = if fault.through_hop() {
         &["--rtt", "1ms"]
     } else {
         &[]
@@ -149,12 +159,17 @@ fn pane(socket: &str) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-/// Asks the command to end the way a user does (Ctrl-C, or `q` in the session) and returns
-/// what it printed.
-fn finish(running: Running) -> String {
+/// Asks the command to end the way a user does (Ctrl-C, a closed terminal, or `q` in the
+/// session) and returns what it printed.
+fn finish(running: Running, fault: Fault) -> String {
     match running {
         Running::Process(child) => {
-            signal(child.id(), libc::SIGINT);
+            let how = if fault == Fault::Hangup {
+                libc::SIGHUP
+            } else {
+                libc::SIGINT
+            };
+            signal(child.id(), how);
             let output = child.wait_with_output().unwrap();
             let text = format!(
                 "{}\n{}",
@@ -201,7 +216,7 @@ fn rows_beyond(settings: &Settings, than: i64, limit: Duration) -> i64 {
     })
 }
 
-fn apply(fault: Fault, settings: &Settings) {
+fn apply(fault: Fault, settings: &Settings, env: &[(String, String)]) {
     let node = LocalNode::new(&settings.local);
     let pid = node.running_pid().expect("the matrix node runs");
     match fault {
@@ -215,15 +230,35 @@ fn apply(fault: Fault, settings: &Settings) {
             std::thread::sleep(Duration::from_secs(4));
             signal(pid, libc::SIGCONT);
         }
-        Fault::HopKilled => {
+        Fault::HopKilled | Fault::HopRestarted => {
             let pid_file = settings.local.data_dir.join("hop.pid");
             let hop: u32 = wait_for("a hop pid file", Duration::from_secs(30), || {
                 std::fs::read_to_string(&pid_file).ok()?.trim().parse().ok()
             });
             signal(hop, libc::SIGKILL);
             std::thread::sleep(Duration::from_secs(2));
+            if fault == Fault::HopRestarted {
+                local(&["up", "--rtt", "1ms"], env);
+            }
         }
+        Fault::Hangup => {}
     }
+}
+
+/// `casstop local ...` with the cell's environment; it must succeed.
+fn local(args: &[&str], env: &[(String, String)]) {
+    let output = Command::new(env!("CARGO_BIN_EXE_casstop"))
+        .arg("local")
+        .args(args)
+        .env_remove("CASSTOP_CONFIG")
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "casstop local {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 /// The one run directory the command recorded into `runs`, and its summary.
@@ -246,14 +281,18 @@ fn cell(run: Run, fault: Fault) -> (u64, u64, u64, u64) {
     common::fresh_table(&settings);
     let runs = tempfile::tempdir().unwrap();
     let hop_port = common::free_port();
-    let running = start(run, fault, &env_for(&settings, runs.path(), hop_port));
+    let env = env_for(&settings, runs.path(), hop_port);
+    let running = start(run, fault, &env);
     // A few hundred writes before the fault, and as many after it once the node is back.
     let before = rows_beyond(&settings, 300, Duration::from_secs(60));
-    apply(fault, &settings);
+    apply(fault, &settings, &env);
     if fault != Fault::HopKilled {
         rows_beyond(&settings, before + 300, Duration::from_secs(60));
     }
-    let printed = finish(running);
+    let printed = finish(running, fault);
+    if fault == Fault::HopRestarted {
+        local(&["down", "--hop"], &env); // the new hop is not the command's to stop
+    }
     if run == Run::Sweep {
         assert!(printed.contains("sweep of depth"), "{printed}");
     }
@@ -309,10 +348,15 @@ fn every_command_survives_every_fault_ends_with_its_summary_and_counts_honestly(
             Fault::KillAndRestart,
             Fault::PauseAndResume,
             Fault::HopKilled,
+            Fault::HopRestarted,
+            Fault::Hangup,
         ] {
             for run in [Run::Bench, Run::Sweep, Run::Session] {
-                if fault == Fault::HopKilled && run == Run::Sweep {
+                if fault.through_hop() && run == Run::Sweep {
                     continue; // a sweep takes no --rtt: it goes through a hop only if one runs
+                }
+                if fault == Fault::Hangup && run == Run::Session {
+                    continue; // tui_tmux closes the session's terminal and sends it SIGHUP
                 }
                 let (ok, errors, maybe, rows) = cell(run, fault);
                 table.push_str(&format!(
