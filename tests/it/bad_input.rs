@@ -434,25 +434,8 @@ fn a_run_directory_that_cannot_be_made_is_refused_before_running() {
 fn a_full_disk_while_recording_stops_the_run_and_keeps_the_recording() {
     let _load = crate::common::loading();
     common::node_pid();
-    let dir = tempfile::tempdir().unwrap();
-    let mount = dir.path().join("tiny");
-    std::fs::create_dir(&mount).unwrap();
-    let mounted = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
-        .arg(&mount)
-        .status()
-        .expect("mount runs");
-    assert!(
-        mounted.success(),
-        "mounting a 64 KiB tmpfs (needs root, as on the CI machines)"
-    );
-    struct Unmount(std::path::PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = Command::new("umount").arg(&self.0).status();
-        }
-    }
-    let _unmount = Unmount(mount.clone());
+    let disk = common::TinyDisk::mount();
+    let mount = disk.path().to_path_buf();
 
     let started = Instant::now();
     let output = Command::new(env!("CARGO_BIN_EXE_casstop"))
@@ -501,5 +484,50 @@ fn a_full_disk_while_recording_stops_the_run_and_keeps_the_recording() {
     eprintln!(
         "disk full after {took:?}: {complete} intervals kept in {}",
         run_dir.display()
+    );
+}
+
+/// A sweep whose disk fills up: its steps are read from its recording, so it ends early, exit 1,
+/// with one line saying why and where what was written is, in bounded time.
+#[test]
+fn a_full_disk_during_a_sweep_ends_it_saying_where_the_recording_is() {
+    let _load = crate::common::loading();
+    common::node_pid();
+    let disk = common::TinyDisk::mount();
+    let started = Instant::now();
+    let output = Command::new(env!("CARGO_BIN_EXE_casstop"))
+        .args([
+            "sweep",
+            "--depth",
+            "1,2,...,1024",
+            "--step",
+            "2s",
+            "--warmup",
+            "1s",
+        ])
+        .args(["--rate", "2000", "--quiet"])
+        .env_remove("CASSTOP_CONFIG")
+        .env(
+            "CASSTOP_OUTPUT_DIR",
+            format!("\"{}\"", disk.path().display()),
+        )
+        .env("CASSTOP_LOAD_INTERVAL", "\"100ms\"")
+        .env("CASSTOP_CLUSTER_KEYSPACE", "\"casstop_test\"")
+        .env("CASSTOP_CLUSTER_TABLE", "\"disk_full_sweep\"")
+        .stdin(Stdio::null())
+        .output()
+        .expect("casstop runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let last = stderr
+        .lines()
+        .rfind(|l| !l.trim().is_empty())
+        .unwrap_or_default();
+    assert!(last.contains("No space left on device"), "{stderr}");
+    assert!(last.contains(&disk.path().display().to_string()), "{last}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "the sweep stopped at the full disk, not after all its steps"
     );
 }

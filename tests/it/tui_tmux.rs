@@ -362,3 +362,25 @@ fn sighup_stops_cleanly_and_restores_the_terminal() {
     assert!(casstop.exits_within(Duration::from_secs(5)));
     assert_summary_matches_the_table(runs.path(), table);
 }
+
+/// The disk under the recording fills up mid-session: the event log says so once, the load goes
+/// on, and `q` still ends the session with its summary, saying where what was written is.
+#[test]
+fn a_full_disk_mid_session_is_said_once_and_the_session_goes_on() {
+    let _load = crate::common::loading();
+    let table = "tui_disk_full";
+    common::fresh_table(&common::settings(table));
+    let disk = common::TinyDisk::mount();
+    let tmux = Tmux::start_recording("diskfull", table, disk.path());
+    let full = tmux.wait_for("the recording stopping", |s| {
+        s.contains("recording stopped (")
+    });
+    let before = ok_count(&full);
+    tmux.wait_for("writes going on", |s| ok_count(s) > before);
+    tmux.keys(&["q"]);
+    let end = tmux.wait_for("exit", |s| s.contains("CASSTOP_EXIT="));
+    assert!(end.contains("CASSTOP_EXIT=0"), "{end}");
+    assert!(end.contains("session summary"), "{end}");
+    assert!(end.contains("recording stopped early"), "{end}");
+    tmux.assert_terminal_restored();
+}

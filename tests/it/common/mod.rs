@@ -105,3 +105,40 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// A 64 KiB tmpfs, to fill up on purpose; unmounted when dropped. Mounting needs root, as on
+/// the CI machines: a test that needs one fails without it.
+pub struct TinyDisk {
+    _dir: tempfile::TempDir,
+    mount: std::path::PathBuf,
+}
+
+impl TinyDisk {
+    pub fn mount() -> TinyDisk {
+        let dir = tempfile::tempdir().unwrap();
+        let mount = dir.path().join("tiny");
+        std::fs::create_dir(&mount).unwrap();
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+            .arg(&mount)
+            .status()
+            .expect("mount runs");
+        assert!(
+            mounted.success(),
+            "mounting a 64 KiB tmpfs (needs root, as on the CI machines)"
+        );
+        TinyDisk { _dir: dir, mount }
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.mount
+    }
+}
+
+impl Drop for TinyDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(&self.mount)
+            .status();
+    }
+}
