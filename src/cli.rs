@@ -355,6 +355,14 @@ impl Cli {
                 if let Some(rtt) = args.rtt.first() {
                     flags.push(FlagOverride::new("local.rtt", "--rtt", duration_flag(rtt)));
                 }
+                // Checked against the bounds of the capture it sets the length of.
+                if let Some(profile) = &args.profile {
+                    flags.push(FlagOverride::new(
+                        "profiler.duration",
+                        "--profile",
+                        duration_flag(profile),
+                    ));
+                }
                 args.knobs.push_overrides(&mut flags);
             }
             Some(Command::Sweep(args)) => args.push_overrides(&mut flags),

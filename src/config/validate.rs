@@ -29,6 +29,16 @@ impl Checker<'_> {
     }
 }
 
+/// The port of `host:port` (or `[v6]:port`) when it is digits but no TCP port: 0, or above
+/// 65535. A bare IPv6 address's last group is not a port.
+fn bad_port(host: &str) -> Option<&str> {
+    let (head, tail) = host.rsplit_once(':')?;
+    let names_port = !tail.is_empty()
+        && tail.chars().all(|c| c.is_ascii_digit())
+        && (!head.contains(':') || head.ends_with(']'));
+    (names_port && !tail.parse::<u16>().is_ok_and(|port| port > 0)).then_some(tail)
+}
+
 pub(super) fn validate(loaded: &Loaded) -> Result<(), ConfigError> {
     let c = Checker { loaded };
     let s = &loaded.settings;
@@ -44,6 +54,17 @@ fn cluster(c: &Checker, s: &Settings) -> Result<(), ConfigError> {
         "cluster.hosts",
         "needs at least one non-empty host".into(),
     )?;
+    for host in &s.cluster.hosts {
+        let port = bad_port(host.trim());
+        c.check(
+            port.is_none(),
+            "cluster.hosts",
+            format!(
+                "names port {} in `{host}`, but TCP ports go from 1 to 65535",
+                port.unwrap_or_default()
+            ),
+        )?;
+    }
     c.check(s.cluster.port > 0, "cluster.port", "must not be 0".into())?;
     c.check(
         is_cql_identifier(&s.cluster.keyspace),
@@ -237,4 +258,25 @@ pub(super) fn is_heap_size(text: &str) -> bool {
         && digits.len() + 1 >= text.len()
         && digits.chars().all(|c| c.is_ascii_digit())
         && digits.parse::<u64>().is_ok_and(|n| n > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bad_port;
+
+    #[test]
+    fn a_port_past_65535_or_zero_is_bad_and_an_ipv6_group_is_no_port() {
+        assert_eq!(bad_port("127.0.0.1:70000"), Some("70000"));
+        assert_eq!(bad_port("[::1]:0"), Some("0"));
+        for fine in [
+            "127.0.0.1:9042",
+            "node1",
+            "[::1]:9042",
+            "::1",
+            "fe80::1",
+            "db:x",
+        ] {
+            assert_eq!(bad_port(fine), None, "{fine}");
+        }
+    }
 }

@@ -268,11 +268,17 @@ impl LocalNode {
         if let Some(pid) = recorded {
             self.wait_for_dying(pid, progress)?;
         }
-
-        check_port_free(address, "CQL (local.cql_port)")?;
+        // A node of ours ran here a moment ago: its ports may take a moment more to close.
+        let grace = if recorded.is_some() {
+            Duration::from_secs(5)
+        } else {
+            Duration::ZERO
+        };
+        check_port_free(address, "CQL (local.cql_port)", grace)?;
         check_port_free(
             SocketAddr::from(([127, 0, 0, 1], self.settings.storage_port)),
             "storage (local.storage_port)",
+            grace,
         )?;
         let java = check_java()?;
 
@@ -546,15 +552,26 @@ async fn probe_version(probe: &Settings, timeout: Duration) -> Result<String> {
     crate::cluster::release_version(&session).await
 }
 
-fn check_port_free(address: SocketAddr, role: &str) -> Result<()> {
-    if TcpStream::connect_timeout(&address, Duration::from_millis(500)).is_ok() {
-        bail!(
-            "another process already listens on {address}, the local node's {role} port, and it \
-             is not a node casstop started; stop it, or point casstop at it with --hosts {address}, \
-             or set another port in [local]"
-        );
+/// Fails when something listens on `address`. Within `grace` it asks again while something
+/// does: a node killed a moment ago can hold its listening socket a little past its last thread.
+fn check_port_free(address: SocketAddr, role: &str, grace: Duration) -> Result<()> {
+    let asked = Instant::now();
+    let taken = || TcpStream::connect_timeout(&address, Duration::from_millis(500)).is_ok();
+    while taken() {
+        if asked.elapsed() >= grace {
+            return Err(port_taken(address, role));
+        }
+        std::thread::sleep(Duration::from_millis(100));
     }
     Ok(())
+}
+
+fn port_taken(address: SocketAddr, role: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "another process already listens on {address}, the local node's {role} port, and it \
+             is not a node casstop started; stop it, or point casstop at it with --hosts {address}, \
+             or set another port in [local]"
+    )
 }
 
 /// Creates `dir` (and its parents) readable by its owner only.
