@@ -391,4 +391,48 @@ mod tests {
         };
         assert_eq!(judge(&sync).kind, VerdictKind::IoBound);
     }
+
+    /// Each threshold just below and at its value, written as numbers (not the constants), so
+    /// moving or swapping a constant fails here. The base evidence is balanced: 60% busy,
+    /// node at half of 2 cores, p99 3× p50.
+    #[test]
+    fn every_threshold_flips_the_verdict_exactly_at_its_value() {
+        let at = |change: &dyn Fn(&mut Evidence)| {
+            let mut e = evidence();
+            change(&mut e);
+            judge(&e).kind
+        };
+        use VerdictKind::*;
+        assert_eq!(at(&|_| {}), Balanced);
+        // CPU-bound from 85% of a core.
+        assert_eq!(at(&|e| e.busiest_percent = 84.9), Balanced);
+        assert_eq!(at(&|e| e.busiest_percent = 85.0), CpuBound);
+        // I/O-bound below 50%.
+        assert_eq!(at(&|e| e.busiest_percent = 49.9), IoBound);
+        assert_eq!(at(&|e| e.busiest_percent = 50.0), Balanced);
+        // Server-bound from a node at 80% of the machine's cores (160% of 2).
+        assert_eq!(at(&|e| e.node_percent = Some(159.9)), Balanced);
+        assert_eq!(at(&|e| e.node_percent = Some(160.0)), ServerBound);
+        // Server-bound from a machine 90% busy (180% of 2), the node using more than casstop.
+        let shared = |machine: f64| {
+            move |e: &mut Evidence| {
+                e.machine_percent = Some(machine);
+                e.client_percent = 50.0;
+            }
+        };
+        assert_eq!(at(&shared(179.9)), Balanced);
+        assert_eq!(at(&shared(180.0)), ServerBound);
+        // Head-of-line from p99 at 5× p50, for pipeline.
+        let pipeline = |p99: u64| {
+            move |e: &mut Evidence| {
+                e.strategy = Some(Strategy::Pipeline);
+                e.p99_us = p99;
+            }
+        };
+        assert_eq!(at(&pipeline(4_999)), Balanced);
+        assert_eq!(at(&pipeline(5_000)), HeadOfLine);
+        // Failing once errors outnumber successes.
+        assert_eq!(at(&|e| e.errors_per_s = 10_000.0), Balanced);
+        assert_eq!(at(&|e| e.errors_per_s = 10_001.0), Failing);
+    }
 }

@@ -39,7 +39,7 @@ impl Case {
     }
 
     fn run(&self) -> Output {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_casstop"));
+        let mut command = crate::common::casstop();
         command
             .args(&self.args)
             .env_remove("CASSTOP_CONFIG")
@@ -449,7 +449,7 @@ fn a_full_disk_while_recording_stops_the_run_and_keeps_the_recording() {
     let mount = disk.path().to_path_buf();
 
     let started = Instant::now();
-    let output = Command::new(env!("CARGO_BIN_EXE_casstop"))
+    let output = crate::common::casstop()
         .args(["bench", "--duration", "120s", "--rate", "2000"])
         .env_remove("CASSTOP_CONFIG")
         .env("CASSTOP_OUTPUT_DIR", format!("\"{}\"", mount.display()))
@@ -506,7 +506,7 @@ fn a_full_disk_during_a_sweep_ends_it_saying_where_the_recording_is() {
     common::node_pid();
     let disk = common::TinyDisk::mount();
     let started = Instant::now();
-    let output = Command::new(env!("CARGO_BIN_EXE_casstop"))
+    let output = crate::common::casstop()
         .args([
             "sweep",
             "--depth",

@@ -3,10 +3,10 @@
 
 use crate::common;
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn casstop(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_casstop"))
+    crate::common::casstop()
         .args(args)
         .env_remove("CASSTOP_CONFIG")
         .output()
@@ -52,7 +52,7 @@ fn bench_writes_json_with_every_field_and_the_table_holds_ok_rows() {
     common::node_pid();
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("run.json");
-    let output = Command::new(env!("CARGO_BIN_EXE_casstop"))
+    let output = crate::common::casstop()
         .args([
             "bench",
             "--strategy",
@@ -138,7 +138,7 @@ fn bench_and_sweep_with_stdout_closed_still_write_everything_and_exit_0() {
     let json = dir.path().join("run.json");
     let runs = dir.path().join("runs");
     let run = |args: &[&str]| {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_casstop"))
+        let mut child = crate::common::casstop()
             .args(args)
             .arg("--quiet")
             .env_remove("CASSTOP_CONFIG")

@@ -260,6 +260,17 @@ fn a_waiting_worker_takes_every_change_at_once() {
         .map(|e| e.text.as_str())
         .collect();
     assert_eq!(applied.len(), 5, "{applied:#?}");
+    // "... 3.1 ms after it was asked for": within a few of the 20 ms between paced writes, far
+    // below the 400 ms to the next change that a change taken late would wait for.
+    for text in &applied {
+        let ms: f64 = text
+            .split(' ')
+            .rev()
+            .nth(6)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no delay in `{text}`"));
+        assert!(ms < 200.0, "taken {ms} ms after it was asked for: `{text}`");
+    }
     assert_eq!(totals.knobs.strategy, Strategy::Pipeline);
     assert_eq!(totals.knobs.depth, 4);
 }

@@ -107,7 +107,7 @@ fn start(run: Run, fault: Fault, env: &[(String, String)]) -> Running {
     };
     match run {
         Run::Bench | Run::Sweep => {
-            let mut command = Command::new(env!("CARGO_BIN_EXE_casstop"));
+            let mut command = crate::common::casstop();
             match run {
                 Run::Bench => command
                     .args(["bench", "--strategy", "callbacks", "--depth", "16"])
@@ -248,7 +248,7 @@ fn apply(fault: Fault, settings: &Settings, env: &[(String, String)]) {
 
 /// `casstop local ...` with the cell's environment; it must succeed.
 fn local(args: &[&str], env: &[(String, String)]) {
-    let output = Command::new(env!("CARGO_BIN_EXE_casstop"))
+    let output = crate::common::casstop()
         .arg("local")
         .args(args)
         .env_remove("CASSTOP_CONFIG")

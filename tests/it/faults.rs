@@ -140,7 +140,7 @@ fn a_killed_node_and_a_paused_node_are_survived_and_counted_honestly() {
 /// the second leaves at once.
 fn a_second_signal_leaves_at_once_while_writes_hang(settings: &Settings, pid: u32) {
     fresh_table(settings);
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_casstop"))
+    let mut child = crate::common::casstop()
         .args([
             "bench",
             "--duration",

@@ -237,7 +237,7 @@ fn bench_matrix_across_rtts_runs_the_hop_process_and_records_each_rtt() {
     let dir = tempfile::tempdir().unwrap();
     let port = common::free_port();
     let json = dir.path().join("matrix.json");
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_casstop"))
+    let output = crate::common::casstop()
         .args([
             "bench", "--matrix", "--rtt", "0,2ms", "--ops", "150", "--quiet",
         ])
@@ -275,7 +275,9 @@ fn bench_matrix_across_rtts_runs_the_hop_process_and_records_each_rtt() {
         assert!(hop["cpu_s"].as_f64().unwrap() > 0.0, "{hop}");
         assert!(hop["cpu_us_per_op"].as_f64().unwrap() > 0.0, "{hop}");
         // Every write went through the hop (the driver adds a couple of its own per session).
-        let (requests, issued) = (hop["requests"].as_u64(), result["issued"].as_u64());
+        // Both required: an absent field must fail, not compare as `None`.
+        let requests = hop["requests"].as_u64().expect("hop.requests");
+        let issued = result["issued"].as_u64().expect("issued");
         assert!(requests >= issued, "{result}");
     }
     let sync_at_2ms = &results[5];
@@ -305,7 +307,7 @@ fn a_hop_started_for_one_run_ends_when_the_run_is_killed() {
     common::node_pid();
     let dir = tempfile::tempdir().unwrap();
     let port = common::free_port();
-    let mut bench = std::process::Command::new(env!("CARGO_BIN_EXE_casstop"))
+    let mut bench = crate::common::casstop()
         .args([
             "bench",
             "--strategy",
@@ -343,7 +345,7 @@ fn local_status_shows_a_running_hop_and_down_hop_stops_only_it() {
     std::fs::create_dir_all(dir.path().join("logs")).unwrap();
     let port = common::free_port();
     let casstop = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_casstop"))
+        crate::common::casstop()
             .args(args)
             .env_remove("CASSTOP_CONFIG")
             .env("CASSTOP_LOCAL_DATA_DIR", dir.path())
@@ -354,7 +356,7 @@ fn local_status_shows_a_running_hop_and_down_hop_stops_only_it() {
     // What `local up --rtt 3ms` starts (it also starts a node, which this test must not).
     let listen = format!("127.0.0.1:{port}");
     let upstream = format!("127.0.0.1:{}", Settings::default().local.cql_port);
-    let mut hop = std::process::Command::new(env!("CARGO_BIN_EXE_casstop"))
+    let mut hop = crate::common::casstop()
         .args([
             "local",
             "hop-serve",
@@ -415,7 +417,7 @@ fn a_corrupt_hop_pid_file_does_not_disown_the_hop() {
     std::fs::create_dir_all(dir.path().join("logs")).unwrap();
     let port = common::free_port();
     let casstop = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_casstop"))
+        crate::common::casstop()
             .args(args)
             .env_remove("CASSTOP_CONFIG")
             .env("CASSTOP_LOCAL_DATA_DIR", dir.path())
@@ -425,7 +427,7 @@ fn a_corrupt_hop_pid_file_does_not_disown_the_hop() {
     };
     let listen = format!("127.0.0.1:{port}");
     let upstream = format!("127.0.0.1:{}", Settings::default().local.cql_port);
-    let hop = std::process::Command::new(env!("CARGO_BIN_EXE_casstop"))
+    let hop = crate::common::casstop()
         .args(["local", "hop-serve", "--listen", &listen])
         .args(["--upstream", &upstream, "--rtt", "1ms", "--jitter", "0ms"])
         .args(["--jitter-distribution", "uniform", "--seed", "1", "--dir"])
@@ -488,7 +490,7 @@ fn a_hop_killed_mid_bench_leaves_the_summary_and_the_json_and_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let port = common::free_port();
     let json = dir.path().join("run.json");
-    let bench = std::process::Command::new(env!("CARGO_BIN_EXE_casstop"))
+    let bench = crate::common::casstop()
         .args(["bench", "--strategy", "callbacks", "--depth", "8"])
         .args(["--duration", "6s", "--rtt", "1ms", "--quiet"])
         .args(["--max-error-percent", "0", "--json"])

@@ -5,7 +5,6 @@
 
 use crate::common;
 
-use std::process::Command;
 use std::time::Duration;
 
 use casstop::cli::Cli;
@@ -177,7 +176,7 @@ fn every_knob_is_in_bench_json_and_in_each_recorded_interval_under_its_name() {
     common::fresh_table(&settings);
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("run.json");
-    let output = Command::new(env!("CARGO_BIN_EXE_casstop"))
+    let output = crate::common::casstop()
         .args(["bench", "--ops", "300", "--quiet", "--interval", "200ms"])
         .args(["--json", json.to_str().unwrap()])
         .env("CASSTOP_CLUSTER_TABLE", &settings.cluster.table)

@@ -5,7 +5,7 @@
 use crate::common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use casstop::commands::sweep::SweepPlan;
@@ -112,7 +112,7 @@ fn killing_bench_mid_run_leaves_a_readable_partial_recording() {
     let settings = common::settings("record_kill");
     common::fresh_table(&settings);
     let out = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_casstop"))
+    let mut child = crate::common::casstop()
         .args([
             "bench",
             "--strategy",
@@ -261,7 +261,7 @@ fn sweep_usage_errors_exit_2_naming_the_flag() {
             "--knee-gain: `sweep.knee_gain`",
         ),
     ] {
-        let output = Command::new(env!("CARGO_BIN_EXE_casstop"))
+        let output = crate::common::casstop()
             .arg("sweep")
             .args(&args)
             .env_remove("CASSTOP_CONFIG")

@@ -3,7 +3,6 @@
 //! have the stated size, report.md has the numbers the recordings hold, a compare has the ratios.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::Deserializer;
@@ -19,7 +18,7 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 fn casstop_report(args: &[&Path], out: &Path) {
-    let output = Command::new(env!("CARGO_BIN_EXE_casstop"))
+    let output = crate::common::casstop()
         .arg("report")
         .args(args)
         .arg("--out")
@@ -295,7 +294,7 @@ fn a_matrix_report_draws_one_bar_per_strategy_with_its_p99_and_groups_by_rtt() {
 fn report_of_something_that_is_not_a_run_says_so() {
     let _load = crate::common::loading();
     let dir = tempfile::tempdir().unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_casstop"))
+    let output = crate::common::casstop()
         .args(["report"])
         .arg(dir.path())
         .output()
@@ -316,7 +315,7 @@ fn copy_of(name: &str) -> tempfile::TempDir {
 }
 
 fn report_of(run: &Path) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_casstop"))
+    crate::common::casstop()
         .arg("report")
         .arg(run)
         .env_remove("CASSTOP_CONFIG")

@@ -7,7 +7,7 @@ use crate::common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -133,7 +133,7 @@ fn secure_node() -> (&'static SecureNode, Finish) {
 
 /// The binary with a clean environment: no inherited CASSTOP_* variables, logs into `state_dir`.
 fn casstop(args: &[&str], env: &[(&str, &str)], state_dir: &Path) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_casstop"));
+    let mut command = crate::common::casstop();
     for (var, _) in std::env::vars() {
         if var.starts_with("CASSTOP_") {
             command.env_remove(var);

@@ -6,12 +6,12 @@
 use crate::common;
 
 use std::io::Read;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 fn spawn_bench(table: &str, json: &std::path::Path) -> Child {
     common::node_pid();
-    Command::new(env!("CARGO_BIN_EXE_casstop"))
+    crate::common::casstop()
         .args(["bench", "--duration", "60s", "--truncate", "--json"])
         .arg(json)
         .env_remove("CASSTOP_CONFIG")
@@ -114,7 +114,7 @@ fn sigint_ends_a_sweep_with_the_steps_measured_so_far_written_and_plotted() {
     let settings = common::settings("stop_sweep");
     common::fresh_table(&settings);
     let out = tempfile::tempdir().unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_casstop"))
+    let child = crate::common::casstop()
         .args(["sweep", "--strategy", "callbacks", "--depth", "1,2,4,8,16"])
         .args([
             "--step", "1s", "--warmup", "0s", "--rate", "2000", "--quiet",

@@ -60,7 +60,11 @@ impl Tmux {
             ])
             .args(["-e", "CASSTOP_CLUSTER_KEYSPACE=casstop_test"])
             .args(["-e", &format!("CASSTOP_CLUSTER_TABLE={table}")])
-            .args(["-e", "CASSTOP_LOAD_INTERVAL=\"250ms\""]);
+            .args(["-e", "CASSTOP_LOAD_INTERVAL=\"250ms\""])
+            .args([
+                "-e",
+                &format!("CASSTOP_OUTPUT_DIR={}", common::runs_dir().display()),
+            ]);
         for variable in env {
             new_session.args(["-e", variable]);
         }

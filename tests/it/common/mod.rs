@@ -61,6 +61,7 @@ pub fn settings(table: &str) -> Settings {
     settings.cluster.keyspace = "casstop_test".into();
     settings.cluster.table = table.into();
     settings.knobs.interval = Duration::from_millis(250);
+    settings.output.dir = runs_dir();
     settings
 }
 
@@ -141,4 +142,20 @@ impl Drop for TinyDisk {
             .arg(&self.mount)
             .status();
     }
+}
+
+/// Where the tests' recordings go: the test run's own directory under `target/tmp`, never the
+/// repository's `./runs`.
+pub fn runs_dir() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("runs")
+}
+
+/// The casstop binary as a test runs it: no config file named by the environment, recordings
+/// in [`runs_dir`] unless the test says otherwise.
+pub fn casstop() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_casstop"));
+    command
+        .env_remove("CASSTOP_CONFIG")
+        .env("CASSTOP_OUTPUT_DIR", runs_dir());
+    command
 }
