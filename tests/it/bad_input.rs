@@ -42,7 +42,6 @@ impl Case {
         let mut command = crate::common::casstop();
         command
             .args(&self.args)
-            .env_remove("CASSTOP_CONFIG")
             .stdin(Stdio::null())
             .envs(self.env.iter().map(|(k, v)| (k, v)));
         if let Some(path) = &self.path {
@@ -451,7 +450,6 @@ fn a_full_disk_while_recording_stops_the_run_and_keeps_the_recording() {
     let started = Instant::now();
     let output = crate::common::casstop()
         .args(["bench", "--duration", "120s", "--rate", "2000"])
-        .env_remove("CASSTOP_CONFIG")
         .env("CASSTOP_OUTPUT_DIR", format!("\"{}\"", mount.display()))
         .env("CASSTOP_LOAD_INTERVAL", "\"100ms\"")
         .env("CASSTOP_CLUSTER_KEYSPACE", "\"casstop_test\"")
@@ -517,7 +515,6 @@ fn a_full_disk_during_a_sweep_ends_it_saying_where_the_recording_is() {
             "1s",
         ])
         .args(["--rate", "2000", "--quiet"])
-        .env_remove("CASSTOP_CONFIG")
         .env(
             "CASSTOP_OUTPUT_DIR",
             format!("\"{}\"", disk.path().display()),

@@ -8,7 +8,6 @@ use std::process::Output;
 fn casstop(args: &[&str]) -> Output {
     crate::common::casstop()
         .args(args)
-        .env_remove("CASSTOP_CONFIG")
         .output()
         .expect("casstop runs")
 }
@@ -141,7 +140,6 @@ fn bench_and_sweep_with_stdout_closed_still_write_everything_and_exit_0() {
         let mut child = crate::common::casstop()
             .args(args)
             .arg("--quiet")
-            .env_remove("CASSTOP_CONFIG")
             .env("CASSTOP_CLUSTER_KEYSPACE", "casstop_test")
             .env("CASSTOP_CLUSTER_TABLE", "cli_closed_pipe")
             .env("CASSTOP_OUTPUT_DIR", &runs)

@@ -12,7 +12,7 @@
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use casstop::config::{CommitlogSync, Settings};
 use casstop::local::LocalNode;
@@ -22,6 +22,8 @@ use crate::common;
 
 const CQL_PORT: u16 = 9542;
 const STORAGE_PORT: u16 = 7542;
+/// How often a cell looks at the table or the screen.
+const POLL: Duration = Duration::from_millis(200);
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Fault {
@@ -125,7 +127,6 @@ fn start(run: Run, fault: Fault, env: &[(String, String)]) -> Running {
             };
             command
                 .arg("--quiet")
-                .env_remove("CASSTOP_CONFIG")
                 .envs(env.iter().map(|(k, v)| (k, v)))
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped());
@@ -184,10 +185,11 @@ fn finish(running: Running, fault: Fault) -> String {
             let _ = Command::new("tmux")
                 .args(["-L", &socket, "send-keys", "q"])
                 .status();
-            let text = wait_for("the session's exit", Duration::from_secs(60), || {
-                let screen = pane(&socket);
-                screen.contains("CASSTOP_EXIT=").then_some(screen)
-            });
+            let text =
+                common::wait_for("the session's exit", Duration::from_secs(60), POLL, || {
+                    let screen = pane(&socket);
+                    screen.contains("CASSTOP_EXIT=").then_some(screen)
+                });
             let _ = Command::new("tmux")
                 .args(["-L", &socket, "kill-server"])
                 .status();
@@ -198,20 +200,9 @@ fn finish(running: Running, fault: Fault) -> String {
     }
 }
 
-fn wait_for<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Option<T>) -> T {
-    let started = Instant::now();
-    loop {
-        if let Some(found) = check() {
-            return found;
-        }
-        assert!(started.elapsed() < limit, "no {what} within {limit:?}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 /// Waits until the table holds more than `than` rows: writes flow.
 fn rows_beyond(settings: &Settings, than: i64, limit: Duration) -> i64 {
-    wait_for("new rows", limit, || {
+    common::wait_for("new rows", limit, POLL, || {
         let rows = common::count_rows(settings);
         (rows > than).then_some(rows)
     })
@@ -233,9 +224,10 @@ fn apply(fault: Fault, settings: &Settings, env: &[(String, String)]) {
         }
         Fault::HopKilled | Fault::HopRestarted => {
             let pid_file = settings.local.data_dir.join("hop.pid");
-            let hop: u32 = wait_for("a hop pid file", Duration::from_secs(30), || {
-                std::fs::read_to_string(&pid_file).ok()?.trim().parse().ok()
-            });
+            let hop: u32 =
+                common::wait_for("a hop pid file", Duration::from_secs(30), POLL, || {
+                    std::fs::read_to_string(&pid_file).ok()?.trim().parse().ok()
+                });
             signal(hop, libc::SIGKILL);
             std::thread::sleep(Duration::from_secs(2));
             if fault == Fault::HopRestarted {
@@ -251,7 +243,6 @@ fn local(args: &[&str], env: &[(String, String)]) {
     let output = crate::common::casstop()
         .arg("local")
         .args(args)
-        .env_remove("CASSTOP_CONFIG")
         .envs(env.iter().map(|(k, v)| (k, v)))
         .output()
         .unwrap();
@@ -338,17 +329,6 @@ fn cell(run: Run, fault: Fault) -> (u64, u64, u64, u64) {
     (ok, errors, number("maybe"), rows)
 }
 
-/// JVMs whose command line names `data_dir` as their storage: the matrix node's.
-fn jvms_on(data_dir: &Path) -> usize {
-    let storage = format!("-Dcassandra.storagedir={}", data_dir.display());
-    procfs::process::all_processes()
-        .unwrap()
-        .filter_map(Result::ok)
-        .filter(|p| p.stat().is_ok_and(|s| s.state != 'Z'))
-        .filter(|p| p.cmdline().is_ok_and(|args| args.contains(&storage)))
-        .count()
-}
-
 #[test]
 fn every_command_survives_every_fault_ends_with_its_summary_and_counts_honestly() {
     let _load = common::loading();
@@ -377,8 +357,8 @@ fn every_command_survives_every_fault_ends_with_its_summary_and_counts_honestly(
         eprintln!("{table}");
     }
     assert_eq!(
-        jvms_on(&settings.local.data_dir),
-        0,
+        common::jvms_on(&settings.local.data_dir),
+        Vec::<i32>::new(),
         "the matrix node is left running"
     );
 }

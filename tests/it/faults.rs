@@ -150,7 +150,6 @@ fn a_second_signal_leaves_at_once_while_writes_hang(settings: &Settings, pid: u3
             "--hosts",
         ])
         .arg(format!("127.0.0.1:{CQL_PORT}"))
-        .env_remove("CASSTOP_CONFIG")
         .env("CASSTOP_CLUSTER_KEYSPACE", "\"casstop_faults\"")
         .env("CASSTOP_CLUSTER_TABLE", "\"second_signal\"")
         .env("CASSTOP_LOAD_INTERVAL", "\"250ms\"")

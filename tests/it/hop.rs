@@ -244,7 +244,6 @@ fn bench_matrix_across_rtts_runs_the_hop_process_and_records_each_rtt() {
         .args(["--depth", "8", "--batch", "8", "--throttle-cap", "64"])
         .arg("--json")
         .arg(&json)
-        .env_remove("CASSTOP_CONFIG")
         .env("CASSTOP_LOCAL_DATA_DIR", dir.path())
         .env("CASSTOP_LOCAL_HOP_PORT", port.to_string())
         .env("CASSTOP_CLUSTER_KEYSPACE", "casstop_test")
@@ -292,14 +291,6 @@ fn bench_matrix_across_rtts_runs_the_hop_process_and_records_each_rtt() {
     );
 }
 
-fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < limit, "{what} within {limit:?}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 #[test]
 fn a_hop_started_for_one_run_ends_when_the_run_is_killed() {
     let _load = crate::common::loading();
@@ -318,7 +309,6 @@ fn a_hop_started_for_one_run_ends_when_the_run_is_killed() {
             "1ms",
         ])
         .args(["--quiet"])
-        .env_remove("CASSTOP_CONFIG")
         .env("CASSTOP_LOCAL_DATA_DIR", dir.path())
         .env("CASSTOP_LOCAL_HOP_PORT", port.to_string())
         .env("CASSTOP_CLUSTER_KEYSPACE", "casstop_test")
@@ -347,7 +337,6 @@ fn local_status_shows_a_running_hop_and_down_hop_stops_only_it() {
     let casstop = |args: &[&str]| {
         crate::common::casstop()
             .args(args)
-            .env_remove("CASSTOP_CONFIG")
             .env("CASSTOP_LOCAL_DATA_DIR", dir.path())
             .env("CASSTOP_LOCAL_HOP_PORT", port.to_string())
             .output()
@@ -419,7 +408,6 @@ fn a_corrupt_hop_pid_file_does_not_disown_the_hop() {
     let casstop = |args: &[&str]| {
         crate::common::casstop()
             .args(args)
-            .env_remove("CASSTOP_CONFIG")
             .env("CASSTOP_LOCAL_DATA_DIR", dir.path())
             .env("CASSTOP_LOCAL_HOP_PORT", port.to_string())
             .output()
@@ -495,7 +483,6 @@ fn a_hop_killed_mid_bench_leaves_the_summary_and_the_json_and_says_so() {
         .args(["--duration", "6s", "--rtt", "1ms", "--quiet"])
         .args(["--max-error-percent", "0", "--json"])
         .arg(&json)
-        .env_remove("CASSTOP_CONFIG")
         .env("CASSTOP_LOCAL_DATA_DIR", dir.path())
         .env("CASSTOP_LOCAL_HOP_PORT", port.to_string())
         .env("CASSTOP_CLUSTER_KEYSPACE", "casstop_test")
@@ -544,4 +531,10 @@ fn a_hop_killed_mid_bench_leaves_the_summary_and_the_json_and_says_so() {
             .contains("latency hop stopped answering")),
         "{result}"
     );
+}
+
+fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    common::wait_for(what, limit, Duration::from_millis(20), || {
+        done().then_some(())
+    });
 }

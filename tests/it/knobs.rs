@@ -182,7 +182,6 @@ fn every_knob_is_in_bench_json_and_in_each_recorded_interval_under_its_name() {
         .env("CASSTOP_CLUSTER_TABLE", &settings.cluster.table)
         .env("CASSTOP_CLUSTER_KEYSPACE", &settings.cluster.keyspace)
         .env("CASSTOP_OUTPUT_DIR", dir.path())
-        .env_remove("CASSTOP_CONFIG")
         .output()
         .expect("casstop runs");
     assert!(

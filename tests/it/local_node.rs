@@ -61,7 +61,7 @@ fn up_twice_is_harmless_and_status_sees_the_node() {
 /// The node of the pid-file tests: its own data directory and ports, since they stop and kill it
 /// (the shared node of the other tests must not be touched). One test at a time uses it.
 mod own_node {
-    use std::path::{Path, PathBuf};
+    use std::path::PathBuf;
     use std::sync::{Mutex, MutexGuard};
     use std::time::Duration;
 
@@ -112,18 +112,6 @@ mod own_node {
         settings.local.data_dir.join("node.pid")
     }
 
-    /// Live (not zombie) JVMs whose command line names `data_dir` as their storage directory.
-    pub fn jvms_on(data_dir: &Path) -> Vec<i32> {
-        let storage = format!("-Dcassandra.storagedir={}", data_dir.display());
-        procfs::process::all_processes()
-            .expect("/proc lists processes")
-            .flatten()
-            .filter(|p| p.is_alive())
-            .filter(|p| p.cmdline().is_ok_and(|args| args.contains(&storage)))
-            .map(|p| p.pid())
-            .collect()
-    }
-
     pub fn cql_port_open() -> bool {
         std::net::TcpStream::connect_timeout(
             &([127, 0, 0, 1], CQL_PORT).into(),
@@ -141,7 +129,7 @@ mod own_node {
             if let Err(err) = node.down() {
                 eprintln!("stopping the pid-test node: {err:#}");
             }
-            for pid in jvms_on(&self.0.local.data_dir) {
+            for pid in crate::common::jvms_on(&self.0.local.data_dir) {
                 eprintln!("the pid-test node (pid {pid}) outlived `down`; killing it");
                 let killed = rustix::process::Pid::from_raw(pid)
                     .map(|pid| rustix::process::kill_process(pid, rustix::process::Signal::KILL));
@@ -189,10 +177,7 @@ fn a_corrupt_or_stale_pid_file_does_not_disown_the_node() {
     std::fs::write(&pid_file, format!("{}\n", bystander.id())).unwrap();
     let node = LocalNode::new(&settings.local);
     assert_eq!(node.down().unwrap(), Some(pid), "down stops the node");
-    assert_eq!(
-        own_node::jvms_on(&settings.local.data_dir),
-        Vec::<i32>::new()
-    );
+    assert_eq!(common::jvms_on(&settings.local.data_dir), Vec::<i32>::new());
     assert!(!own_node::cql_port_open(), "the node's port is free");
     assert!(!pid_file.exists());
     assert!(
@@ -223,7 +208,7 @@ fn up_right_after_a_kill_9_brings_the_node_back() {
     assert_eq!(status.pid, Some(again.pid));
     assert!(status.answers_cql);
     assert_eq!(
-        own_node::jvms_on(&settings.local.data_dir),
+        common::jvms_on(&settings.local.data_dir),
         vec![again.pid as i32],
         "one node, the new one"
     );

@@ -125,7 +125,6 @@ fn killing_bench_mid_run_leaves_a_readable_partial_recording() {
             "250ms",
             "--quiet",
         ])
-        .env_remove("CASSTOP_CONFIG")
         .env("CASSTOP_CLUSTER_KEYSPACE", "casstop_test")
         .env("CASSTOP_CLUSTER_TABLE", "record_kill")
         .env("CASSTOP_OUTPUT_DIR", out.path())
@@ -264,7 +263,6 @@ fn sweep_usage_errors_exit_2_naming_the_flag() {
         let output = crate::common::casstop()
             .arg("sweep")
             .args(&args)
-            .env_remove("CASSTOP_CONFIG")
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);

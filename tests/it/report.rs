@@ -23,7 +23,6 @@ fn casstop_report(args: &[&Path], out: &Path) {
         .args(args)
         .arg("--out")
         .arg(out)
-        .env_remove("CASSTOP_CONFIG")
         .output()
         .expect("casstop runs");
     assert!(
@@ -318,7 +317,6 @@ fn report_of(run: &Path) -> std::process::Output {
     crate::common::casstop()
         .arg("report")
         .arg(run)
-        .env_remove("CASSTOP_CONFIG")
         .output()
         .expect("casstop runs")
 }

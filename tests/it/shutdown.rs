@@ -14,7 +14,6 @@ fn spawn_bench(table: &str, json: &std::path::Path) -> Child {
     crate::common::casstop()
         .args(["bench", "--duration", "60s", "--truncate", "--json"])
         .arg(json)
-        .env_remove("CASSTOP_CONFIG")
         .env("CASSTOP_CLUSTER_KEYSPACE", "\"casstop_test\"")
         .env("CASSTOP_CLUSTER_TABLE", format!("\"{table}\""))
         .env("CASSTOP_LOAD_INTERVAL", "\"250ms\"")
@@ -119,7 +118,6 @@ fn sigint_ends_a_sweep_with_the_steps_measured_so_far_written_and_plotted() {
         .args([
             "--step", "1s", "--warmup", "0s", "--rate", "2000", "--quiet",
         ])
-        .env_remove("CASSTOP_CONFIG")
         .env("CASSTOP_CLUSTER_KEYSPACE", "\"casstop_test\"")
         .env("CASSTOP_CLUSTER_TABLE", "\"stop_sweep\"")
         .env("CASSTOP_LOAD_INTERVAL", "\"250ms\"")

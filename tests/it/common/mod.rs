@@ -159,3 +159,34 @@ pub fn casstop() -> std::process::Command {
         .env("CASSTOP_OUTPUT_DIR", runs_dir());
     command
 }
+
+/// Live (not zombie) JVMs whose command line names `data_dir` as their storage directory: the
+/// nodes casstop started there.
+pub fn jvms_on(data_dir: &std::path::Path) -> Vec<i32> {
+    let storage = format!("-Dcassandra.storagedir={}", data_dir.display());
+    procfs::process::all_processes()
+        .expect("/proc lists processes")
+        .flatten()
+        .filter(|p| p.is_alive())
+        .filter(|p| p.cmdline().is_ok_and(|args| args.contains(&storage)))
+        .map(|p| p.pid())
+        .collect()
+}
+
+/// Asks `check` once per `every` until it finds something, which it returns; fails the test
+/// with `what` after `limit`.
+pub fn wait_for<T>(
+    what: &str,
+    limit: Duration,
+    every: Duration,
+    mut check: impl FnMut() -> Option<T>,
+) -> T {
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(found) = check() {
+            return found;
+        }
+        assert!(started.elapsed() < limit, "no {what} within {limit:?}");
+        std::thread::sleep(every);
+    }
+}
