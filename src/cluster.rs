@@ -20,13 +20,8 @@ pub fn contact_points(cluster: &ClusterSettings) -> Vec<String> {
 }
 
 fn with_port(host: &str, port: u16) -> String {
-    let has_port = match host.rsplit_once(':') {
-        // A bare IPv6 address has colons but no port; "[::1]:9042" has one.
-        Some((head, tail)) => {
-            tail.parse::<u16>().is_ok() && (!head.contains(':') || head.ends_with(']'))
-        }
-        None => false,
-    };
+    // A bare IPv6 address has colons but no port; "[::1]:9042" has one.
+    let has_port = crate::config::port_of(host).is_some_and(|port| port.parse::<u16>().is_ok());
     if has_port {
         host.to_string()
     } else if host.contains(':') && !host.starts_with('[') {

@@ -29,14 +29,20 @@ impl Checker<'_> {
     }
 }
 
-/// The port of `host:port` (or `[v6]:port`) when it is digits but no TCP port: 0, or above
-/// 65535. A bare IPv6 address's last group is not a port.
-fn bad_port(host: &str) -> Option<&str> {
+/// The digits after the last `:` of `host:port` or `[v6]:port`, when a host names a port; a
+/// bare IPv6 address's last group is not one. The driver's contact points add the configured
+/// port to a host without one (`cluster::contact_points`).
+pub fn port_of(host: &str) -> Option<&str> {
     let (head, tail) = host.rsplit_once(':')?;
     let names_port = !tail.is_empty()
         && tail.chars().all(|c| c.is_ascii_digit())
         && (!head.contains(':') || head.ends_with(']'));
-    (names_port && !tail.parse::<u16>().is_ok_and(|port| port > 0)).then_some(tail)
+    names_port.then_some(tail)
+}
+
+/// The port a host names when it is no TCP port: 0, or above 65535.
+fn bad_port(host: &str) -> Option<&str> {
+    port_of(host).filter(|port| !port.parse::<u16>().is_ok_and(|port| port > 0))
 }
 
 pub(super) fn validate(loaded: &Loaded) -> Result<(), ConfigError> {
