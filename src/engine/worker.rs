@@ -195,8 +195,11 @@ impl Worker {
     }
 
     fn record(&mut self, done: &Completion) {
-        self.slots.on_complete(done.seq);
+        self.slots.on_complete(done.seq, done.done);
         let us = |d: Duration| (d.as_micros() as u64).clamp(1, MAX_LATENCY_US);
+        self.report
+            .pacer_late
+            .saturating_record(us(done.sent.saturating_duration_since(done.intended)));
         match &done.outcome {
             Ok(()) => {
                 self.report.ok += 1;
@@ -250,6 +253,7 @@ impl Worker {
     /// Hands this interval's numbers to the aggregator without waiting; if its queue is full the
     /// numbers stay here and go with the next hand-over.
     fn hand_over(&mut self) {
+        self.report.slots.add(self.slots.take_time(Instant::now()));
         self.report.in_flight = self.slots.in_flight();
         self.report.in_flight_max = self
             .report
@@ -290,7 +294,7 @@ impl Worker {
     /// Counts the write just issued as `seq`; the first under new knobs says how long after the
     /// change it left.
     fn note_issued(&mut self, now: Instant) {
-        self.slots.on_issue(self.seq);
+        self.slots.on_issue(self.seq, now);
         self.seq += 1;
         self.report.issued += 1;
         if let Some(changed_at) = self.unapplied_change.take() {

@@ -14,7 +14,7 @@ use super::feed::{ClosedInterval, Record, RecordFeed};
 use super::proc::CpuSampler;
 use super::stats::{
     ErrorCounts, ErrorKind, Event, EventKind, IntervalStats, LatencySummary, NodeHealth, RunState,
-    Snapshot, TaskSplit, Totals, WorkerReport, new_histogram,
+    SlotTime, Snapshot, TaskSplit, Totals, WorkerReport, new_histogram,
 };
 use super::verdict::{self, Evidence, Verdict};
 use crate::knobs::{KnobChange, Knobs};
@@ -56,6 +56,7 @@ pub struct RunTotals {
     pub totals: Totals,
     pub service: Histogram<u64>,
     pub response: Histogram<u64>,
+    pub pacer_late: Histogram<u64>,
     pub knobs: Knobs,
     pub paced: bool,
     pub events: Vec<Event>,
@@ -123,7 +124,9 @@ struct Bucket {
     first_error: Option<(ErrorKind, String)>,
     service: Histogram<u64>,
     response: Histogram<u64>,
+    pacer_late: Histogram<u64>,
     in_flight_max: BTreeMap<u32, u32>,
+    slots: SlotTime,
 }
 
 impl Bucket {
@@ -138,7 +141,9 @@ impl Bucket {
             first_error: None,
             service: new_histogram(),
             response: new_histogram(),
+            pacer_late: new_histogram(),
             in_flight_max: BTreeMap::new(),
+            slots: SlotTime::default(),
         }
     }
 }
@@ -161,6 +166,7 @@ struct State {
     totals: Totals,
     service: Histogram<u64>,
     response: Histogram<u64>,
+    pacer_late: Histogram<u64>,
     history: VecDeque<Arc<IntervalStats>>,
     events: VecDeque<Arc<Event>>,
     /// Knob versions whose first write has not been seen yet, and their event's index.
@@ -208,6 +214,7 @@ impl State {
             totals: Totals::default(),
             service: new_histogram(),
             response: new_histogram(),
+            pacer_late: new_histogram(),
             history: VecDeque::new(),
             events: VecDeque::new(),
             pending_versions: BTreeMap::new(),
@@ -261,6 +268,7 @@ impl State {
             totals: self.totals.clone(),
             service: self.service,
             response: self.response,
+            pacer_late: self.pacer_late,
             paced: self.knobs.rate > 0.0,
             knobs: self.knobs,
             events: self.events.iter().map(|e| (**e).clone()).collect(),
@@ -378,6 +386,8 @@ impl State {
         }
         let _ = bucket.service.add(&report.service);
         let _ = bucket.response.add(&report.response);
+        let _ = bucket.pacer_late.add(&report.pacer_late);
+        bucket.slots.add(report.slots);
         let max = bucket.in_flight_max.entry(report.worker).or_default();
         *max = (*max).max(report.in_flight_max);
         self.in_flight.insert(report.worker, report.in_flight);
@@ -425,6 +435,9 @@ impl State {
             in_flight_max: bucket.in_flight_max.values().sum(),
             service: LatencySummary::of(&bucket.service),
             response: paced.then(|| LatencySummary::of(&bucket.response)),
+            pacer_late: paced.then(|| LatencySummary::of(&bucket.pacer_late)),
+            in_flight_mean: bucket.slots.in_flight_s / length.as_secs_f64().max(1e-9),
+            head_of_line_percent: bucket.slots.head_of_line_percent(),
             cpu,
             tasks,
             node: self.node,
@@ -437,6 +450,7 @@ impl State {
         stats.verdict = verdict::judge(&self.evidence(&stats));
         let _ = self.service.add(&bucket.service);
         let _ = self.response.add(&bucket.response);
+        let _ = self.pacer_late.add(&bucket.pacer_late);
         let stats = Arc::new(stats);
         self.check_recording(edge);
         if let Some(feed) = &self.record {
@@ -456,6 +470,7 @@ impl State {
         totals.maybe_rows += stats.maybe_rows;
         totals.service = LatencySummary::of(&self.service);
         totals.response = LatencySummary::of(&self.response);
+        totals.pacer_late = LatencySummary::of(&self.pacer_late);
         totals.client_cpu_s = stats.cpu.process_cpu_s;
         totals.rss_max_bytes = totals.rss_max_bytes.max(stats.cpu.rss_bytes);
         if self.history.len() == HISTORY_LEN {

@@ -130,6 +130,31 @@ impl LatencySummary {
     }
 }
 
+/// Slot-seconds over a stretch of time: ∫ in_flight dt and ∫ finished-but-held dt: the
+/// mean in flight, and the head-of-line share of the slots' time.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct SlotTime {
+    pub in_flight_s: f64,
+    pub held_done_s: f64,
+}
+
+impl SlotTime {
+    pub fn add(&mut self, other: SlotTime) {
+        self.in_flight_s += other.in_flight_s;
+        self.held_done_s += other.held_done_s;
+    }
+
+    /// The share of the slots' time held by finished writes waiting on an unfinished one.
+    pub fn head_of_line_percent(&self) -> f64 {
+        let held = self.in_flight_s + self.held_done_s;
+        if held > 0.0 {
+            self.held_done_s / held * 100.0
+        } else {
+            0.0
+        }
+    }
+}
+
 /// What one worker measured over one interval (or more, when a hand-over had to wait).
 #[derive(Clone, Debug)]
 pub struct WorkerReport {
@@ -150,8 +175,12 @@ pub struct WorkerReport {
     pub service: Histogram<u64>,
     /// From the moment the request was due under the target rate (coordinated omission corrected).
     pub response: Histogram<u64>,
+    /// From the moment the request was due to its send: the pacer's lateness under a target
+    /// rate (open loop, the wait between issue and send).
+    pub pacer_late: Histogram<u64>,
     pub in_flight: u32,
     pub in_flight_max: u32,
+    pub slots: SlotTime,
     /// Knob versions this worker issued its first write under, each with the time from the
     /// change being asked for to that write.
     pub knobs_applied: Vec<(u64, Duration)>,
@@ -170,8 +199,10 @@ impl WorkerReport {
             first_error: None,
             service: new_histogram(),
             response: new_histogram(),
+            pacer_late: new_histogram(),
             in_flight: 0,
             in_flight_max: 0,
+            slots: SlotTime::default(),
             knobs_applied: Vec::new(),
         }
     }
@@ -189,6 +220,8 @@ impl WorkerReport {
         }
         let _ = self.service.add(&later.service);
         let _ = self.response.add(&later.response);
+        let _ = self.pacer_late.add(&later.pacer_late);
+        self.slots.add(later.slots);
         self.in_flight = later.in_flight;
         self.in_flight_max = self.in_flight_max.max(later.in_flight_max);
         self.knobs_applied.extend(later.knobs_applied);
@@ -215,6 +248,13 @@ pub struct IntervalStats {
     pub service: LatencySummary,
     /// Only under a target rate; otherwise equal to `service`.
     pub response: Option<LatencySummary>,
+    /// Only under a target rate: from each write's due time to its send, casstop's own lateness.
+    pub pacer_late: Option<LatencySummary>,
+    /// Writes in flight, averaged over the interval's time (Little's law's L, measured).
+    pub in_flight_mean: f64,
+    /// Share of the slots' time held by finished writes waiting on an older one (`pipeline`) or
+    /// on the round's slowest (`batches`): what callbacks at the same depth would put to work.
+    pub head_of_line_percent: f64,
     pub cpu: CpuSample,
     /// How the worker tasks spent the interval, in percent of wall time summed over workers.
     pub tasks: TaskSplit,
@@ -306,6 +346,7 @@ pub struct Totals {
     pub maybe_rows: u64,
     pub service: LatencySummary,
     pub response: LatencySummary,
+    pub pacer_late: LatencySummary,
     pub client_cpu_s: f64,
     pub rss_max_bytes: u64,
 }

@@ -71,6 +71,15 @@ pub struct IntervalLine {
     pub latency_us: Percentiles,
     /// Under a target rate: from each request's intended start.
     pub response_latency_us: Option<Percentiles>,
+    /// Under a target rate: from each request's intended start to its send (the pacer's lateness).
+    #[serde(default)]
+    pub pacer_late_us: Option<Percentiles>,
+    /// Writes in flight, averaged over the interval.
+    #[serde(default)]
+    pub in_flight_mean: f64,
+    /// Share of slot time held by finished writes waiting on an older one or the round's slowest.
+    #[serde(default)]
+    pub head_of_line_percent: f64,
     /// casstop's process, percent of one core.
     pub client_cpu_percent: f64,
     /// casstop's CPU seconds since the run started (cumulative).
@@ -102,6 +111,9 @@ impl IntervalLine {
             in_flight_max: stats.in_flight_max,
             latency_us: (&stats.service).into(),
             response_latency_us: stats.response.as_ref().map(Percentiles::from),
+            pacer_late_us: stats.pacer_late.as_ref().map(Percentiles::from),
+            in_flight_mean: stats.in_flight_mean,
+            head_of_line_percent: stats.head_of_line_percent,
             client_cpu_percent: stats.cpu.process_percent,
             client_cpu_s: stats.cpu.process_cpu_s,
             client_busy_percent: stats.cpu.busiest_load_thread().map(|t| t.percent),

@@ -42,6 +42,14 @@ pub struct BenchResult {
     pub latency_us: LatencySummary,
     /// Under a target rate: from each request's intended start (coordinated omission corrected).
     pub response_latency_us: Option<LatencySummary>,
+    /// Under a target rate: from each request's intended start to its send — casstop's own
+    /// lateness, which response time includes and service time does not.
+    pub pacer_late_us: Option<LatencySummary>,
+    /// Writes in flight, averaged over the run's time.
+    pub in_flight_mean: f64,
+    /// Share of the slots' time held by finished writes waiting on an older one (`pipeline`)
+    /// or on the round's slowest (`batches`), over the run.
+    pub head_of_line_percent: f64,
     pub client_cpu_s: f64,
     pub cpu_us_per_op: f64,
     pub rss_max_bytes: u64,
@@ -194,6 +202,9 @@ impl BenchResult {
             throughput_ops_s: t.ok as f64 / seconds,
             latency_us: LatencySummary::of(&totals.service),
             response_latency_us: totals.paced.then(|| LatencySummary::of(&totals.response)),
+            pacer_late_us: totals.paced.then(|| LatencySummary::of(&totals.pacer_late)),
+            in_flight_mean: time_weighted(&totals.history, |i| i.in_flight_mean),
+            head_of_line_percent: head_of_line_percent(&totals.history),
             client_cpu_s: t.client_cpu_s,
             cpu_us_per_op: if t.ok > 0 {
                 t.client_cpu_s * 1e6 / t.ok as f64
@@ -224,6 +235,35 @@ impl BenchResult {
                 .map(|window| lost_acknowledgements(&totals.history, window))
                 .unwrap_or_default(),
         }
+    }
+}
+
+/// The mean of `value` over the intervals, each weighted by its length.
+fn time_weighted(history: &[IntervalStats], value: impl Fn(&IntervalStats) -> f64) -> f64 {
+    let time: f64 = history.iter().map(|i| i.length_s).sum();
+    if time > 0.0 {
+        history.iter().map(|i| value(i) * i.length_s).sum::<f64>() / time
+    } else {
+        0.0
+    }
+}
+
+/// The run's head-of-line share: held-done slot time over all slot time. Each interval's share
+/// is weighted by its slot time (in flight plus held), which its share and mean give back.
+fn head_of_line_percent(history: &[IntervalStats]) -> f64 {
+    let (mut held_done, mut held) = (0.0, 0.0);
+    for i in history {
+        let share = i.head_of_line_percent / 100.0;
+        if share < 1.0 {
+            let slots = i.in_flight_mean * i.length_s / (1.0 - share);
+            held += slots;
+            held_done += slots * share;
+        }
+    }
+    if held > 0.0 {
+        held_done / held * 100.0
+    } else {
+        0.0
     }
 }
 
@@ -322,6 +362,16 @@ pub fn print_result(result: &BenchResult) {
     latency("service time ", &r.latency_us);
     if let Some(response) = &r.response_latency_us {
         latency("response time", response);
+    }
+    if let Some(late) = &r.pacer_late_us {
+        latency("pacer late   ", late);
+    }
+    if matches!(r.knobs.strategy, Strategy::Pipeline | Strategy::Batches) {
+        say!(
+            "  head-of-line {:.1}% of slot time held by finished writes ({:.1} in flight on average)",
+            r.head_of_line_percent,
+            r.in_flight_mean
+        );
     }
     say!(
         "  client CPU   {:.2} s, {:.1} µs per write; busiest load thread {:.0}% of a core{}; peak RSS {}",

@@ -96,11 +96,14 @@ pub(super) fn draw_latency(frame: &mut Frame, area: Rect, app: &App) {
 fn latency_title(app: &App) -> String {
     let i = &app.snapshot.interval;
     if app.snapshot.paced {
+        let late = i.pacer_late.unwrap_or_default();
         format!(
-            " service p50 {} p99 {} · response p99 {} ",
+            " service p50 {} p99 {} · response p99 {} · pacer late p50 {} p99 {} ",
             Micros(i.service.p50 as f64),
             Micros(i.service.p99 as f64),
-            Micros(i.response.map(|r| r.p99).unwrap_or(0) as f64)
+            Micros(i.response.map(|r| r.p99).unwrap_or(0) as f64),
+            Micros(late.p50 as f64),
+            Micros(late.p99 as f64)
         )
     } else {
         format!(

@@ -7,6 +7,7 @@ use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
+use crate::knobs::Strategy;
 use crate::metrics::IntervalStats;
 use crate::metrics::verdict::VerdictKind;
 use crate::profiler::ProfileSummary;
@@ -28,7 +29,7 @@ fn cpu_lines(app: &App) -> Vec<Line<'static>> {
     let mut lines = vec![verdict_line(interval)];
     lines.extend(cpu_share_lines(interval));
     if interval.ok > 0 {
-        lines.extend(per_write_lines(interval));
+        lines.extend(per_write_lines(interval, app.snapshot.knobs.strategy));
     }
     if let Some(left) = app.capture_left_s {
         lines.push(Line::from(Span::styled(
@@ -90,22 +91,54 @@ fn cpu_share_lines(interval: &IntervalStats) -> Vec<Line<'static>> {
     lines
 }
 
-/// Client CPU per write and Little's law, for an interval with writes in it.
-fn per_write_lines(interval: &IntervalStats) -> [Line<'static>; 2] {
+/// Client CPU per write, head-of-line waiting and Little's law, for an interval with writes.
+fn per_write_lines(interval: &IntervalStats, strategy: Strategy) -> Vec<Line<'static>> {
     let per_write =
         interval.cpu.process_percent / 100.0 * interval.length_s * 1e6 / interval.ok as f64;
-    // Little's law: what is in flight should be throughput × latency; a gap means writes
-    // wait somewhere casstop does not time (a full FIFO, the client's own queue).
+    let mut lines = vec![Line::from(format!(
+        "client CPU per write {per_write:.1} µs"
+    ))];
+    if matches!(strategy, Strategy::Pipeline | Strategy::Batches) {
+        lines.push(Line::from(format!(
+            "head-of-line {:.0}% of slot time, done but {}",
+            interval.head_of_line_percent,
+            if strategy == Strategy::Pipeline {
+                "behind the oldest"
+            } else {
+                "waiting for the round"
+            }
+        )));
+    }
+    lines.push(Line::from(little(interval)));
+    lines
+}
+
+/// Little's law, measured against estimated: writes in flight on average against throughput ×
+/// service time. Where they disagree, what explains it.
+fn little(interval: &IntervalStats) -> String {
     let expected = interval.throughput * interval.service.mean / 1e6;
-    [
-        Line::from(format!("client CPU per write {per_write:.1} µs")),
-        Line::from(format!(
-            "Little: {} × {} = {expected:.0} in flight (measured up to {})",
-            PerSecond(interval.throughput),
-            Micros(interval.service.mean),
-            interval.in_flight_max
-        )),
-    ]
+    let measured = interval.in_flight_mean;
+    let head = format!(
+        "Little: {} × {} = {expected:.0} in flight, measured {measured:.0}",
+        PerSecond(interval.throughput),
+        Micros(interval.service.mean),
+    );
+    // Noise: a write or two, or a tenth, from the writes that straddle the interval's edges.
+    let noise = (0.1 * expected).max(2.0);
+    if measured > expected + noise && interval.throughput > 0.0 {
+        // In flight counts from issue to the loop taking the answer; service time from send to
+        // answer. The difference is time outside the round trip.
+        let outside = (measured - expected) / interval.throughput * 1e6;
+        format!(
+            "{head} — each write also waits {} outside its round trip (queued before the send, \
+             or answered but not yet taken by a busy loop)",
+            Micros(outside)
+        )
+    } else if measured + noise < expected {
+        format!("{head} — the interval finished writes issued in the one before")
+    } else {
+        head
+    }
 }
 
 /// The last capture's category shares and its three hottest frames.
@@ -130,4 +163,41 @@ fn profile_lines(profile: &ProfileSummary) -> Vec<Line<'static>> {
         )));
     }
     lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::LatencySummary;
+
+    fn interval(throughput: f64, service_mean_us: f64, in_flight_mean: f64) -> IntervalStats {
+        IntervalStats {
+            throughput,
+            in_flight_mean,
+            in_flight_max: 128,
+            service: LatencySummary {
+                mean: service_mean_us,
+                ..LatencySummary::default()
+            },
+            ..IntervalStats::default()
+        }
+    }
+
+    #[test]
+    fn little_says_why_the_estimate_and_the_measure_disagree() {
+        // 10k/s × 1 ms = 10 in flight, and 10 measured: nothing to explain.
+        let agree = little(&interval(10_000.0, 1_000.0, 10.5));
+        assert!(agree.ends_with("= 10 in flight, measured 10"), "{agree}");
+        // 20 measured: each write spends 1 ms outside its round trip.
+        let queued = little(&interval(10_000.0, 1_000.0, 20.0));
+        assert!(
+            queued.contains("each write also waits 1.00 ms outside its round trip"),
+            "{queued}"
+        );
+        let straddle = little(&interval(10_000.0, 1_000.0, 5.0));
+        assert!(
+            straddle.contains("finished writes issued in the one before"),
+            "{straddle}"
+        );
+    }
 }

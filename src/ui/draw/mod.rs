@@ -110,7 +110,11 @@ mod tests {
         assert!(text.contains("node     176% (local JVM)"), "{text}");
         assert!(text.contains("client CPU per write"), "{text}");
         assert!(
-            text.contains("Little: 27.0k/s × 2.40 ms = 65 in flight (measured up to 384)"),
+            text.contains("Little: 27.0k/s × 2.40 ms = 65 in flight, measured 65"),
+            "{text}"
+        );
+        assert!(
+            text.contains("head-of-line 83% of slot time, done but behind the oldest"),
             "{text}"
         );
         assert!(

@@ -99,6 +99,14 @@ fn canned_second(second: u32, paced: bool) -> Arc<IntervalStats> {
         throughput: if fast { 27_000.0 } else { 4_500.0 },
         in_flight: if fast { 384 } else { 1 },
         in_flight_max: if fast { 384 } else { 1 },
+        in_flight_mean: if fast { 65.0 } else { 0.95 },
+        // Pipeline at depth 384 with 65 in flight: the rest of the slots wait on the oldest.
+        head_of_line_percent: if fast { 83.0 } else { 0.0 },
+        pacer_late: paced.then(|| LatencySummary {
+            p50: 12,
+            p99: 45,
+            ..LatencySummary::default()
+        }),
         service: LatencySummary {
             count: 1,
             mean: p50 as f64,
