@@ -13,6 +13,7 @@
 
 pub mod pacer;
 pub mod slots;
+mod timer;
 pub mod worker;
 pub mod workload;
 

@@ -15,6 +15,7 @@ use tokio::sync::watch;
 
 use super::pacer::Pacer;
 use super::slots::Slots;
+use super::timer::PreciseTimer;
 use super::workload::{self, Completion, RequestTemplate};
 use crate::knobs::Knobs;
 use crate::metrics::{ErrorKind, MAX_LATENCY_US, MetricsMessage, WorkerReport};
@@ -128,7 +129,7 @@ impl Worker {
         let report = WorkerReport::new(id);
         Worker {
             id,
-            pacer: Pacer::new(per_worker_rate(&state.knobs), now),
+            pacer: Pacer::new(per_worker_rate(&state.knobs), state.knobs.pacer_slack, now),
             shared,
             knobs_rx,
             stop_rx,
@@ -156,6 +157,7 @@ impl Worker {
         let state = self.knobs_rx.borrow_and_update().clone();
         let now = Instant::now();
         let old = std::mem::replace(&mut self.knobs, state.knobs);
+        self.pacer.set_slack(self.knobs.pacer_slack);
         if old.rate != self.knobs.rate || old.workers != self.knobs.workers {
             self.pacer.set_rate(per_worker_rate(&self.knobs), now);
         } else if old.paused && !self.knobs.paused {
@@ -333,6 +335,9 @@ impl Worker {
         let mut stopping = *self.stop_rx.borrow();
         let mut knobs_closed = false;
         let mut drain_until: Option<Instant> = None;
+        // Without a timerfd (some sandboxes refuse one), pacing falls back to tokio's
+        // millisecond timer, and the pacer's lateness shows what that costs.
+        let mut timer = PreciseTimer::new().ok();
 
         loop {
             let mut now = Instant::now();
@@ -380,7 +385,13 @@ impl Worker {
                 self.give_up(in_flight.len());
                 break;
             }
-            let pacer_due = self.pacer.due().filter(|_| !idle);
+            // The pacer's wake-up matters only to a worker that could issue then: with every
+            // slot taken (behind schedule, a node pause) a completion is what it waits for.
+            let pacer_wake = self
+                .pacer
+                .wake_at()
+                .filter(|_| !idle && self.backoff_until.is_none())
+                .filter(|_| self.slots.may_issue(&self.knobs));
             let backoff_until = self.backoff_until.filter(|_| !idle);
             let more_to_issue = issued == ISSUE_BURST;
 
@@ -412,7 +423,7 @@ impl Worker {
                         drain_until = Some(Instant::now() + self.drain_deadline());
                     }
                 }
-                _ = sleep_until_opt(pacer_due), if pacer_due.is_some() && !more_to_issue => {}
+                _ = pace(&mut timer, pacer_wake), if pacer_wake.is_some() && !more_to_issue => {}
                 _ = tokio::task::yield_now(), if more_to_issue => {}
                 _ = sleep_until_opt(drain_until), if drain_until.is_some() => {}
                 _ = sleep_until_opt(backoff_until), if backoff_until.is_some() => {}
@@ -429,6 +440,18 @@ fn edge_after(started: Instant, interval: Duration, now: Instant) -> Instant {
     let step = interval.as_nanos().max(1);
     let k = (elapsed / step + 1).min(u128::from(u32::MAX)) as u32;
     started + interval * k
+}
+
+/// Waits for the pacer's next wake-up on the precise timer, or on tokio's when there is none.
+async fn pace(timer: &mut Option<PreciseTimer>, at: Option<Instant>) {
+    let Some(at) = at else { return };
+    if let Some(precise) = timer {
+        if precise.wait_until(at).await.is_ok() {
+            return;
+        }
+        *timer = None;
+    }
+    tokio::time::sleep_until(at.into()).await;
 }
 
 async fn sleep_until_opt(at: Option<Instant>) {

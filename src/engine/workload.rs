@@ -244,8 +244,11 @@ impl Completion {
         self.done.saturating_duration_since(self.sent)
     }
 
+    /// From when the write was due, or from its send when the pacer's slack let it leave
+    /// early: never shorter than the service time.
     pub fn response_time(&self) -> Duration {
-        self.done.saturating_duration_since(self.intended)
+        self.done
+            .saturating_duration_since(self.intended.min(self.sent))
     }
 }
 

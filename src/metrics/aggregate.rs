@@ -579,6 +579,9 @@ impl State {
             paused: knobs.paused,
             ok_per_s: stats.ok as f64 / length,
             errors_per_s: stats.errors.total() as f64 / length,
+            target_rate: knobs.rate,
+            in_flight_mean: stats.in_flight_mean,
+            head_of_line_percent: stats.head_of_line_percent,
             // The most in flight during the interval: at its edge a sync worker may have none.
             in_flight: stats.in_flight_max,
             in_flight_limit: knobs.in_flight_limit().saturating_mul(knobs.workers),

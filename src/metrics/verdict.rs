@@ -16,8 +16,11 @@ pub const SERVER_BOUND_SHARE: f64 = 0.8;
 /// A machine busier than this share of its cores, with the local node on it, has no CPU left to
 /// give the node: the node is the limit even below [`SERVER_BOUND_SHARE`] of the cores.
 pub const MACHINE_SATURATED_SHARE: f64 = 0.9;
-/// p99 this many times p50 under a strategy that waits on the slowest write is head-of-line.
-pub const HEAD_OF_LINE_RATIO: f64 = 5.0;
+/// A pipeline or batches run whose slots spend at least this share of their time held by
+/// finished writes (waiting on an older one, or on the round's slowest) is head-of-line bound.
+pub const HEAD_OF_LINE_PERCENT: f64 = 10.0;
+/// Under a target rate, at least this share of it succeeding per interval is holding it.
+pub const RATE_HELD_SHARE: f64 = 0.95;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -29,6 +32,10 @@ pub enum VerdictKind {
     HeadOfLine,
     IoBound,
     Balanced,
+    /// Under a target rate, holding it: the limit is the rate the user set.
+    RateHeld,
+    /// Under a target rate, not holding it: `Verdict::limit` names what holds it back.
+    RateNotHeld,
 }
 
 impl fmt::Display for VerdictKind {
@@ -41,6 +48,8 @@ impl fmt::Display for VerdictKind {
             VerdictKind::HeadOfLine => "head-of-line",
             VerdictKind::IoBound => "I/O-bound",
             VerdictKind::Balanced => "balanced",
+            VerdictKind::RateHeld => "rate held",
+            VerdictKind::RateNotHeld => "rate not held",
         })
     }
 }
@@ -50,6 +59,9 @@ impl fmt::Display for VerdictKind {
 pub struct Verdict {
     pub kind: VerdictKind,
     pub text: String,
+    /// For a target rate not held: what holds it back (CPU-bound, I/O-bound, server-bound ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<VerdictKind>,
 }
 
 impl Default for Verdict {
@@ -57,6 +69,7 @@ impl Default for Verdict {
         Verdict {
             kind: VerdictKind::Idle,
             text: "idle: no writes yet".into(),
+            limit: None,
         }
     }
 }
@@ -68,7 +81,13 @@ pub struct Evidence {
     pub paused: bool,
     pub ok_per_s: f64,
     pub errors_per_s: f64,
+    /// The target rate, requests/s over all workers; 0 when open.
+    pub target_rate: f64,
     pub in_flight: u32,
+    /// Writes in flight on average over the interval.
+    pub in_flight_mean: f64,
+    /// Share of slot time held by finished writes waiting on an unfinished one.
+    pub head_of_line_percent: f64,
     /// Most writes the strategy lets be in flight (over all workers).
     pub in_flight_limit: u32,
     pub p50_us: u64,
@@ -86,17 +105,24 @@ pub struct Evidence {
     pub application_share: Option<f64>,
 }
 
+fn verdict(kind: VerdictKind, text: String) -> Verdict {
+    Verdict {
+        kind,
+        text,
+        limit: None,
+    }
+}
+
 pub fn judge(e: &Evidence) -> Verdict {
-    let verdict = |kind, text: String| Verdict { kind, text };
     if e.paused || (e.ok_per_s == 0.0 && e.errors_per_s == 0.0) {
-        return Verdict {
-            kind: VerdictKind::Idle,
-            text: if e.paused {
+        return verdict(
+            VerdictKind::Idle,
+            if e.paused {
                 "idle: paused".into()
             } else {
                 "idle: no writes this interval".into()
             },
-        };
+        );
     }
     if e.errors_per_s > e.ok_per_s {
         return verdict(
@@ -107,6 +133,62 @@ pub fn judge(e: &Evidence) -> Verdict {
             ),
         );
     }
+    if e.target_rate > 0.0 {
+        return judge_rate(e);
+    }
+    limit(e)
+}
+
+/// Under a target rate: held, with the headroom left; or not held, and what holds it back.
+fn judge_rate(e: &Evidence) -> Verdict {
+    let rate = crate::units::PerSecond(e.target_rate);
+    if e.ok_per_s >= RATE_HELD_SHARE * e.target_rate {
+        // What the client could still give: its busiest thread's idle share, and the slots
+        // the strategy has left; the smaller is the headroom.
+        let cpu = 100.0 / e.busiest_percent.max(0.1);
+        let slots = f64::from(e.in_flight_limit.max(1)) / e.in_flight_mean.max(0.01);
+        let (headroom, by) = if cpu <= slots {
+            (cpu, "CPU")
+        } else {
+            (slots, "writes in flight")
+        };
+        return verdict(
+            VerdictKind::RateHeld,
+            format!(
+                "rate held: {rate}; {} {:.0}% busy, {:.1} in flight of {}: ~{} headroom ({by})",
+                e.busiest_thread,
+                e.busiest_percent,
+                e.in_flight_mean,
+                e.in_flight_limit,
+                times(headroom)
+            ),
+        );
+    }
+    let held_back = limit(e);
+    Verdict {
+        kind: VerdictKind::RateNotHeld,
+        text: format!(
+            "rate not held: {} of {rate} — {}",
+            crate::units::PerSecond(e.ok_per_s),
+            held_back.text
+        ),
+        limit: Some(held_back.kind),
+    }
+}
+
+/// "16×", "1.4×", "≥100×".
+fn times(ratio: f64) -> String {
+    if ratio >= 100.0 {
+        "≥100×".into()
+    } else if ratio >= 10.0 {
+        format!("{ratio:.0}×")
+    } else {
+        format!("{ratio:.1}×")
+    }
+}
+
+/// What limits the client running as fast as its strategy lets it.
+fn limit(e: &Evidence) -> Verdict {
     let samples = e
         .application_share
         .map(|share| format!(", {:.0}% of samples in application work", share * 100.0))
@@ -156,17 +238,8 @@ pub fn judge(e: &Evidence) -> Verdict {
         }
     }
     let waits_on_slowest = matches!(e.strategy, Some(Strategy::Pipeline | Strategy::Batches));
-    if waits_on_slowest && e.p50_us > 0 && e.p99_us as f64 >= HEAD_OF_LINE_RATIO * e.p50_us as f64 {
-        return verdict(
-            VerdictKind::HeadOfLine,
-            format!(
-                "head-of-line: {} p99 {} is {:.0}× p50 {} — callbacks would not wait on the oldest",
-                e.strategy.map(|s| s.name()).unwrap_or(""),
-                crate::units::Micros(e.p99_us as f64),
-                e.p99_us as f64 / e.p50_us as f64,
-                crate::units::Micros(e.p50_us as f64)
-            ),
-        );
+    if waits_on_slowest && e.head_of_line_percent >= HEAD_OF_LINE_PERCENT {
+        return head_of_line(e);
     }
     if e.busiest_percent < IO_BOUND_PERCENT {
         return io_bound(e);
@@ -180,19 +253,47 @@ pub fn judge(e: &Evidence) -> Verdict {
     )
 }
 
+/// The slots' time held by finished writes is time callbacks at the same depth would give to new
+/// writes: with the slots full, throughput would grow by 1 / (1 − share).
+fn head_of_line(e: &Evidence) -> Verdict {
+    let share = (e.head_of_line_percent / 100.0).min(0.99);
+    let gain = 1.0 / (1.0 - share);
+    let (strategy, waits_on) = match e.strategy {
+        Some(Strategy::Batches) => ("batches", "the round's slowest"),
+        _ => ("pipeline", "the oldest"),
+    };
+    verdict(
+        VerdictKind::HeadOfLine,
+        format!(
+            "head-of-line: {:.0}% of {strategy}'s slot time is finished writes waiting on \
+             {waits_on} — callbacks at the same depth would do ~{:+.0}% (~{})",
+            e.head_of_line_percent,
+            (gain - 1.0) * 100.0,
+            crate::units::PerSecond(e.ok_per_s * gain)
+        ),
+    )
+}
+
+/// Waiting on the network: the advice is the next step from the strategy in force, never the
+/// strategy itself.
 fn io_bound(e: &Evidence) -> Verdict {
+    let at_limit = e.in_flight + 1 >= e.in_flight_limit;
     let advice = match e.strategy {
         Some(Strategy::Sync) => "switch to callbacks or pipeline",
-        _ if e.in_flight + 1 >= e.in_flight_limit => "raise depth",
+        Some(Strategy::Callbacks) => "raise depth",
+        Some(Strategy::Batches) => "raise batch or switch to callbacks",
+        Some(Strategy::Throttle) if at_limit => "raise throttle_cap",
+        Some(Strategy::Throttle) => "raise workers",
+        _ if at_limit => "raise depth",
         _ => "raise depth or switch to callbacks",
     };
-    Verdict {
-        kind: VerdictKind::IoBound,
-        text: format!(
+    verdict(
+        VerdictKind::IoBound,
+        format!(
             "I/O-bound: {} {:.0}% busy, {} in flight — {advice}",
             e.busiest_thread, e.busiest_percent, e.in_flight
         ),
-    }
+    )
 }
 
 /// A verdict reached before a CPU profile finished, with the profile's evidence added: the share
@@ -282,13 +383,26 @@ mod tests {
             "{}",
             v.text
         );
-        let e = Evidence {
-            busiest_percent: 20.0,
-            in_flight: 4,
-            in_flight_limit: 4,
-            ..evidence()
+        // Each strategy's next step, never the strategy already in force.
+        let advice = |strategy, in_flight| {
+            judge(&Evidence {
+                strategy: Some(strategy),
+                busiest_percent: 20.0,
+                in_flight,
+                in_flight_limit: 64,
+                ..evidence()
+            })
+            .text
         };
-        assert!(judge(&e).text.ends_with("raise depth"));
+        assert!(advice(Strategy::Callbacks, 10).ends_with("— raise depth"));
+        assert!(advice(Strategy::Pipeline, 64).ends_with("— raise depth"));
+        assert!(advice(Strategy::Pipeline, 10).ends_with("— raise depth or switch to callbacks"));
+        assert!(advice(Strategy::Batches, 64).ends_with("— raise batch or switch to callbacks"));
+        assert!(advice(Strategy::Throttle, 64).ends_with("— raise throttle_cap"));
+        for strategy in <Strategy as strum::IntoEnumIterator>::iter() {
+            let text = advice(strategy, 10);
+            assert!(!text.contains(&format!("to {}", strategy.name())), "{text}");
+        }
     }
 
     #[test]
@@ -320,20 +434,80 @@ mod tests {
     }
 
     #[test]
-    fn head_of_line_only_for_strategies_that_wait_on_the_slowest() {
+    fn head_of_line_is_measured_and_names_the_gain_of_callbacks() {
+        // A slow tail alone is not head-of-line: callbacks have a tail too.
         let slow_tail = Evidence {
             p50_us: 1_000,
             p99_us: 9_000,
             ..evidence()
         };
         assert_eq!(judge(&slow_tail).kind, VerdictKind::Balanced);
+        // 13% of pipeline's slot time held by finished writes: callbacks ~+15%.
         let pipeline = Evidence {
             strategy: Some(Strategy::Pipeline),
-            ..slow_tail
+            ok_per_s: 14_700.0,
+            head_of_line_percent: 13.0,
+            ..evidence()
         };
         let v = judge(&pipeline);
         assert_eq!(v.kind, VerdictKind::HeadOfLine);
-        assert!(v.text.contains("9× p50"), "{}", v.text);
+        assert_eq!(
+            v.text,
+            "head-of-line: 13% of pipeline's slot time is finished writes waiting on the oldest — callbacks at the same depth would do ~+15% (~16.9k/s)"
+        );
+        // Callbacks never hold a finished write, whatever the number says.
+        let callbacks = Evidence {
+            strategy: Some(Strategy::Callbacks),
+            ..pipeline
+        };
+        assert_eq!(judge(&callbacks).kind, VerdictKind::Balanced);
+    }
+
+    #[test]
+    fn a_held_rate_gives_the_headroom_and_no_advice() {
+        // 2,000/s held, the load thread 6% busy, 0.4 of 128 in flight: CPU is the nearer limit.
+        let held = Evidence {
+            target_rate: 2_000.0,
+            ok_per_s: 1_990.0,
+            busiest_percent: 6.0,
+            in_flight: 3,
+            in_flight_mean: 0.4,
+            ..evidence()
+        };
+        let v = judge(&held);
+        assert_eq!(v.kind, VerdictKind::RateHeld);
+        assert_eq!(
+            v.text,
+            "rate held: 2000/s; casstop-engine 6% busy, 0.4 in flight of 128: ~17× headroom (CPU)"
+        );
+        assert!(
+            !v.text.contains("raise") && !v.text.contains("switch"),
+            "{}",
+            v.text
+        );
+        assert_eq!(v.limit, None);
+    }
+
+    #[test]
+    fn a_rate_not_held_names_what_holds_it_back() {
+        let short = Evidence {
+            target_rate: 20_000.0,
+            ok_per_s: 9_000.0,
+            busiest_percent: 97.0,
+            ..evidence()
+        };
+        let v = judge(&short);
+        assert_eq!(v.kind, VerdictKind::RateNotHeld);
+        assert_eq!(v.limit, Some(VerdictKind::CpuBound));
+        assert!(
+            v.text
+                .starts_with("rate not held: 9000/s of 20.0k/s — CPU-bound: casstop-engine 97%"),
+            "{}",
+            v.text
+        );
+        let json = serde_json::to_value(&v).unwrap();
+        assert_eq!(json["kind"], "rate-not-held");
+        assert_eq!(json["limit"], "cpu-bound");
     }
 
     #[test]
@@ -422,15 +596,24 @@ mod tests {
         };
         assert_eq!(at(&shared(179.9)), Balanced);
         assert_eq!(at(&shared(180.0)), ServerBound);
-        // Head-of-line from p99 at 5× p50, for pipeline.
-        let pipeline = |p99: u64| {
+        // Head-of-line from 10% of pipeline's slot time held by finished writes.
+        let pipeline = |share: f64| {
             move |e: &mut Evidence| {
                 e.strategy = Some(Strategy::Pipeline);
-                e.p99_us = p99;
+                e.head_of_line_percent = share;
             }
         };
-        assert_eq!(at(&pipeline(4_999)), Balanced);
-        assert_eq!(at(&pipeline(5_000)), HeadOfLine);
+        assert_eq!(at(&pipeline(9.9)), Balanced);
+        assert_eq!(at(&pipeline(10.0)), HeadOfLine);
+        // Under a rate, held from 95% of it.
+        let paced = |ok: f64| {
+            move |e: &mut Evidence| {
+                e.target_rate = 10_000.0;
+                e.ok_per_s = ok;
+            }
+        };
+        assert_eq!(at(&paced(9_499.0)), RateNotHeld);
+        assert_eq!(at(&paced(9_500.0)), RateHeld);
         // Failing once errors outnumber successes.
         assert_eq!(at(&|e| e.errors_per_s = 10_000.0), Balanced);
         assert_eq!(at(&|e| e.errors_per_s = 10_001.0), Failing);

@@ -510,6 +510,7 @@ mod tests {
                             VerdictKind::IoBound
                         },
                         text: second.to_string(),
+                        limit: None,
                     },
                     ..IntervalStats::default()
                 }

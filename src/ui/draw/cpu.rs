@@ -43,13 +43,17 @@ fn cpu_lines(app: &App) -> Vec<Line<'static>> {
 }
 
 fn verdict_line(interval: &IntervalStats) -> Line<'static> {
-    let style = match interval.verdict.kind {
+    let verdict = &interval.verdict;
+    // A rate not held is coloured by what holds it back.
+    let kind = verdict.limit.unwrap_or(verdict.kind);
+    let style = match kind {
         VerdictKind::CpuBound | VerdictKind::Failing => Style::new().fg(Color::Red).bold(),
         VerdictKind::ServerBound | VerdictKind::HeadOfLine => Style::new().fg(Color::Yellow).bold(),
         VerdictKind::IoBound => Style::new().fg(Color::Cyan).bold(),
-        VerdictKind::Balanced | VerdictKind::Idle => Style::new().bold(),
+        VerdictKind::RateHeld => Style::new().fg(Color::Green).bold(),
+        VerdictKind::Balanced | VerdictKind::Idle | VerdictKind::RateNotHeld => Style::new().bold(),
     };
-    Line::from(Span::styled(interval.verdict.text.clone(), style))
+    Line::from(Span::styled(verdict.text.clone(), style))
 }
 
 /// Who uses the CPU: the client, its busiest thread, the node, the machine, the worker tasks.

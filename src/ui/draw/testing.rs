@@ -138,6 +138,7 @@ fn canned_second(second: u32, paced: bool) -> Arc<IntervalStats> {
             text:
                 "server-bound: node at 176% of 2 cores, p99 19.20 ms — the client is not the limit"
                     .into(),
+            limit: None,
         },
         ..IntervalStats::default()
     })
