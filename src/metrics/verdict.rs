@@ -265,8 +265,9 @@ fn head_of_line(e: &Evidence) -> Verdict {
     verdict(
         VerdictKind::HeadOfLine,
         format!(
-            "head-of-line: {:.0}% of {strategy}'s slot time is finished writes waiting on \
-             {waits_on} — callbacks at the same depth would do ~{:+.0}% (~{})",
+            "head-of-line: {:.0}% of slot time is finished writes waiting on {waits_on} \
+             ({strategy}) — callbacks at the same depth could do up to ~{:+.0}% (~{}) if \
+             latency holds",
             e.head_of_line_percent,
             (gain - 1.0) * 100.0,
             crate::units::PerSecond(e.ok_per_s * gain)
@@ -453,7 +454,7 @@ mod tests {
         assert_eq!(v.kind, VerdictKind::HeadOfLine);
         assert_eq!(
             v.text,
-            "head-of-line: 13% of pipeline's slot time is finished writes waiting on the oldest — callbacks at the same depth would do ~+15% (~16.9k/s)"
+            "head-of-line: 13% of slot time is finished writes waiting on the oldest (pipeline) — callbacks at the same depth could do up to ~+15% (~16.9k/s) if latency holds"
         );
         // Callbacks never hold a finished write, whatever the number says.
         let callbacks = Evidence {

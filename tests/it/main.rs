@@ -16,6 +16,7 @@ mod hop;
 mod knobs;
 mod layers;
 mod local_node;
+mod pacing;
 mod profiler;
 mod record;
 mod report;
