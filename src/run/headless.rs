@@ -58,9 +58,14 @@ pub fn run_one_recorded(
             scope.spawn(move || -> Result<ProfileSummary> {
                 std::thread::sleep(Duration::from_secs(1));
                 let dir = crate::profiler::capture_dir(profile_base);
+                // The length is the user's (the run has its own); a thin client is sampled at
+                // up to the kernel's tick instead.
+                let cpu = engine.latest().borrow().interval.cpu.process_percent / 100.0;
+                let (_, frequency_hz) =
+                    crate::profiler::plan(length, settings.profiler.frequency_hz, cpu);
                 let summary = crate::profiler::capture(
                     length,
-                    settings.profiler.frequency_hz,
+                    frequency_hz,
                     &dir,
                     &settings.profiler.categories,
                     None,

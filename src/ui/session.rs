@@ -194,18 +194,23 @@ impl<'a> Session<'a> {
     }
 
     fn start_profile(&mut self) {
-        let profiler = &self.settings.profiler;
+        let configured = &self.settings.profiler;
+        // Enough samples for what the client uses: faster, then longer, for a thin client.
+        let cpu = self.app.snapshot.interval.cpu.process_percent / 100.0;
+        let (duration, frequency_hz) =
+            profiler::plan(configured.duration, configured.frequency_hz, cpu);
         let request = CaptureRequest {
-            duration: profiler.duration,
-            frequency_hz: profiler.frequency_hz,
+            duration,
+            frequency_hz,
             dir: profiler::capture_dir(&self.profile_base),
         };
         self.app.message = Some(match self.profiler.start(request) {
             Ok(()) => (
                 format!(
-                    "capturing a CPU profile for {} at {} Hz",
-                    humantime::format_duration(profiler.duration),
-                    profiler.frequency_hz
+                    "capturing a CPU profile for {:.1} s at {frequency_hz} Hz (the client uses {:.0}% of a core; ~{:.0} samples)",
+                    duration.as_secs_f64(),
+                    cpu * 100.0,
+                    cpu * duration.as_secs_f64() * f64::from(frequency_hz.min(profiler::TICK_HZ))
                 ),
                 Severity::Info,
             ),

@@ -136,3 +136,51 @@ fn sync_without_client_work_is_io_bound() {
         result.client_busy_percent
     );
 }
+
+/// This process's resident memory, from `/proc/self/statm` (pages).
+fn rss_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+    let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+    pages * 4096
+}
+
+#[test]
+fn a_thin_client_gets_enough_samples_and_a_capture_leaves_little_memory_behind() {
+    let _alone = common::measuring();
+    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let mut settings = common::settings("profile_memory");
+    let out = tempfile::tempdir().unwrap();
+    settings.output.dir = out.path().to_path_buf();
+    // An I/O-bound client: a fraction of a core, so 99 Hz alone would give few samples.
+    settings.knobs.strategy = Strategy::Callbacks;
+    settings.knobs.depth = 16;
+    settings.knobs.duration = Duration::from_secs(6);
+    let before = rss_bytes();
+    let result = casstop::run::run_one(
+        &settings,
+        Some(common::node_pid()),
+        true,
+        Some(Duration::from_secs(4)),
+    )
+    .expect("run");
+    let after = rss_bytes();
+    let profile = result.profile.expect("a profile was captured");
+    eprintln!(
+        "I/O-bound capture: {} samples at {} Hz, busiest thread {:.0}%; RSS {} MiB before, {} MiB after",
+        profile.samples,
+        profile.frequency_hz,
+        result.client_busy_percent,
+        before >> 20,
+        after >> 20
+    );
+    assert_eq!(
+        profile.frequency_hz, 250,
+        "a thin client is sampled at the tick"
+    );
+    assert!(profile.samples >= 100, "{} samples", profile.samples);
+    // pprof keeps a fixed sample table (~66 MiB) once it has run; everything else a capture
+    // took (its symbol cache, the finished table: ~220 MiB before they were given back) is
+    // returned.
+    let grown = after.saturating_sub(before);
+    assert!(grown < 100 << 20, "RSS grew by {} MiB", grown >> 20);
+}
