@@ -43,13 +43,14 @@ impl ProfileSummary {
 
 /// Samples the process for `duration` at `frequency_hz` and writes `profile.svg`, `profile.pb`
 /// and `profile.folded` into `dir`. Blocks for the duration of the capture, or until a message
-/// on `cut_short` ends it early with what was sampled so far.
+/// on `cut_short` for this capture (its number, or a later one) ends it early with what was
+/// sampled so far.
 pub fn capture(
     duration: Duration,
     frequency_hz: u32,
     dir: &Path,
     categories: &[Category],
-    cut_short: Option<&Receiver<()>>,
+    cut_short: Option<(&Receiver<u64>, u64)>,
 ) -> Result<ProfileSummary> {
     // Owner-only, like everything casstop records: stacks name the code and paths it ran.
     crate::files::create_private_dir(dir, true)?;
@@ -63,9 +64,7 @@ pub fn capture(
         .context("starting the CPU profiler")?;
     let started = Instant::now();
     match cut_short {
-        Some(cut) => {
-            let _ = cut.recv_timeout(duration);
-        }
+        Some((cut, this)) => wait_for_cut(cut, this, started + duration),
         None => std::thread::sleep(duration),
     }
     let report = guard.report().build().context("building the profile")?;
@@ -112,6 +111,24 @@ pub fn capture(
         top_frames: top_frames(&stacks, 8),
         categories: categories::shares(&stacks, categories),
     })
+}
+
+/// Waits until `until`, or a cut for capture `this` or a later one. A cut for an earlier capture
+/// (asked after that one had ended) is passed over; one sent before this capture began, while
+/// its request was on the way, still ends it.
+fn wait_for_cut(cut: &Receiver<u64>, this: u64, until: Instant) {
+    loop {
+        let left = until.saturating_duration_since(Instant::now());
+        match cut.recv_timeout(left) {
+            Ok(id) if id >= this => return,
+            Ok(_) => {}
+            Err(RecvTimeoutError::Timeout) => return,
+            Err(RecvTimeoutError::Disconnected) => {
+                std::thread::sleep(left);
+                return;
+            }
+        }
+    }
 }
 
 /// Symbolising a capture parses the binary's debug information into a cache that lives for the
@@ -222,29 +239,30 @@ pub struct CaptureRequest {
 
 /// The profiler thread: one capture at a time, results collected without waiting.
 pub struct Profiler {
-    requests: Sender<CaptureRequest>,
+    requests: Sender<(u64, CaptureRequest)>,
     results: Receiver<Result<ProfileSummary>>,
-    cut: Sender<()>,
+    /// Cuts carry the number of the capture they end: a quit right after `f` may reach the
+    /// profiler thread before the capture's request does.
+    cut: Sender<u64>,
+    captures: u64,
     running: Option<Instant>,
 }
 
 impl Profiler {
     pub fn spawn(categories: Vec<Category>) -> Result<Profiler> {
-        let (requests, request_rx) = std::sync::mpsc::channel::<CaptureRequest>();
+        let (requests, request_rx) = std::sync::mpsc::channel::<(u64, CaptureRequest)>();
         let (result_tx, results) = std::sync::mpsc::channel();
-        let (cut, cut_rx) = std::sync::mpsc::channel::<()>();
+        let (cut, cut_rx) = std::sync::mpsc::channel::<u64>();
         std::thread::Builder::new()
             .name("casstop-profiler".into())
             .spawn(move || {
-                for request in request_rx {
-                    // A cut meant for an earlier capture must not end this one.
-                    while cut_rx.try_recv().is_ok() {}
+                for (id, request) in request_rx {
                     let result = capture(
                         request.duration,
                         request.frequency_hz,
                         &request.dir,
                         &categories,
-                        Some(&cut_rx),
+                        Some((&cut_rx, id)),
                     );
                     if result_tx.send(result).is_err() {
                         break;
@@ -256,6 +274,7 @@ impl Profiler {
             requests,
             results,
             cut,
+            captures: 0,
             running: None,
         })
     }
@@ -270,8 +289,9 @@ impl Profiler {
         if self.running.is_some() {
             bail!("a capture is already running; one at a time");
         }
+        self.captures += 1;
         self.requests
-            .send(request)
+            .send((self.captures, request))
             .map_err(|_| anyhow::anyhow!("the profiler thread has stopped"))?;
         self.running = Some(Instant::now());
         Ok(())
@@ -281,7 +301,7 @@ impl Profiler {
     /// its result arrives through [`Profiler::poll`] or [`Profiler::wait`].
     pub fn cut_short(&self) {
         if self.running.is_some() {
-            let _ = self.cut.send(());
+            let _ = self.cut.send(self.captures);
         }
     }
 
@@ -362,5 +382,25 @@ mod plan_tests {
         assert_eq!(plan(five, 99, 0.01), (five * MAX_STRETCH, TICK_HZ));
         // A user's higher rate is kept.
         assert_eq!(plan(five, 999, 0.5), (five, 999));
+    }
+}
+
+#[cfg(test)]
+mod cut_tests {
+    use super::*;
+
+    #[test]
+    fn a_cut_ends_its_own_capture_even_sent_early_but_not_a_later_one() {
+        let (cut, rx) = std::sync::mpsc::channel();
+        // A cut for capture 1, left over when capture 2 starts: capture 2 runs its length.
+        cut.send(1).unwrap();
+        let started = Instant::now();
+        wait_for_cut(&rx, 2, started + Duration::from_millis(50));
+        assert!(started.elapsed() >= Duration::from_millis(50));
+        // The quit came before capture 2's thread got to it: it still ends capture 2.
+        cut.send(2).unwrap();
+        let started = Instant::now();
+        wait_for_cut(&rx, 2, started + Duration::from_secs(30));
+        assert!(started.elapsed() < Duration::from_secs(10));
     }
 }

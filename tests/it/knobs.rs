@@ -134,6 +134,12 @@ fn every_knob_is_in_help_and_every_live_one_on_the_header_and_the_command_line()
                 "throttle_cap" => Strategy::Throttle,
                 _ => Strategy::Callbacks,
             },
+            // The slack matters, and shows, only under a rate.
+            rate: if def.name == "pacer_slack" {
+                1_000.0
+            } else {
+                0.0
+            },
             ..Knobs::default()
         };
         let header = knobs.header();
