@@ -3,6 +3,7 @@
 //! plus a summary (top frames by self time, share of samples per category) for the screen.
 
 pub mod categories;
+pub mod wall;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -14,6 +15,7 @@ use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
 pub use categories::{Category, Frame};
+pub use wall::WallSplit;
 
 /// One capture's outputs and what they say.
 #[derive(Clone, Debug, Serialize)]
@@ -22,6 +24,12 @@ pub struct ProfileSummary {
     pub svg: PathBuf,
     pub pb: PathBuf,
     pub folded: PathBuf,
+    /// The wall-clock view: the load threads' CPU stacks weighted by their time on CPU, beside
+    /// their time waiting for I/O and for a core (µs).
+    pub wall_svg: PathBuf,
+    pub wall_pb: PathBuf,
+    pub wall_folded: PathBuf,
+    pub wall: WallSplit,
     pub duration_s: f64,
     pub frequency_hz: u32,
     pub samples: u64,
@@ -62,6 +70,7 @@ pub fn capture(
         .blocklist(&["libgcc", "pthread", "vdso"])
         .build()
         .context("starting the CPU profiler")?;
+    let wall_start = wall::WallStart::now();
     let started = Instant::now();
     match cut_short {
         Some((cut, this)) => wait_for_cut(cut, this, started + duration),
@@ -73,6 +82,7 @@ pub fn capture(
 
     let stacks = stacks(&report);
     let samples: u64 = stacks.iter().map(|(_, count)| count).sum();
+    let (wall_stacks, wall) = wall::wall_stacks(&wall_start, &stacks);
 
     let folded = dir.join("profile.folded");
     std::fs::write(&folded, folded_text(&stacks))
@@ -98,6 +108,13 @@ pub fn capture(
     prost::Message::encode(&profile, &mut bytes).context("encoding the pprof profile")?;
     std::fs::write(&pb, bytes).with_context(|| format!("writing {}", pb.display()))?;
 
+    let (wall_folded, wall_svg) = write_wall(dir, &wall_stacks, &wall)?;
+    let wall_pb = dir.join("profile-wall.pb");
+    let mut bytes = Vec::new();
+    prost::Message::encode(&wall::pprof(&wall_stacks, wall.wall_s), &mut bytes)
+        .context("encoding the wall-clock pprof profile")?;
+    std::fs::write(&wall_pb, bytes).with_context(|| format!("writing {}", wall_pb.display()))?;
+
     drop(report);
     give_memory_back();
     Ok(ProfileSummary {
@@ -105,12 +122,44 @@ pub fn capture(
         svg,
         pb,
         folded,
+        wall_svg,
+        wall_pb,
+        wall_folded,
+        wall,
         duration_s: elapsed.as_secs_f64(),
         frequency_hz,
         samples,
         top_frames: top_frames(&stacks, 8),
         categories: categories::shares(&stacks, categories),
     })
+}
+
+/// Writes `profile-wall.folded` (µs per stack) and `profile-wall.svg`, titled with the split.
+fn write_wall(
+    dir: &Path,
+    stacks: &[(Vec<Frame>, u64)],
+    split: &WallSplit,
+) -> Result<(PathBuf, PathBuf)> {
+    let folded = dir.join("profile-wall.folded");
+    let text = folded_text(stacks);
+    std::fs::write(&folded, &text).with_context(|| format!("writing {}", folded.display()))?;
+    let svg = dir.join("profile-wall.svg");
+    let file =
+        std::fs::File::create(&svg).with_context(|| format!("creating {}", svg.display()))?;
+    if !stacks.is_empty() {
+        let mut options = inferno::flamegraph::Options::default();
+        options.title = format!(
+            "casstop wall-clock profile: {:.0}% on CPU, {:.0}% waiting for I/O, {:.0}% waiting for a core ({:.1} s of load threads)",
+            split.on_cpu * 100.0,
+            split.waiting_for_io * 100.0,
+            split.waiting_for_core * 100.0,
+            split.wall_s
+        );
+        options.count_name = "µs".into();
+        inferno::flamegraph::from_lines(&mut options, text.lines(), std::io::BufWriter::new(file))
+            .context("writing the wall-clock flamegraph")?;
+    }
+    Ok((folded, svg))
 }
 
 /// Waits until `until`, or a cut for capture `this` or a later one. A cut for an earlier capture

@@ -401,6 +401,12 @@ pub fn print_result(result: &BenchResult) {
         say!("               {}", profile.svg.display());
         say!("               {}", profile.pb.display());
         say!("               {}", profile.folded.display());
+        say!(
+            "  wall clock   {:.1} s of load threads: {}",
+            profile.wall.wall_s,
+            profile.wall
+        );
+        say!("               {}", profile.wall_svg.display());
     }
 }
 

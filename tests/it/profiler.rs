@@ -108,6 +108,94 @@ fn cpu_bound_run_is_called_cpu_bound_and_its_profile_files_hold_up() {
             .lines()
             .all(|line| line.starts_with("casstop") || line.contains(';'))
     );
+
+    // The wall-clock view: a CPU-bound load thread is mostly stacks, and its frames add up to
+    // the thread's wall time over the capture (one load thread: the current-thread runtime).
+    let wall = profile.wall;
+    eprintln!("CPU-bound wall clock: {wall} over {:.2} s", wall.wall_s);
+    // 94–97% on CPU with the node warm; right after the node booted (its JIT busy on the other
+    // core) the same run showed 68% on CPU and 31% waiting for a core. Either way the thread
+    // wants a core all the time and almost never waits for I/O.
+    assert!(wall.on_cpu > 0.5, "{wall}");
+    assert!(wall.on_cpu + wall.waiting_for_core > 0.9, "{wall}");
+    assert!(wall.waiting_for_io < 0.1, "{wall}");
+    let wall_total_us = folded_total(&profile.wall_folded);
+    let expected_us = profile.duration_s * 1e6;
+    assert!(
+        (wall_total_us as f64 - expected_us).abs() < 0.05 * expected_us,
+        "wall-clock frames {wall_total_us} µs against a capture of {expected_us:.0} µs"
+    );
+    let wall_svg = std::fs::read_to_string(&profile.wall_svg).unwrap();
+    let options = roxmltree::ParsingOptions {
+        allow_dtd: true,
+        ..roxmltree::ParsingOptions::default()
+    };
+    roxmltree::Document::parse_with_options(&wall_svg, options)
+        .expect("the wall-clock flamegraph is well-formed XML");
+    assert!(wall_svg.contains("% on CPU") && wall_svg.contains("cpu_work"));
+    // The wall-time pprof decodes, and its samples are the folded file's weights.
+    let bytes = std::fs::read(&profile.wall_pb).unwrap();
+    let decoded = <pprof::protos::Profile as prost::Message>::decode(bytes.as_slice())
+        .expect("the wall-clock pprof decodes");
+    let unit = |i: i64| decoded.string_table[i as usize].as_str();
+    let kind = &decoded.sample_type[0];
+    assert_eq!((unit(kind.ty), unit(kind.unit)), ("wall", "microseconds"));
+    let pb_total: i64 = decoded.sample.iter().map(|s| s.value[0]).sum();
+    assert_eq!(pb_total as u64, wall_total_us);
+}
+
+/// The sum of a folded file's counts.
+fn folded_total(path: &std::path::Path) -> u64 {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|line| line.rsplit_once(' ').unwrap().1.parse::<u64>().unwrap())
+        .sum()
+}
+
+#[test]
+fn sync_at_3ms_rtt_is_mostly_waiting_for_io_in_the_wall_clock_profile() {
+    let _alone = common::measuring();
+    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let upstream = std::net::SocketAddr::from((
+        [127, 0, 0, 1],
+        casstop::config::Settings::default().local.cql_port,
+    ));
+    let hop = casstop::hop::Hop::start(
+        "127.0.0.1:0".parse().unwrap(),
+        upstream,
+        casstop::hop::HopSettings {
+            rtt: Duration::from_millis(3),
+            ..casstop::hop::HopSettings::default()
+        },
+    )
+    .expect("the hop starts");
+    let mut settings = common::settings("profile_wall_sync");
+    let out = tempfile::tempdir().unwrap();
+    settings.output.dir = out.path().to_path_buf();
+    settings.cluster.hosts = vec![hop.listen().to_string()];
+    settings.cluster.through_hop = Some(hop.listen());
+    settings.knobs.strategy = Strategy::Sync;
+    settings.knobs.duration = Duration::from_secs(5);
+    let result = casstop::run::run_one(
+        &settings,
+        Some(common::node_pid()),
+        true,
+        Some(Duration::from_secs(3)),
+    )
+    .expect("run");
+    let profile = result.profile.expect("a profile was captured");
+    let wall = profile.wall;
+    eprintln!(
+        "sync at 3 ms: {wall} over {:.2} s ({} CPU samples)",
+        wall.wall_s, profile.samples
+    );
+    assert!(wall.waiting_for_io > 0.8, "{wall}");
+    let total = folded_total(&profile.wall_folded) as f64;
+    assert!(
+        (total - profile.duration_s * 1e6).abs() < 0.05 * profile.duration_s * 1e6,
+        "{total} µs of frames"
+    );
 }
 
 #[test]

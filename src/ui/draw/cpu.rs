@@ -154,10 +154,14 @@ fn profile_lines(profile: &ProfileSummary) -> Vec<Line<'static>> {
         .filter(|(_, share)| *share >= 0.01)
         .map(|(name, share)| format!("{name} {:.0}%", share * 100.0))
         .collect();
-    let mut lines = vec![Line::from(Span::styled(
-        format!("profile: {}", shares.join(", ")),
-        style,
-    ))];
+    let mut lines = vec![
+        Line::from(Span::styled(
+            format!("profile: {}", shares.join(", ")),
+            style,
+        )),
+        // The same capture by wall time: what the CPU shares above cannot say by themselves.
+        Line::from(Span::styled(format!("wall: {}", profile.wall), style)),
+    ];
     for (frame, count) in profile.top_frames.iter().take(3) {
         let share = *count as f64 / profile.samples.max(1) as f64 * 100.0;
         let name: String = frame.chars().take(60).collect();
