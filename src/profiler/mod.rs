@@ -76,13 +76,15 @@ pub fn capture(
         Some((cut, this)) => wait_for_cut(cut, this, started + duration),
         None => std::thread::sleep(duration),
     }
-    let report = guard.report().build().context("building the profile")?;
+    // The wall clocks close with the sampling window, before the report takes its time.
+    let wall_spent = wall_start.finish();
     let elapsed = started.elapsed();
+    let report = guard.report().build().context("building the profile")?;
     drop(guard);
 
     let stacks = stacks(&report);
     let samples: u64 = stacks.iter().map(|(_, count)| count).sum();
-    let (wall_stacks, wall) = wall::wall_stacks(&wall_start, &stacks);
+    let (wall_stacks, wall) = wall::wall_stacks(&wall_spent, &stacks);
 
     let folded = dir.join("profile.folded");
     std::fs::write(&folded, folded_text(&stacks))

@@ -97,28 +97,38 @@ struct Spent {
     run_delay: u64,
 }
 
-/// The wall-clock stacks (weights in µs) and the split, from the clocks at `start` and now and
-/// the capture's CPU stacks (each led by its thread's name).
+/// What the load threads did between `start` and now, per thread name: read when sampling
+/// ends, so the wall window is the samples' window.
+pub struct WallSpent(BTreeMap<String, Spent>);
+
+impl WallStart {
+    pub fn finish(&self) -> WallSpent {
+        let wall = self.at.elapsed().as_nanos() as u64;
+        let mut spent: BTreeMap<String, Spent> = BTreeMap::new();
+        for (tid, now) in load_threads() {
+            // A thread that started during the capture is counted from its start, not before.
+            let (cpu_before, delay_before) = self
+                .threads
+                .get(&tid)
+                .map_or((0, 0), |then| (then.on_cpu_ns, then.run_delay_ns));
+            let entry = spent.entry(now.name.clone()).or_default();
+            let on_cpu = now.on_cpu_ns.saturating_sub(cpu_before);
+            let run_delay = now.run_delay_ns.saturating_sub(delay_before);
+            entry.wall += wall.max(on_cpu + run_delay);
+            entry.on_cpu += on_cpu;
+            entry.run_delay += run_delay;
+        }
+        WallSpent(spent)
+    }
+}
+
+/// The wall-clock stacks (weights in µs) and the split, from what the threads spent and the
+/// capture's CPU stacks (each led by its thread's name).
 pub fn wall_stacks(
-    start: &WallStart,
+    spent: &WallSpent,
     cpu_stacks: &[(Vec<Frame>, u64)],
 ) -> (Vec<(Vec<Frame>, u64)>, WallSplit) {
-    let wall = start.at.elapsed().as_nanos() as u64;
-    let mut spent: BTreeMap<String, Spent> = BTreeMap::new();
-    for (tid, now) in load_threads() {
-        // A thread that started during the capture is counted from its start, not before.
-        let (cpu_before, delay_before) = start
-            .threads
-            .get(&tid)
-            .map_or((0, 0), |then| (then.on_cpu_ns, then.run_delay_ns));
-        let entry = spent.entry(now.name.clone()).or_default();
-        let on_cpu = now.on_cpu_ns.saturating_sub(cpu_before);
-        let run_delay = now.run_delay_ns.saturating_sub(delay_before);
-        entry.wall += wall.max(on_cpu + run_delay);
-        entry.on_cpu += on_cpu;
-        entry.run_delay += run_delay;
-    }
-    weigh(&spent, cpu_stacks)
+    weigh(&spent.0, cpu_stacks)
 }
 
 fn weigh(

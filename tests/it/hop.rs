@@ -3,7 +3,6 @@
 
 use crate::common;
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use casstop::config::Settings;
@@ -14,26 +13,13 @@ use casstop::metrics::LatencySummary;
 use casstop::metrics::aggregate::RunTotals;
 
 fn start_hop(rtt: Duration) -> Hop {
-    let settings = Settings::default();
-    let upstream = SocketAddr::from(([127, 0, 0, 1], settings.local.cql_port));
-    Hop::start(
-        "127.0.0.1:0".parse().unwrap(),
-        upstream,
-        HopSettings {
-            rtt,
-            ..HopSettings::default()
-        },
-    )
-    .expect("the hop starts")
+    common::start_hop(HopSettings {
+        rtt,
+        ..HopSettings::default()
+    })
 }
 
-/// The test settings, with the driver going through `hop` (contact point and every discovered
-/// node address).
-fn through(mut settings: Settings, hop: &Hop) -> Settings {
-    settings.cluster.hosts = vec![hop.listen().to_string()];
-    settings.cluster.through_hop = Some(hop.listen());
-    settings
-}
+use common::through;
 
 /// What the hop thread can get here: real-time as root (these machines), else whatever is left.
 fn expected_scheduling() -> &'static str {

@@ -5,11 +5,10 @@
 
 use crate::common;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use casstop::config::Settings;
-use casstop::hop::{Hop, HopSettings};
+use casstop::hop::HopSettings;
 use casstop::knobs::Strategy;
 use casstop::metrics::verdict::VerdictKind;
 use casstop::run::summary::BenchResult;
@@ -115,29 +114,17 @@ fn a_rate_above_capacity_is_not_held_and_the_lateness_shows_it() {
     assert!(late.p50 > 100_000, "pacer late p50 {} µs", late.p50);
 }
 
-fn through_jittery_hop(mut settings: Settings, hop: &Hop) -> Settings {
-    settings.cluster.hosts = vec![hop.listen().to_string()];
-    settings.cluster.through_hop = Some(hop.listen());
-    settings.knobs.duration = Duration::from_secs(5);
-    settings
-}
-
 #[test]
 fn head_of_line_is_measured_from_the_slots_and_callbacks_have_none() {
     let _alone = common::measuring();
-    let upstream = SocketAddr::from(([127, 0, 0, 1], Settings::default().local.cql_port));
-    let hop = Hop::start(
-        "127.0.0.1:0".parse().unwrap(),
-        upstream,
-        HopSettings {
-            rtt: Duration::from_millis(2),
-            jitter: Duration::from_millis(2),
-            ..HopSettings::default()
-        },
-    )
-    .expect("the hop starts");
+    let hop = common::start_hop(HopSettings {
+        rtt: Duration::from_millis(2),
+        jitter: Duration::from_millis(2),
+        ..HopSettings::default()
+    });
     let run_as = |strategy: Strategy| {
-        let mut settings = through_jittery_hop(common::settings("head_of_line"), &hop);
+        let mut settings = common::through(common::settings("head_of_line"), &hop);
+        settings.knobs.duration = Duration::from_secs(5);
         settings.knobs.strategy = strategy;
         settings.knobs.depth = 64;
         settings.knobs.batch = 64;

@@ -13,13 +13,32 @@ use casstop::metrics::verdict::VerdictKind;
 /// samples the whole process.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
+/// What a profiling test holds while it runs: the machine to itself, the profiler to itself, and
+/// a temporary directory for its files.
+struct Alone {
+    _machine: std::sync::RwLockWriteGuard<'static, ()>,
+    _profiler: std::sync::MutexGuard<'static, ()>,
+    _files: tempfile::TempDir,
+}
+
+/// A profiling test's settings (its table, its files under a temp dir) and what it holds.
+fn alone(table: &str) -> (Alone, casstop::config::Settings) {
+    let machine = common::measuring();
+    let profiler = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let files = tempfile::tempdir().unwrap();
+    let mut settings = common::settings(table);
+    settings.output.dir = files.path().to_path_buf();
+    let held = Alone {
+        _machine: machine,
+        _profiler: profiler,
+        _files: files,
+    };
+    (held, settings)
+}
+
 #[test]
 fn cpu_bound_run_is_called_cpu_bound_and_its_profile_files_hold_up() {
-    let _alone = common::measuring();
-    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let mut settings = common::settings("profile_cpu");
-    let out = tempfile::tempdir().unwrap();
-    settings.output.dir = out.path().to_path_buf();
+    let (_alone, mut settings) = alone("profile_cpu");
     settings.knobs.strategy = Strategy::Callbacks;
     settings.knobs.depth = 32;
     settings.knobs.cpu_work_us = 300;
@@ -155,26 +174,12 @@ fn folded_total(path: &std::path::Path) -> u64 {
 
 #[test]
 fn sync_at_3ms_rtt_is_mostly_waiting_for_io_in_the_wall_clock_profile() {
-    let _alone = common::measuring();
-    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let upstream = std::net::SocketAddr::from((
-        [127, 0, 0, 1],
-        casstop::config::Settings::default().local.cql_port,
-    ));
-    let hop = casstop::hop::Hop::start(
-        "127.0.0.1:0".parse().unwrap(),
-        upstream,
-        casstop::hop::HopSettings {
-            rtt: Duration::from_millis(3),
-            ..casstop::hop::HopSettings::default()
-        },
-    )
-    .expect("the hop starts");
-    let mut settings = common::settings("profile_wall_sync");
-    let out = tempfile::tempdir().unwrap();
-    settings.output.dir = out.path().to_path_buf();
-    settings.cluster.hosts = vec![hop.listen().to_string()];
-    settings.cluster.through_hop = Some(hop.listen());
+    let (_alone, settings) = alone("profile_wall_sync");
+    let hop = common::start_hop(casstop::hop::HopSettings {
+        rtt: Duration::from_millis(3),
+        ..casstop::hop::HopSettings::default()
+    });
+    let mut settings = common::through(settings, &hop);
     settings.knobs.strategy = Strategy::Sync;
     settings.knobs.duration = Duration::from_secs(5);
     let result = casstop::run::run_one(
@@ -200,9 +205,7 @@ fn sync_at_3ms_rtt_is_mostly_waiting_for_io_in_the_wall_clock_profile() {
 
 #[test]
 fn sync_without_client_work_is_io_bound() {
-    let _alone = common::measuring();
-    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let mut settings = common::settings("profile_sync");
+    let (_alone, mut settings) = alone("profile_sync");
     settings.knobs.strategy = Strategy::Sync;
     settings.knobs.duration = Duration::from_secs(4);
     let result =
@@ -234,11 +237,7 @@ fn rss_bytes() -> u64 {
 
 #[test]
 fn a_thin_client_gets_enough_samples_and_a_capture_leaves_little_memory_behind() {
-    let _alone = common::measuring();
-    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let mut settings = common::settings("profile_memory");
-    let out = tempfile::tempdir().unwrap();
-    settings.output.dir = out.path().to_path_buf();
+    let (_alone, mut settings) = alone("profile_memory");
     // An I/O-bound client: a fraction of a core, so 99 Hz alone would give few samples.
     settings.knobs.strategy = Strategy::Callbacks;
     settings.knobs.depth = 16;

@@ -190,3 +190,17 @@ pub fn wait_for<T>(
         std::thread::sleep(every);
     }
 }
+
+/// A latency hop of this test's own, on a free port, in front of the shared node.
+pub fn start_hop(settings: casstop::hop::HopSettings) -> casstop::hop::Hop {
+    let upstream = std::net::SocketAddr::from(([127, 0, 0, 1], Settings::default().local.cql_port));
+    casstop::hop::Hop::start("127.0.0.1:0".parse().unwrap(), upstream, settings)
+        .expect("the hop starts")
+}
+
+/// `settings` with the driver going through `hop` (contact point and every discovered node).
+pub fn through(mut settings: Settings, hop: &casstop::hop::Hop) -> Settings {
+    settings.cluster.hosts = vec![hop.listen().to_string()];
+    settings.cluster.through_hop = Some(hop.listen());
+    settings
+}
