@@ -11,7 +11,7 @@ use std::time::Instant;
 use procfs::process::Process;
 use serde::Serialize;
 
-use super::Frame;
+use super::categories::Frame;
 
 /// The frames the off-CPU time goes to, under each thread.
 pub const WAITING_FOR_IO: &str = "waiting for I/O (idle in the reactor)";
