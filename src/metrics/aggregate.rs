@@ -471,6 +471,7 @@ impl State {
         totals.service = LatencySummary::of(&self.service);
         totals.response = LatencySummary::of(&self.response);
         totals.pacer_late = LatencySummary::of(&self.pacer_late);
+        totals.slots.add(bucket.slots);
         totals.client_cpu_s = stats.cpu.process_cpu_s;
         totals.rss_max_bytes = totals.rss_max_bytes.max(stats.cpu.rss_bytes);
         if self.history.len() == HISTORY_LEN {

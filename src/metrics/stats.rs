@@ -132,7 +132,7 @@ impl LatencySummary {
 
 /// Slot-seconds over a stretch of time: ∫ in_flight dt and ∫ finished-but-held dt: the
 /// mean in flight, and the head-of-line share of the slots' time.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct SlotTime {
     pub in_flight_s: f64,
     pub held_done_s: f64,
@@ -347,6 +347,8 @@ pub struct Totals {
     pub service: LatencySummary,
     pub response: LatencySummary,
     pub pacer_late: LatencySummary,
+    /// The slots' time over the whole run: its mean in flight and head-of-line share.
+    pub slots: SlotTime,
     pub client_cpu_s: f64,
     pub rss_max_bytes: u64,
 }

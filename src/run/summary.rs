@@ -203,8 +203,8 @@ impl BenchResult {
             latency_us: LatencySummary::of(&totals.service),
             response_latency_us: totals.paced.then(|| LatencySummary::of(&totals.response)),
             pacer_late_us: totals.paced.then(|| LatencySummary::of(&totals.pacer_late)),
-            in_flight_mean: time_weighted(&totals.history, |i| i.in_flight_mean),
-            head_of_line_percent: head_of_line_percent(&totals.history),
+            in_flight_mean: t.slots.in_flight_s / seconds,
+            head_of_line_percent: t.slots.head_of_line_percent(),
             client_cpu_s: t.client_cpu_s,
             cpu_us_per_op: if t.ok > 0 {
                 t.client_cpu_s * 1e6 / t.ok as f64
@@ -235,35 +235,6 @@ impl BenchResult {
                 .map(|window| lost_acknowledgements(&totals.history, window))
                 .unwrap_or_default(),
         }
-    }
-}
-
-/// The mean of `value` over the intervals, each weighted by its length.
-fn time_weighted(history: &[IntervalStats], value: impl Fn(&IntervalStats) -> f64) -> f64 {
-    let time: f64 = history.iter().map(|i| i.length_s).sum();
-    if time > 0.0 {
-        history.iter().map(|i| value(i) * i.length_s).sum::<f64>() / time
-    } else {
-        0.0
-    }
-}
-
-/// The run's head-of-line share: held-done slot time over all slot time. Each interval's share
-/// is weighted by its slot time (in flight plus held), which its share and mean give back.
-fn head_of_line_percent(history: &[IntervalStats]) -> f64 {
-    let (mut held_done, mut held) = (0.0, 0.0);
-    for i in history {
-        let share = i.head_of_line_percent / 100.0;
-        if share < 1.0 {
-            let slots = i.in_flight_mean * i.length_s / (1.0 - share);
-            held += slots;
-            held_done += slots * share;
-        }
-    }
-    if held > 0.0 {
-        held_done / held * 100.0
-    } else {
-        0.0
     }
 }
 
