@@ -1,8 +1,10 @@
-//! CPU profiles on demand: sample the whole process with pprof for a few seconds while the load
+//! CPU profiles on demand: sample the whole process (`sampler`) for a few seconds while the load
 //! runs, on a thread of its own, and write a flamegraph SVG, a pprof protobuf and folded stacks,
 //! plus a summary (top frames by self time, share of samples per category) for the screen.
 
 pub mod categories;
+pub mod encode;
+pub mod sampler;
 pub mod wall;
 
 use std::collections::HashMap;
@@ -15,6 +17,7 @@ use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
 pub use categories::{Category, Frame};
+use encode::SampleType;
 pub use wall::WallSplit;
 
 /// One capture's outputs and what they say.
@@ -62,62 +65,82 @@ pub fn capture(
 ) -> Result<ProfileSummary> {
     // Owner-only, like everything casstop records: stacks name the code and paths it ran.
     crate::files::create_private_dir(dir, true)?;
-    // Samples landing in the unwinder's own libraries are skipped (unwinding from inside them is
-    // where signal-time unwinding can deadlock). libc is kept: its send/recv wrappers are where
-    // network time shows.
-    let guard = pprof::ProfilerGuardBuilder::default()
-        .frequency(frequency_hz as i32)
-        .blocklist(&["libgcc", "pthread", "vdso"])
-        .build()
+    let sampling = sampler::start(frequency_hz, room_for(duration, frequency_hz))
         .context("starting the CPU profiler")?;
+    let cpu_start = process_cpu();
     let wall_start = wall::WallStart::now();
     let started = Instant::now();
     match cut_short {
         Some((cut, this)) => wait_for_cut(cut, this, started + duration),
         None => std::thread::sleep(duration),
     }
-    // The wall clocks close with the sampling window, before the report takes its time.
+    // The clocks close with the sampling window, before symbolising takes its time.
     let wall_spent = wall_start.finish();
+    let raw = sampling.stop();
+    let cpu_spent = process_cpu().saturating_sub(cpu_start);
     let elapsed = started.elapsed();
-    let report = guard.report().build().context("building the profile")?;
-    drop(guard);
 
-    let stacks = stacks(&report);
+    let stacks = resolve(&raw.stacks);
     let samples: u64 = stacks.iter().map(|(_, count)| count).sum();
+    // What one sample stands for, measured: the timer fires on the scheduler's tick, not at the
+    // rate asked, so the process's CPU time over the window is shared out over every signal.
+    let taken = samples + raw.dropped;
+    let sample_ns = if taken > 0 {
+        cpu_spent.as_nanos() as f64 / taken as f64
+    } else {
+        0.0
+    };
     let (wall_stacks, wall) = wall::wall_stacks(&wall_spent, &stacks);
 
+    let cpu_text = folded_text(&stacks);
     let folded = dir.join("profile.folded");
-    std::fs::write(&folded, folded_text(&stacks))
-        .with_context(|| format!("writing {}", folded.display()))?;
-
+    std::fs::write(&folded, &cpu_text).with_context(|| format!("writing {}", folded.display()))?;
     let svg = dir.join("profile.svg");
-    let file =
-        std::fs::File::create(&svg).with_context(|| format!("creating {}", svg.display()))?;
-    if samples > 0 {
-        let mut options = inferno::flamegraph::Options::default();
-        options.title = format!(
-            "casstop CPU profile: {samples} samples at {frequency_hz} Hz over {:.1} s",
-            elapsed.as_secs_f64()
-        );
-        report
-            .flamegraph_with_options(std::io::BufWriter::new(file), &mut options)
-            .context("writing the flamegraph")?;
-    }
-
+    let title = format!(
+        "casstop CPU profile: {samples} samples at {frequency_hz} Hz over {:.1} s",
+        elapsed.as_secs_f64()
+    );
+    write_flamegraph(&svg, &cpu_text, title, "samples")?;
     let pb = dir.join("profile.pb");
-    let profile = report.pprof().context("encoding the pprof profile")?;
-    let mut bytes = Vec::new();
-    prost::Message::encode(&profile, &mut bytes).context("encoding the pprof profile")?;
-    std::fs::write(&pb, bytes).with_context(|| format!("writing {}", pb.display()))?;
+    let types = [
+        SampleType {
+            name: "samples",
+            unit: "count",
+            scale: 1.0,
+        },
+        SampleType {
+            name: "cpu",
+            unit: "nanoseconds",
+            scale: sample_ns,
+        },
+    ];
+    write_pprof(&pb, &encode::pprof(&stacks, &types, elapsed.as_secs_f64()))?;
 
-    let (wall_folded, wall_svg) = write_wall(dir, &wall_stacks, &wall)?;
+    let wall_text = folded_text(&wall_stacks);
+    let wall_folded = dir.join("profile-wall.folded");
+    std::fs::write(&wall_folded, &wall_text)
+        .with_context(|| format!("writing {}", wall_folded.display()))?;
+    let wall_svg = dir.join("profile-wall.svg");
+    let title = format!(
+        "casstop wall-clock profile: {:.0}% on CPU, {:.0}% waiting for I/O, {:.0}% waiting for a core ({:.1} s of load threads)",
+        wall.on_cpu * 100.0,
+        wall.waiting_for_io * 100.0,
+        wall.waiting_for_core * 100.0,
+        wall.wall_s
+    );
+    write_flamegraph(&wall_svg, &wall_text, title, "µs")?;
     let wall_pb = dir.join("profile-wall.pb");
-    let mut bytes = Vec::new();
-    prost::Message::encode(&wall::pprof(&wall_stacks, wall.wall_s), &mut bytes)
-        .context("encoding the wall-clock pprof profile")?;
-    std::fs::write(&wall_pb, bytes).with_context(|| format!("writing {}", wall_pb.display()))?;
+    let types = [SampleType {
+        name: "wall",
+        unit: "microseconds",
+        scale: 1.0,
+    }];
+    write_pprof(&wall_pb, &encode::pprof(&wall_stacks, &types, wall.wall_s))?;
 
-    drop(report);
+    let top = top_frames(&stacks, 8);
+    let shares = categories::shares(&stacks, categories);
+    // What was built from the stacks goes before the heap is given back, or its pages stay.
+    drop((stacks, wall_stacks, cpu_text, wall_text));
     give_memory_back();
     Ok(ProfileSummary {
         dir: dir.to_path_buf(),
@@ -131,37 +154,48 @@ pub fn capture(
         duration_s: elapsed.as_secs_f64(),
         frequency_hz,
         samples,
-        top_frames: top_frames(&stacks, 8),
-        categories: categories::shares(&stacks, categories),
+        top_frames: top,
+        categories: shares,
     })
 }
 
-/// Writes `profile-wall.folded` (µs per stack) and `profile-wall.svg`, titled with the split.
-fn write_wall(
-    dir: &Path,
-    stacks: &[(Vec<Frame>, u64)],
-    split: &WallSplit,
-) -> Result<(PathBuf, PathBuf)> {
-    let folded = dir.join("profile-wall.folded");
-    let text = folded_text(stacks);
-    std::fs::write(&folded, &text).with_context(|| format!("writing {}", folded.display()))?;
-    let svg = dir.join("profile-wall.svg");
-    let file =
-        std::fs::File::create(&svg).with_context(|| format!("creating {}", svg.display()))?;
-    if !stacks.is_empty() {
-        let mut options = inferno::flamegraph::Options::default();
-        options.title = format!(
-            "casstop wall-clock profile: {:.0}% on CPU, {:.0}% waiting for I/O, {:.0}% waiting for a core ({:.1} s of load threads)",
-            split.on_cpu * 100.0,
-            split.waiting_for_io * 100.0,
-            split.waiting_for_core * 100.0,
-            split.wall_s
-        );
-        options.count_name = "µs".into();
-        inferno::flamegraph::from_lines(&mut options, text.lines(), std::io::BufWriter::new(file))
-            .context("writing the wall-clock flamegraph")?;
+/// An SVG flamegraph of folded stacks; an empty file when nothing was sampled.
+fn write_flamegraph(svg: &Path, folded: &str, title: String, count_name: &str) -> Result<()> {
+    let file = std::fs::File::create(svg).with_context(|| format!("creating {}", svg.display()))?;
+    if folded.is_empty() {
+        return Ok(());
     }
-    Ok((folded, svg))
+    let mut options = inferno::flamegraph::Options::default();
+    options.title = title;
+    options.count_name = count_name.into();
+    inferno::flamegraph::from_lines(&mut options, folded.lines(), std::io::BufWriter::new(file))
+        .with_context(|| format!("writing the flamegraph {}", svg.display()))
+}
+
+fn write_pprof(path: &Path, profile: &pprof::protos::Profile) -> Result<()> {
+    let mut bytes = Vec::new();
+    prost::Message::encode(profile, &mut bytes)
+        .with_context(|| format!("encoding {}", path.display()))?;
+    std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
+}
+
+/// Room for every sample the timer could deliver: one per period per core, and a margin. It is
+/// address space only: pages become resident as samples land in them.
+fn room_for(duration: Duration, frequency_hz: u32) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let expected = duration.as_secs_f64() * f64::from(frequency_hz) * cores as f64;
+    (expected * 1.25) as usize + 256
+}
+
+/// The process's CPU time so far (all threads).
+fn process_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes the timespec it is given.
+    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
 /// Waits until `until`, or a cut for capture `this` or a later one. A cut for an earlier capture
@@ -183,9 +217,10 @@ fn wait_for_cut(cut: &Receiver<u64>, this: u64, until: Instant) {
 }
 
 /// Symbolising a capture parses the binary's debug information into a cache that lives for the
-/// process (tens of MiB with line tables); drop it, and hand the freed heap back to the system, so
-/// a capture does not leave the client that much bigger. pprof's own sample table (a fixed
-/// ~160 MiB, allocated at the first capture and kept by the crate) cannot be freed from here.
+/// process (~170 MiB here, with line tables); drop it, and hand the freed heap back to the system,
+/// so a capture does not leave the client that much bigger. Called once everything built from
+/// the stacks is dropped: live blocks among the freed ones kept ~20 MiB of their pages resident.
+/// The samples' own buffer is unmapped by the sampler.
 fn give_memory_back() {
     backtrace::clear_symbol_cache();
     // SAFETY: malloc_trim only returns free heap pages to the kernel; it has no preconditions.
@@ -194,28 +229,71 @@ fn give_memory_back() {
     }
 }
 
-/// Every sampled stack, root first and led by its thread's name, with its count.
-fn stacks(report: &pprof::Report) -> Vec<(Vec<Frame>, u64)> {
+/// Every sampled stack, root first and led by its thread's name, with its count: each return
+/// address resolved once, inlined functions unfolded (outermost first).
+fn resolve(raw: &[(sampler::RawStack, u64)]) -> Vec<(Vec<Frame>, u64)> {
+    let mut symbols: HashMap<(usize, bool), Vec<Frame>> = HashMap::new();
     let mut merged: HashMap<Vec<Frame>, u64> = HashMap::new();
-    for (frames, count) in &report.data {
-        let mut stack = vec![Frame {
-            name: frames.thread_name_or_id(),
+    for (stack, count) in raw {
+        let thread = if stack.thread.is_empty() {
+            "unnamed".to_string()
+        } else {
+            stack.thread.clone()
+        };
+        let mut frames = vec![Frame {
+            name: thread,
             file: String::new(),
         }];
-        for frame in frames.frames.iter().rev() {
-            for symbol in frame.iter().rev() {
-                stack.push(Frame {
-                    name: symbol.to_string(),
-                    file: symbol.filename().into_owned(),
-                });
-            }
+        if stack.cut {
+            frames.push(Frame {
+                name: NOT_UNWOUND.to_string(),
+                file: String::new(),
+            });
         }
-        *merged.entry(stack).or_default() += (*count).max(0) as u64;
+        for (depth, ip) in stack.ips.iter().enumerate().rev() {
+            let leaf = depth == 0;
+            let inlined = symbols
+                .entry((*ip, leaf))
+                .or_insert_with(|| symbolise(*ip, leaf));
+            frames.extend(inlined.iter().cloned());
+        }
+        *merged.entry(frames).or_default() += count;
     }
     let mut stacks: Vec<_> = merged.into_iter().collect();
     stacks.sort();
     stacks
 }
+
+/// The functions at `ip`, outermost first. The resolver looks up `address - 1` (a return address
+/// is just past its call); the leaf is where the signal landed, so it is looked up one on.
+fn symbolise(ip: usize, leaf: bool) -> Vec<Frame> {
+    let address = if leaf { ip.wrapping_add(1) } else { ip };
+    let mut found = Vec::new();
+    backtrace::resolve(address as *mut std::ffi::c_void, |symbol| {
+        let name = symbol
+            .name()
+            .map(|name| format!("{name:#}"))
+            .unwrap_or_else(|| UNKNOWN.to_string());
+        let file = symbol
+            .filename()
+            .map(|f| f.display().to_string())
+            .unwrap_or_default();
+        found.push(Frame { name, file });
+    });
+    if found.is_empty() {
+        found.push(Frame {
+            name: UNKNOWN.to_string(),
+            file: String::new(),
+        });
+    }
+    found.reverse();
+    found
+}
+
+/// A frame no symbol covers (stripped code, libraries without a symbol table).
+const UNKNOWN: &str = "[unknown]";
+/// The parent of a sample taken in the vDSO or the unwinder: its callers are not known.
+pub const NOT_UNWOUND: &str = "[stack not unwound: vDSO or unwinder]";
 
 /// Brendan Gregg's folded format: `thread;root;...;leaf count`, one stack a line.
 pub fn folded_text(stacks: &[(Vec<Frame>, u64)]) -> String {

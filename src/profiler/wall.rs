@@ -5,7 +5,7 @@
 //! and waiting for a core (run-queue delay), both from the kernel's `schedstat`. The picture then
 //! adds up to the threads' wall time.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use procfs::process::Process;
@@ -179,95 +179,6 @@ fn weigh(
         waiting_for_core: total.run_delay as f64 / wall,
     };
     (stacks, split)
-}
-
-/// The wall-clock stacks as a pprof profile whose one sample type is wall time in microseconds
-/// (`go tool pprof` reads it; `-sample_index=wall`). The thread is a label, as in pprof's own CPU
-/// profile; the frames below it are the locations, leaf first.
-pub fn pprof(stacks: &[(Vec<Frame>, u64)], wall_s: f64) -> pprof::protos::Profile {
-    use pprof::protos;
-    let mut strings = Strings::default();
-    let mut functions: HashMap<String, u64> = HashMap::new();
-    let mut profile = protos::Profile {
-        sample_type: vec![protos::ValueType {
-            ty: strings.id("wall"),
-            unit: strings.id("microseconds"),
-        }],
-        duration_nanos: (wall_s * 1e9) as i64,
-        ..protos::Profile::default()
-    };
-    let thread = strings.id("thread");
-    for (stack, weight) in stacks {
-        let Some((head, frames)) = stack.split_first() else {
-            continue;
-        };
-        let mut location_id = Vec::with_capacity(frames.len());
-        for frame in frames.iter().rev() {
-            let id = match functions.get(&frame.name) {
-                Some(id) => *id,
-                None => {
-                    let id = profile.function.len() as u64 + 1;
-                    let name = strings.id(&frame.name);
-                    profile.function.push(protos::Function {
-                        id,
-                        name,
-                        system_name: name,
-                        filename: strings.id(&frame.file),
-                        ..protos::Function::default()
-                    });
-                    profile.location.push(protos::Location {
-                        id,
-                        line: vec![protos::Line {
-                            function_id: id,
-                            ..protos::Line::default()
-                        }],
-                        ..protos::Location::default()
-                    });
-                    functions.insert(frame.name.clone(), id);
-                    id
-                }
-            };
-            location_id.push(id);
-        }
-        profile.sample.push(protos::Sample {
-            location_id,
-            value: vec![*weight as i64],
-            label: vec![protos::Label {
-                key: thread,
-                str: strings.id(&head.name),
-                ..protos::Label::default()
-            }],
-        });
-    }
-    profile.string_table = strings.table;
-    profile
-}
-
-/// A pprof string table: index 0 is the empty string.
-struct Strings {
-    table: Vec<String>,
-    index: HashMap<String, i64>,
-}
-
-impl Default for Strings {
-    fn default() -> Self {
-        Strings {
-            table: vec![String::new()],
-            index: HashMap::from([(String::new(), 0)]),
-        }
-    }
-}
-
-impl Strings {
-    fn id(&mut self, text: &str) -> i64 {
-        if let Some(id) = self.index.get(text) {
-            return *id;
-        }
-        let id = self.table.len() as i64;
-        self.table.push(text.to_string());
-        self.index.insert(text.to_string(), id);
-        id
-    }
 }
 
 #[cfg(test)]

@@ -242,6 +242,10 @@ fn a_thin_client_gets_enough_samples_and_a_capture_leaves_little_memory_behind()
     settings.knobs.strategy = Strategy::Callbacks;
     settings.knobs.depth = 16;
     settings.knobs.duration = Duration::from_secs(6);
+    // The same run without a capture first: what the engine itself leaves (the driver, the
+    // runtime, the allocator's arenas) is not the capture's.
+    let start = rss_bytes();
+    casstop::run::run_one(&settings, Some(common::node_pid()), true, None).expect("run");
     let before = rss_bytes();
     let result = casstop::run::run_one(
         &settings,
@@ -253,10 +257,11 @@ fn a_thin_client_gets_enough_samples_and_a_capture_leaves_little_memory_behind()
     let after = rss_bytes();
     let profile = result.profile.expect("a profile was captured");
     eprintln!(
-        "I/O-bound capture: {} samples at {} Hz, busiest thread {:.0}%; RSS {} MiB before, {} MiB after",
+        "I/O-bound capture: {} samples at {} Hz, busiest thread {:.0}%; RSS {} MiB at first, {} MiB after a run, {} MiB after a run with a capture",
         profile.samples,
         profile.frequency_hz,
         result.client_busy_percent,
+        start >> 20,
         before >> 20,
         after >> 20
     );
@@ -265,9 +270,8 @@ fn a_thin_client_gets_enough_samples_and_a_capture_leaves_little_memory_behind()
         "a thin client is sampled at the tick"
     );
     assert!(profile.samples >= 100, "{} samples", profile.samples);
-    // pprof keeps a fixed sample table (~66 MiB) once it has run; everything else a capture
-    // took (its symbol cache, the finished table: ~220 MiB before they were given back) is
-    // returned.
+    // The samples' buffer is unmapped and the symbol cache dropped: with pprof's collector, a
+    // ~66 MiB table stayed for good, and ~220 MiB more until they were given back.
     let grown = after.saturating_sub(before);
-    assert!(grown < 100 << 20, "RSS grew by {} MiB", grown >> 20);
+    assert!(grown < 50 << 20, "RSS grew by {} MiB", grown >> 20);
 }
