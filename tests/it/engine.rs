@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use casstop::config::Settings;
 use casstop::engine::Engine;
-use casstop::knobs::{KnobChange, Strategy};
+use casstop::knobs::{Consistency, KnobChange, Strategy};
 use casstop::metrics::aggregate::RunTotals;
+use casstop::metrics::{ErrorCounts, ErrorKind, IntervalStats};
 
 fn run_ops(settings: &Settings) -> RunTotals {
     Engine::start(settings, None)
@@ -273,4 +274,137 @@ fn a_waiting_worker_takes_every_change_at_once() {
     }
     assert_eq!(totals.knobs.strategy, Strategy::Pipeline);
     assert_eq!(totals.knobs.depth, 4);
+}
+
+/// What the intervals that ran wholly inside `[from, to)` (seconds since the start, the first
+/// 0.3 s after a change left out so the change has been taken) added up to.
+struct Phase {
+    seconds: f64,
+    ok: u64,
+    errors: ErrorCounts,
+    in_flight_max: u32,
+}
+
+impl Phase {
+    fn throughput(&self) -> f64 {
+        self.ok as f64 / self.seconds
+    }
+}
+
+fn phase(history: &[IntervalStats], from: f64, to: f64) -> Phase {
+    let mut phase = Phase {
+        seconds: 0.0,
+        ok: 0,
+        errors: Default::default(),
+        in_flight_max: 0,
+    };
+    for i in history
+        .iter()
+        .filter(|i| i.at_s - i.length_s >= from + 0.3 && i.at_s <= to)
+    {
+        phase.seconds += i.length_s;
+        phase.ok += i.ok;
+        phase.errors.merge(&i.errors);
+        phase.in_flight_max = phase.in_flight_max.max(i.in_flight_max);
+    }
+    assert!(
+        phase.seconds >= 0.5,
+        "phase {from:.1}..{to:.1} s has intervals"
+    );
+    phase
+}
+
+#[test]
+fn rate_cpu_work_consistency_timeout_and_throttle_cap_change_the_load_live() {
+    let _load = common::loading();
+    // Through a 3 ms hop, so a 1 ms deadline misses every write and a cap on writes in flight
+    // caps the rate at cap / 3 ms: effects decided by the node and the clock, not by casstop's
+    // own counters.
+    let hop = common::start_hop(casstop::hop::HopSettings {
+        rtt: Duration::from_millis(3),
+        ..Default::default()
+    });
+    let mut settings = common::through(common::settings("live_knobs"), &hop);
+    settings.knobs.strategy = Strategy::Callbacks;
+    settings.knobs.depth = 16;
+    // The throttle cap may not go below depth or batch.
+    settings.knobs.batch = 16;
+    settings.knobs.rate = 400.0;
+    let engine = Engine::start(&settings, None).expect("engine starts");
+    let started = std::time::Instant::now();
+    const PHASE: Duration = Duration::from_millis(1600);
+    let steps: Vec<Vec<KnobChange>> = vec![
+        vec![],
+        vec![KnobChange::new(&knobs::RATE, 1500.0)],
+        vec![
+            KnobChange::new(&knobs::RATE, 0.0),
+            KnobChange::new(&knobs::CPU_WORK_US, 2000),
+        ],
+        vec![
+            KnobChange::new(&knobs::CPU_WORK_US, 0),
+            KnobChange::new(&knobs::CONSISTENCY, Consistency::Three),
+        ],
+        vec![
+            KnobChange::new(&knobs::CONSISTENCY, Consistency::One),
+            KnobChange::new(&knobs::REQUEST_TIMEOUT, Duration::from_millis(1)),
+        ],
+        vec![KnobChange::new(
+            &knobs::REQUEST_TIMEOUT,
+            Duration::from_secs(1),
+        )],
+        vec![
+            KnobChange::new(&knobs::THROTTLE_CAP, 16),
+            KnobChange::new(&knobs::STRATEGY, Strategy::Throttle),
+        ],
+        vec![KnobChange::new(&knobs::THROTTLE_CAP, 160)],
+    ];
+    let mut bounds = Vec::new();
+    for step in &steps {
+        let from = started.elapsed().as_secs_f64();
+        for change in step {
+            engine
+                .change(*change)
+                .unwrap_or_else(|e| panic!("{change}: {e}"));
+        }
+        std::thread::sleep(PHASE);
+        bounds.push((from, started.elapsed().as_secs_f64()));
+    }
+    let totals = engine.stop().expect("run ends");
+    let phases: Vec<Phase> = bounds
+        .iter()
+        .map(|(from, to)| phase(&totals.history, *from, *to))
+        .collect();
+    let rates: Vec<String> = phases
+        .iter()
+        .map(|p| format!("{:.0}/s ({} errors)", p.throughput(), p.errors.total()))
+        .collect();
+    eprintln!("phases: {}", rates.join(", "));
+    let [paced, faster, cpu, three, deadline, back, capped, uncapped] = &phases[..] else {
+        unreachable!()
+    };
+    // rate: the schedule follows the knob.
+    assert!((340.0..460.0).contains(&paced.throughput()), "{rates:?}");
+    assert!((1300.0..1700.0).contains(&faster.throughput()), "{rates:?}");
+    // cpu_work_us: 2 ms of the load thread per write leaves at most 500/s of its one core.
+    assert!(cpu.throughput() < 520.0 && cpu.ok > 0, "{rates:?}");
+    // consistency: one node cannot acknowledge at THREE; the node says so, every time.
+    assert_eq!(three.ok, 0, "{rates:?}");
+    assert!(three.errors.get(ErrorKind::Unavailable) > 10, "{rates:?}");
+    // request_timeout: every write takes 3 ms, so a 1 ms deadline misses each one.
+    assert_eq!(deadline.ok, 0, "{rates:?}");
+    assert!(deadline.errors.get(ErrorKind::Timeout) > 10, "{rates:?}");
+    assert!(
+        deadline.errors.get(ErrorKind::Unavailable) == 0,
+        "back at ONE"
+    );
+    assert_eq!(back.errors.total(), 0, "{rates:?}");
+    assert!(back.throughput() > 1000.0, "open again: {rates:?}");
+    // throttle_cap: 16 in flight through 3 ms is at most 5,333/s; ten times the cap lifts it.
+    assert!(capped.throughput() < 5400.0, "{rates:?}");
+    assert!(
+        uncapped.throughput() > capped.throughput() * 1.5,
+        "{rates:?}"
+    );
+    assert!(capped.in_flight_max <= 16 && uncapped.in_flight_max > 16);
+    assert_eq!(totals.knobs.throttle_cap, 160);
 }
