@@ -175,6 +175,23 @@ pub struct RecordArgs {
 }
 
 #[derive(Debug, Args, Default)]
+pub struct ControlArgs {
+    /// Serve the control API here (e.g. 127.0.0.1:9180): GET /status and /metrics (Prometheus)
+    /// open, PATCH /knobs, POST /pause, /resume, /profile, /stop with the token printed at start
+    /// (or CASSTOP_CONTROL_TOKEN, required off loopback).
+    #[arg(long, value_name = "ADDR", help_heading = "Control")]
+    pub listen: Option<String>,
+}
+
+impl ControlArgs {
+    fn push_overrides(&self, flags: &mut Vec<FlagOverride>) {
+        if let Some(listen) = &self.listen {
+            flags.push(FlagOverride::new("control.listen", "--listen", listen));
+        }
+    }
+}
+
+#[derive(Debug, Args, Default)]
 pub struct TuiArgs {
     #[command(flatten)]
     pub knobs: KnobArgs,
@@ -209,6 +226,8 @@ pub struct BenchArgs {
     pub quiet: bool,
     #[command(flatten)]
     pub record: RecordArgs,
+    #[command(flatten)]
+    pub control: ControlArgs,
     /// Run through the latency hop in front of the local node at this RTT; with --matrix a list
     /// (`0,1ms,3ms`): every strategy at every RTT, one table per RTT. `0` still goes through the
     /// hop (its own cost); leave --rtt out for a direct run.
@@ -351,6 +370,7 @@ impl Cli {
             }
             Some(Command::Bench(args)) => {
                 args.record.push_overrides(&mut flags);
+                args.control.push_overrides(&mut flags);
                 // With a list, the first RTT is where the run starts.
                 if let Some(rtt) = args.rtt.first() {
                     flags.push(FlagOverride::new("local.rtt", "--rtt", duration_flag(rtt)));

@@ -10,6 +10,7 @@
 //! tls, cluster, local, hop  TLS files, the driver session and schema, the local node, the hop
 //! metrics, profiler, record interval aggregation and the verdict, pprof captures, run directories
 //! engine                    strategies and workers, fed by the knobs, feeding the metrics
+//! control                   the control API: status, knob changes, Prometheus metrics
 //! report                    recordings to plots and report.md
 //! target, run               where the load goes; running the engine to an end (signals, summary)
 //! ui, commands, cli         the interactive session; the commands; the command line
@@ -19,6 +20,7 @@ pub mod cli;
 pub mod cluster;
 pub mod commands;
 pub mod config;
+pub mod control;
 pub mod engine;
 mod error;
 mod files;

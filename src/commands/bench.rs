@@ -8,6 +8,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::cli::BenchArgs;
 use crate::config::Settings;
+use crate::control::Control;
 use crate::error::UsageError;
 use crate::hop::process::HopRoute;
 use crate::knobs::Strategy;
@@ -21,6 +22,7 @@ struct Bench<'a> {
     args: &'a BenchArgs,
     node_pid: Option<u32>,
     hop: Option<&'a HopRoute>,
+    control: Option<Control>,
 }
 
 pub fn run(
@@ -52,16 +54,39 @@ pub fn run(
     }
     drop(runtime);
     let hop = target::route_through_hop(&mut settings, !args.rtt.is_empty())?;
+    let control = listen(&settings)?;
     let bench = Bench {
         args,
         node_pid,
         hop: hop.as_ref(),
+        control,
     };
     if args.matrix {
         bench.matrix(&settings)
     } else {
         bench.single(&settings)
     }
+}
+
+/// The control API, when `control.listen` names an address; its address and a generated token
+/// are printed once, on stderr.
+pub fn listen(settings: &Settings) -> Result<Option<Control>> {
+    if settings.control.listen.is_empty() {
+        return Ok(None);
+    }
+    let (control, token) = Control::start(&settings.control.listen, run::control::requests()?)?;
+    match token {
+        Some(token) => eprintln!(
+            "control API on http://{} (token for PATCH and POST: {token})",
+            control.addr()
+        ),
+        None => eprintln!(
+            "control API on http://{} (token from {})",
+            control.addr(),
+            crate::control::TOKEN_VAR
+        ),
+    }
+    Ok(Some(control))
 }
 
 /// `--json FILE` must be writable before a run spends minutes: its directory exists and takes a
@@ -104,6 +129,7 @@ impl Bench<'_> {
             self.args.quiet,
             self.args.profile,
             recorder.map(Recorder::feed),
+            self.control.as_ref(),
         )?;
         if let (Some(hop), Some(before)) = (self.hop, before) {
             // A hop that died mid-run failed the writes it carried (they are counted); the

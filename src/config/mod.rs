@@ -237,7 +237,7 @@ fn take_knobs(
 }
 
 const SECTIONS: &[&str] = &[
-    "cluster", "auth", "tls", "load", "ui", "profiler", "output", "sweep", "local",
+    "cluster", "auth", "tls", "load", "ui", "profiler", "output", "control", "sweep", "local",
 ];
 
 /// `LOAD_PAYLOAD_BYTES` → `load.payload_bytes`: sections are single words, keys may hold `_`.

@@ -23,6 +23,7 @@ pub struct Settings {
     pub ui: UiSettings,
     pub profiler: ProfilerSettings,
     pub output: OutputSettings,
+    pub control: ControlSettings,
     pub sweep: SweepSettings,
     pub local: LocalSettings,
 }
@@ -109,6 +110,13 @@ pub struct OutputSettings {
     pub label: String,
     /// Record every session, bench and sweep run into a run directory.
     pub record: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ControlSettings {
+    /// Address of the control API; empty = off.
+    pub listen: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -133,6 +133,14 @@ fn security(c: &Checker, s: &Settings) -> Result<(), ConfigError> {
 }
 
 fn session(c: &Checker, s: &Settings) -> Result<(), ConfigError> {
+    c.check(
+        s.control.listen.is_empty() || s.control.listen.parse::<std::net::SocketAddr>().is_ok(),
+        "control.listen",
+        format!(
+            "must be an address with a port (e.g. 127.0.0.1:9180) or \"\" for off, got `{}`",
+            s.control.listen
+        ),
+    )?;
     c.within(s.ui.fps.into(), 1, 60, "ui.fps")?;
     c.within(s.ui.window_secs.into(), 10, 3600, "ui.window_secs")?;
     c.within(

@@ -181,42 +181,17 @@ impl Engine {
     /// by [`Knobs::apply`] against the knobs in force (the one check), then in force for the
     /// workers' next step; never waits for the engine.
     pub fn change(&self, change: KnobChange) -> Result<Changed, String> {
-        if self.commands.is_closed() {
-            return Err("the run has ended".into());
+        change_knobs(&self.commands, &self.knobs, change)
+    }
+
+    /// What another thread may do to the run (the control API): change knobs, read snapshots,
+    /// ask it to stop. It holds channels only, so it outliving the run is harmless.
+    pub fn handle(&self) -> EngineHandle {
+        EngineHandle {
+            commands: self.commands.clone(),
+            knobs: self.knobs.clone(),
+            latest: self.latest.clone(),
         }
-        let at = Instant::now();
-        let mut outcome = Err(String::new());
-        self.knobs
-            .send_if_modified(|state| match state.knobs.apply(&change) {
-                // Already so (`+` at the cap, the same `:depth` twice): nothing to log or wake.
-                Ok(next) if next == state.knobs => {
-                    outcome = Ok(None);
-                    false
-                }
-                Ok(next) => {
-                    state.knobs = next;
-                    state.version += 1;
-                    state.changed_at = at;
-                    outcome = Ok(Some((state.knobs.clone(), state.version)));
-                    true
-                }
-                Err(message) => {
-                    outcome = Err(message);
-                    false
-                }
-            });
-        let Some((knobs, version)) = outcome? else {
-            return Ok(Changed::AlreadySo);
-        };
-        // The controller only reports it and grows the workers; a closed channel means the run
-        // ended in between, when nothing reads the knobs any more.
-        let _ = self.commands.send(Command::Changed {
-            change,
-            knobs,
-            version,
-            at,
-        });
-        Ok(Changed::Applied)
     }
 
     /// The latest snapshot; cheap, never waits for the engine.
@@ -236,22 +211,7 @@ impl Engine {
 
     /// Tells the run about a finished CPU profile (the verdict then cites its samples).
     pub fn note_profile(&self, summary: &crate::profiler::ProfileSummary) {
-        let text = format!(
-            "profile: {} samples, {} -> {}",
-            summary.samples,
-            summary
-                .categories
-                .iter()
-                .filter(|(_, share)| *share >= 0.01)
-                .map(|(name, share)| format!("{name} {:.0}%", share * 100.0))
-                .collect::<Vec<_>>()
-                .join(", "),
-            summary.svg.display()
-        );
-        let _ = self.commands.send(Command::ProfileDone {
-            categories: summary.categories.clone(),
-            text,
-        });
+        note_profile(&self.commands, summary);
     }
 
     /// Puts a line in the run's event log (a change the engine does not own, like the RTT).
@@ -287,6 +247,101 @@ impl Engine {
             .join()
             .map_err(|_| anyhow!("the metrics thread panicked"))
     }
+}
+
+/// A run's controls for another thread: see [`Engine::handle`].
+#[derive(Clone)]
+pub struct EngineHandle {
+    commands: mpsc::UnboundedSender<Command>,
+    knobs: Arc<watch::Sender<KnobState>>,
+    latest: watch::Receiver<Arc<Snapshot>>,
+}
+
+impl EngineHandle {
+    pub fn knobs(&self) -> Knobs {
+        self.knobs.borrow().knobs.clone()
+    }
+
+    /// As [`Engine::change`]: the same one check, the same event.
+    pub fn change(&self, change: KnobChange) -> Result<Changed, String> {
+        change_knobs(&self.commands, &self.knobs, change)
+    }
+
+    pub fn latest(&self) -> Arc<Snapshot> {
+        self.latest.borrow().clone()
+    }
+
+    pub fn is_over(&self) -> bool {
+        self.commands.is_closed()
+    }
+
+    pub fn note_profile(&self, summary: &crate::profiler::ProfileSummary) {
+        note_profile(&self.commands, summary);
+    }
+}
+
+fn change_knobs(
+    commands: &mpsc::UnboundedSender<Command>,
+    knobs: &watch::Sender<KnobState>,
+    change: KnobChange,
+) -> Result<Changed, String> {
+    if commands.is_closed() {
+        return Err("the run has ended".into());
+    }
+    let at = Instant::now();
+    let mut outcome = Err(String::new());
+    knobs.send_if_modified(|state| match state.knobs.apply(&change) {
+        // Already so (`+` at the cap, the same `:depth` twice): nothing to log or wake.
+        Ok(next) if next == state.knobs => {
+            outcome = Ok(None);
+            false
+        }
+        Ok(next) => {
+            state.knobs = next;
+            state.version += 1;
+            state.changed_at = at;
+            outcome = Ok(Some((state.knobs.clone(), state.version)));
+            true
+        }
+        Err(message) => {
+            outcome = Err(message);
+            false
+        }
+    });
+    let Some((knobs, version)) = outcome? else {
+        return Ok(Changed::AlreadySo);
+    };
+    // The controller only reports it and grows the workers; a closed channel means the run
+    // ended in between, when nothing reads the knobs any more.
+    let _ = commands.send(Command::Changed {
+        change,
+        knobs,
+        version,
+        at,
+    });
+    Ok(Changed::Applied)
+}
+
+fn note_profile(
+    commands: &mpsc::UnboundedSender<Command>,
+    summary: &crate::profiler::ProfileSummary,
+) {
+    let text = format!(
+        "profile: {} samples, {} -> {}",
+        summary.samples,
+        summary
+            .categories
+            .iter()
+            .filter(|(_, share)| *share >= 0.01)
+            .map(|(name, share)| format!("{name} {:.0}%", share * 100.0))
+            .collect::<Vec<_>>()
+            .join(", "),
+        summary.svg.display()
+    );
+    let _ = commands.send(Command::ProfileDone {
+        categories: summary.categories.clone(),
+        text,
+    });
 }
 
 impl Drop for Engine {

@@ -450,6 +450,10 @@ impl State {
         stats.verdict = verdict::judge(&self.evidence(&stats));
         let _ = self.service.add(&bucket.service);
         let _ = self.response.add(&bucket.response);
+        self.totals.service_buckets.add(&bucket.service);
+        if paced {
+            self.totals.response_buckets.add(&bucket.response);
+        }
         let _ = self.pacer_late.add(&bucket.pacer_late);
         let stats = Arc::new(stats);
         self.check_recording(edge);

@@ -335,6 +335,43 @@ pub enum EventKind {
     Error,
 }
 
+/// Upper bounds (µs) of the fixed latency buckets kept for Prometheus, whose histograms need the
+/// same buckets at every scrape; the HDR histograms stay the exact record.
+pub const BUCKET_BOUNDS_US: [u64; 16] = [
+    100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000,
+    1_000_000, 2_500_000, 5_000_000, 10_000_000,
+];
+
+/// A run's latencies in the fixed buckets: `counts[i]` lies in `(bound[i-1], bound[i]]`, the
+/// last above the highest bound; `sum_us` is their sum.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LatencyBuckets {
+    pub counts: [u64; BUCKET_BOUNDS_US.len() + 1],
+    pub sum_us: f64,
+}
+
+impl LatencyBuckets {
+    /// Adds an interval's histogram. A value counts under the first bound its HDR bucket (within
+    /// the histogram's precision) does not exceed.
+    pub fn add(&mut self, histogram: &Histogram<u64>) {
+        if histogram.is_empty() {
+            return;
+        }
+        let mut below = 0;
+        for (i, bound) in BUCKET_BOUNDS_US.iter().enumerate() {
+            let upto = histogram.count_between(0, *bound);
+            self.counts[i] += upto - below;
+            below = upto;
+        }
+        self.counts[BUCKET_BOUNDS_US.len()] += histogram.len() - below;
+        self.sum_us += histogram.mean() * histogram.len() as f64;
+    }
+
+    pub fn count(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+}
+
 /// Whole-run counters.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Totals {
@@ -351,6 +388,11 @@ pub struct Totals {
     pub slots: SlotTime,
     pub client_cpu_s: f64,
     pub rss_max_bytes: u64,
+    /// Service and response time in Prometheus' fixed buckets (response: paced intervals only).
+    #[serde(skip)]
+    pub service_buckets: LatencyBuckets,
+    #[serde(skip)]
+    pub response_buckets: LatencyBuckets,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

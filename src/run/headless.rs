@@ -9,6 +9,7 @@ use anyhow::Result;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::config::Settings;
+use crate::control::{Attached, Control, ProfileSetup};
 use crate::engine::Engine;
 use crate::metrics::{RunState, Snapshot};
 use crate::profiler::ProfileSummary;
@@ -26,16 +27,18 @@ pub fn run_one(
     quiet: bool,
     profile: Option<Duration>,
 ) -> Result<BenchResult> {
-    run_one_recorded(settings, node_pid, quiet, profile, None)
+    run_one_recorded(settings, node_pid, quiet, profile, None, None)
 }
 
-/// [`run_one`], recorded: intervals and events go to `record`, the profile into its directory.
+/// [`run_one`], recorded: intervals and events go to `record`, the profile into its directory;
+/// steered from outside too when a control API listens.
 pub fn run_one_recorded(
     settings: &Settings,
     node_pid: Option<u32>,
     quiet: bool,
     profile: Option<Duration>,
     record: Option<RecordFeed>,
+    control: Option<&Control>,
 ) -> Result<BenchResult> {
     let profile_base = record
         .as_ref()
@@ -46,6 +49,18 @@ pub fn run_one_recorded(
     let watch_record = record.clone();
     let mut record_failed = false;
     let engine = Engine::start_recorded(settings, node_pid, record)?;
+    let _steered = control.map(|control| {
+        control.attach(Attached {
+            engine: engine.handle(),
+            profile: ProfileSetup {
+                frequency_hz: settings.profiler.frequency_hz,
+                duration: settings.profiler.duration,
+                categories: settings.profiler.categories.clone(),
+                dir: profile_base.clone(),
+            },
+        });
+        Steered(control)
+    });
     let info = engine.info.clone();
     let mut snapshots = engine.subscribe();
     let mut control = RunControl::install()?;
@@ -129,6 +144,15 @@ pub fn run_one_recorded(
     })?;
     let totals = engine.wait()?;
     Ok(BenchResult::with_profile(&totals, &info, summary))
+}
+
+/// Detaches the run from the control API however the run ends.
+struct Steered<'a>(&'a Control);
+
+impl Drop for Steered<'_> {
+    fn drop(&mut self) {
+        self.0.detach();
+    }
 }
 
 /// The one-line live view of a snapshot.

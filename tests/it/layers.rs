@@ -19,6 +19,7 @@ const LAYERS: &[&[&str]] = &[
     &["profiler"],
     &["record"],
     &["engine"],
+    &["control"],
     &["report"],
     &["target", "run"],
     &["ui", "cli"],

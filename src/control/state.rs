@@ -1,0 +1,40 @@
+//! What the control API's handlers share with the command that serves it: the token, the run
+//! attached now, and the stop counter.
+
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Mutex};
+
+use crate::engine::EngineHandle;
+use crate::profiler::Category;
+
+/// What a capture asked for through the API uses: the run's profiler settings.
+#[derive(Clone, Debug)]
+pub struct ProfileSetup {
+    pub frequency_hz: u32,
+    pub duration: std::time::Duration,
+    pub categories: Vec<Category>,
+    pub dir: std::path::PathBuf,
+}
+
+/// The run the API steers, while there is one (a matrix or sweep runs several in turn).
+#[derive(Clone)]
+pub struct Attached {
+    pub engine: EngineHandle,
+    pub profile: ProfileSetup,
+}
+
+/// What the handlers share.
+pub struct Shared {
+    pub(super) token: String,
+    pub(super) run: Mutex<Option<Attached>>,
+    /// The counter a Ctrl-C bumps: `POST /stop` is a first Ctrl-C for every command alike.
+    pub(super) stop_requests: Arc<AtomicUsize>,
+}
+
+impl Shared {
+    /// The run attached now, if any. The lock is held for a clone only; the engine never takes
+    /// it.
+    pub fn run(&self) -> Option<Attached> {
+        self.run.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}

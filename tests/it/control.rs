@@ -1,0 +1,372 @@
+//! The control API against a real `casstop bench` on the shared node: status, knob changes that
+//! the next intervals run at, refusals that change nothing, the token, pause and stop; and a real
+//! Prometheus server scraping it, whose rate and quantile agree with casstop's own numbers.
+
+use crate::common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use serde_json::Value as Json;
+
+const TOKEN: &str = "test-token-0123456789";
+
+/// One HTTP/1.1 exchange, the connection closed after it: (status, body).
+fn http(port: u16, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, String) {
+    try_http(port, method, path, token, body).expect("the server accepts")
+}
+
+/// [`http`], or `None` when nothing listens yet.
+fn try_http(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &str,
+) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .expect("a header and a body");
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("a status line");
+    // Bodies come whole or chunked; a chunked one is unchunked here.
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        unchunk(body)
+    } else {
+        body.to_string()
+    };
+    Some((status, body))
+}
+
+fn unchunk(mut text: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = text.split_once("\r\n") {
+        let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        out.push_str(&rest[..size]);
+        text = &rest[size + 2..];
+    }
+    out
+}
+
+fn json(text: &str) -> Json {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("JSON ({e}): {text}"))
+}
+
+/// A headless bench serving the API on a port of its own.
+struct Loader {
+    child: Child,
+    port: u16,
+}
+
+impl Loader {
+    fn start(table: &str, args: &[&str]) -> Loader {
+        common::node_pid();
+        let port = common::free_port();
+        let listen = format!("127.0.0.1:{port}");
+        let child = common::casstop()
+            .args(["bench", "--no-record", "-q", "--listen", &listen])
+            .args(args)
+            .env("CASSTOP_CONTROL_TOKEN", TOKEN)
+            .env("CASSTOP_CLUSTER_KEYSPACE", "casstop_test")
+            .env("CASSTOP_CLUSTER_TABLE", table)
+            .env("CASSTOP_LOAD_INTERVAL", "500ms")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("casstop starts");
+        let loader = Loader { child, port };
+        common::wait_for(
+            "a running run behind the API",
+            Duration::from_secs(60),
+            Duration::from_millis(200),
+            || {
+                let (_, body) = try_http(port, "GET", "/status", None, "")?;
+                (json(&body)["state"] == "running").then_some(())
+            },
+        );
+        loader
+    }
+
+    fn status(&self) -> Json {
+        let (code, body) = http(self.port, "GET", "/status", None, "");
+        assert_eq!(code, 200, "{body}");
+        json(&body)
+    }
+
+    /// The first interval that closed wholly after `after_s` seconds of the run.
+    fn interval_after(&self, after_s: f64) -> Json {
+        common::wait_for(
+            "an interval after the change",
+            Duration::from_secs(20),
+            Duration::from_millis(100),
+            || {
+                let status = self.status();
+                let interval = &status["interval"];
+                let start = interval["at_s"].as_f64()? - interval["length_s"].as_f64()?;
+                (start >= after_s).then(|| interval.clone())
+            },
+        )
+    }
+}
+
+impl Drop for Loader {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn the_api_changes_knobs_refuses_whole_guards_with_the_token_and_stops_the_run() {
+    let _load = common::loading();
+    let loader = Loader::start(
+        "control_api",
+        &[
+            "--strategy",
+            "callbacks",
+            "--depth",
+            "4",
+            "--duration",
+            "60s",
+        ],
+    );
+    let port = loader.port;
+    let status = loader.status();
+    assert_eq!(status["knobs"]["depth"], 4, "{status}");
+    assert!(status["interval"]["throughput"].as_f64().unwrap() > 0.0);
+
+    // No token, or the wrong one: 401, one line, nothing changed.
+    for token in [None, Some("wrong")] {
+        let (code, body) = http(port, "PATCH", "/knobs", token, r#"{"depth": 40}"#);
+        assert_eq!(code, 401, "{body}");
+        assert!(json(&body)["error"].as_str().unwrap().contains("Bearer"));
+    }
+    // A bad value among good ones: 400 naming it, and none of them applied.
+    let (code, body) = http(
+        port,
+        "PATCH",
+        "/knobs",
+        Some(TOKEN),
+        r#"{"depth": 40, "rows_per_request": 0}"#,
+    );
+    assert_eq!(code, 400, "{body}");
+    let why = json(&body)["error"].as_str().unwrap().to_string();
+    assert!(
+        why.starts_with("rows_per_request ") && !why.contains('\n'),
+        "{why}"
+    );
+    let (code, body) = http(
+        port,
+        "PATCH",
+        "/knobs",
+        Some(TOKEN),
+        r#"{"runtime": "multi-thread"}"#,
+    );
+    assert_eq!(code, 400, "{body}");
+    assert_eq!(loader.status()["knobs"]["depth"], 4, "nothing was applied");
+
+    // A good change: the next interval runs at it. Callbacks chains at 40 keep about 40 writes
+    // in flight; the 4 before could not have.
+    let (code, body) = http(port, "PATCH", "/knobs", Some(TOKEN), r#"{"depth": 40}"#);
+    assert_eq!(code, 200, "{body}");
+    let answer = json(&body);
+    assert_eq!(answer["applied"][0]["knob"], "depth");
+    assert_eq!(answer["knobs"]["depth"], 40);
+    let at = answer["in_force_at_s"]
+        .as_f64()
+        .expect("when it took effect");
+    let after = loader.interval_after(at);
+    let in_flight_max = after["in_flight_max"].as_u64().unwrap();
+    assert!(
+        (10..=40).contains(&in_flight_max),
+        "in flight up to {in_flight_max} after depth 40: {after}"
+    );
+    assert_eq!(loader.status()["knobs"]["depth"], 40);
+
+    // Pause: a whole interval without a write; resume: writes again.
+    let (code, body) = http(port, "POST", "/pause", Some(TOKEN), "");
+    assert_eq!(code, 200, "{body}");
+    let paused = loader.interval_after(json(&body)["in_force_at_s"].as_f64().unwrap() + 0.2);
+    assert_eq!(paused["ok"], 0, "{paused}");
+    let (code, body) = http(port, "POST", "/resume", Some(TOKEN), "");
+    assert_eq!(code, 200, "{body}");
+    let resumed = loader.interval_after(json(&body)["in_force_at_s"].as_f64().unwrap());
+    assert!(resumed["ok"].as_u64().unwrap() > 0, "{resumed}");
+
+    // Prometheus' page is open, and counts what /status counts.
+    let (code, metrics) = http(port, "GET", "/metrics", None, "");
+    assert_eq!(code, 200);
+    assert!(
+        metrics.contains("casstop_knob{knob=\"depth\"} 40"),
+        "{metrics}"
+    );
+
+    // Stop, as a first Ctrl-C: the run drains and ends by itself, with its summary.
+    let (code, body) = http(port, "POST", "/stop", None, "");
+    assert_eq!(code, 401, "{body}");
+    let (code, body) = http(port, "POST", "/stop", Some(TOKEN), "");
+    assert_eq!(code, 202, "{body}");
+    let mut loader = loader;
+    let exited = common::wait_for(
+        "the run to end after POST /stop",
+        Duration::from_secs(30),
+        Duration::from_millis(100),
+        || loader.child.try_wait().unwrap(),
+    );
+    let mut stdout = String::new();
+    loader
+        .child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    assert!(exited.success(), "{stdout}");
+    assert!(
+        stdout.contains("throughput"),
+        "the summary is printed: {stdout}"
+    );
+}
+
+/// Prometheus' HTTP API: the one value of an instant query, if it has one.
+fn query(port: u16, promql: &str) -> Option<f64> {
+    let encoded: String = promql
+        .bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    // Prometheus takes a moment to listen: until then, no value.
+    let path = format!("/api/v1/query?query={encoded}");
+    let (code, body) = try_http(port, "GET", &path, None, "")?;
+    assert_eq!(code, 200, "{promql}: {body}");
+    let answer = json(&body);
+    let value = answer["data"]["result"].get(0)?["value"][1].as_str()?;
+    value.parse().ok().filter(|v: &f64| v.is_finite())
+}
+
+#[test]
+fn a_real_prometheus_scrapes_the_rate_and_the_latency_casstop_reports() {
+    let _load = common::loading();
+    let loader = Loader::start(
+        "control_prometheus",
+        &[
+            "--strategy",
+            "callbacks",
+            "--depth",
+            "16",
+            "--rate",
+            "2000",
+            "--duration",
+            "60s",
+        ],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let prom_port = common::free_port();
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: casstop\n    static_configs:\n      - targets: ['127.0.0.1:{}']\n",
+            loader.port
+        ),
+    )
+    .unwrap();
+    let mut prometheus = std::process::Command::new("prometheus")
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.path().join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("Debian's prometheus is installed (.ci/run installs it)");
+    struct Kill<'a>(&'a mut Child);
+    impl Drop for Kill<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _prometheus = Kill(&mut prometheus);
+    // Enough scrapes for a 10 s rate.
+    let rate = common::wait_for(
+        "Prometheus' rate of casstop_writes_total",
+        Duration::from_secs(60),
+        Duration::from_millis(500),
+        || {
+            let up = query(prom_port, "count_over_time(casstop_running[30s])")?;
+            (up >= 12.0).then_some(())?;
+            query(
+                prom_port,
+                r#"rate(casstop_writes_total{outcome="ok"}[10s])"#,
+            )
+        },
+    );
+    let own = loader.status();
+    let held = own["interval"]["throughput"].as_f64().unwrap();
+    eprintln!("Prometheus rate {rate:.0}/s, casstop's last interval {held:.0}/s, target 2000/s");
+    assert!(
+        (rate - 2000.0).abs() / 2000.0 < 0.05,
+        "Prometheus says {rate:.0}/s"
+    );
+    assert!(
+        (held - 2000.0).abs() / 2000.0 < 0.05,
+        "casstop says {held:.0}/s"
+    );
+
+    // The quantile from the buckets lands in the bucket that holds casstop's own p99 of the
+    // run so far (read just before and just after, so a scrape in between is bracketed).
+    let before = loader.status()["totals"]["service"]["p99"]
+        .as_f64()
+        .unwrap()
+        / 1e6;
+    let quantile = query(
+        prom_port,
+        "histogram_quantile(0.99, casstop_service_time_seconds_bucket)",
+    )
+    .expect("a quantile");
+    let after = loader.status()["totals"]["service"]["p99"]
+        .as_f64()
+        .unwrap()
+        / 1e6;
+    let bounds: Vec<f64> = casstop::metrics::BUCKET_BOUNDS_US
+        .iter()
+        .map(|us| *us as f64 / 1e6)
+        .collect();
+    let bucket_of = |v: f64| bounds.iter().position(|b| v <= *b).unwrap_or(bounds.len());
+    eprintln!("p99: Prometheus {quantile:.6} s, casstop {before:.6}..{after:.6} s");
+    assert!(
+        bucket_of(quantile) == bucket_of(before) || bucket_of(quantile) == bucket_of(after),
+        "Prometheus' p99 {quantile} s is not in the bucket of casstop's {before}..{after} s"
+    );
+}
