@@ -197,6 +197,8 @@ pub struct TuiArgs {
     pub knobs: KnobArgs,
     #[command(flatten)]
     pub record: RecordArgs,
+    #[command(flatten)]
+    pub control: ControlArgs,
     /// Put the local node at this network distance: writes go through the latency hop, started
     /// if needed (and stopped at the end if this session started it). `:rtt 1ms` changes it live.
     #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
@@ -258,6 +260,8 @@ pub struct SweepArgs {
     pub knee_gain: Option<f64>,
     #[command(flatten)]
     pub record: RecordArgs,
+    #[command(flatten)]
+    pub control: ControlArgs,
     /// No live progress line.
     #[arg(long, short)]
     pub quiet: bool,
@@ -356,6 +360,7 @@ impl Cli {
             None => {
                 let args = &self.session;
                 args.record.push_overrides(&mut flags);
+                args.control.push_overrides(&mut flags);
                 if let Some(rtt) = &args.rtt {
                     flags.push(FlagOverride::new("local.rtt", "--rtt", duration_flag(rtt)));
                 }
@@ -363,6 +368,7 @@ impl Cli {
             }
             Some(Command::Tui(args)) => {
                 args.record.push_overrides(&mut flags);
+                args.control.push_overrides(&mut flags);
                 if let Some(rtt) = &args.rtt {
                     flags.push(FlagOverride::new("local.rtt", "--rtt", duration_flag(rtt)));
                 }
@@ -434,6 +440,7 @@ impl RecordArgs {
 
 impl SweepArgs {
     fn push_overrides(&self, flags: &mut Vec<FlagOverride>) {
+        self.control.push_overrides(flags);
         // A list is the sweep's plan; a single value is where the run starts.
         for (def, values) in &self.knobs.0.given {
             if let [value] = values[..] {

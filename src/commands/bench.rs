@@ -54,7 +54,13 @@ pub fn run(
     }
     drop(runtime);
     let hop = target::route_through_hop(&mut settings, !args.rtt.is_empty())?;
-    let control = listen(&settings)?;
+    let stop_requests = run::control::requests()?;
+    let control = super::control_api(
+        &settings,
+        Box::new(move || {
+            stop_requests.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }),
+    )?;
     let bench = Bench {
         args,
         node_pid,
@@ -66,27 +72,6 @@ pub fn run(
     } else {
         bench.single(&settings)
     }
-}
-
-/// The control API, when `control.listen` names an address; its address and a generated token
-/// are printed once, on stderr.
-pub fn listen(settings: &Settings) -> Result<Option<Control>> {
-    if settings.control.listen.is_empty() {
-        return Ok(None);
-    }
-    let (control, token) = Control::start(&settings.control.listen, run::control::requests()?)?;
-    match token {
-        Some(token) => eprintln!(
-            "control API on http://{} (token for PATCH and POST: {token})",
-            control.addr()
-        ),
-        None => eprintln!(
-            "control API on http://{} (token from {})",
-            control.addr(),
-            crate::control::TOKEN_VAR
-        ),
-    }
-    Ok(Some(control))
 }
 
 /// `--json FILE` must be writable before a run spends minutes: its directory exists and takes a

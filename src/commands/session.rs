@@ -21,7 +21,14 @@ pub fn run(args: &TuiArgs, mut settings: Settings, runtime: tokio::runtime::Runt
         .record
         .then(|| Recorder::start(&settings, "session"))
         .transpose()?;
-    let result = ui::run(&settings, node_pid, recorder.as_ref(), hop.as_ref());
+    let control = super::control_api(&settings, Box::new(ui::interrupt))?;
+    let result = ui::run(
+        &settings,
+        node_pid,
+        recorder.as_ref(),
+        hop.as_ref(),
+        control.as_ref(),
+    );
     let outcome = recorder.map(|r| r.finish(result.as_ref().ok()));
     let result = result?;
     say!("session summary");

@@ -14,6 +14,7 @@ use anyhow::{Context, Result};
 
 use crate::cli::SweepArgs;
 use crate::config::Settings;
+use crate::control::Control;
 use crate::engine::Engine;
 use crate::error::UsageError;
 use crate::knobs::{self, KnobChange, KnobDef, Strategy, Value};
@@ -34,7 +35,15 @@ pub fn run(args: &SweepArgs, settings: Settings, runtime: tokio::runtime::Runtim
     // Through the hop when one runs (or `local.rtt` asks for one), as bench and the session;
     // kept for the sweep's length (a hop started for it stops with it).
     let _hop = target::route_through_hop(&mut settings, false)?;
-    let (result, outcome) = sweep(&settings, node_pid, &plan, args.quiet)?;
+    let stop_requests = crate::run::control::requests()?;
+    let control = super::control_api(
+        &settings,
+        Box::new(move || {
+            stop_requests.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }),
+    )?;
+    let (result, outcome) =
+        sweep_steered(&settings, node_pid, &plan, args.quiet, control.as_ref())?;
     print_table(&result);
     match outcome {
         Some(outcome) => {
@@ -170,6 +179,17 @@ pub fn sweep(
     plan: &SweepPlan,
     quiet: bool,
 ) -> Result<(SweepResult, Option<RecordOutcome>)> {
+    sweep_steered(settings, node_pid, plan, quiet, None)
+}
+
+/// [`sweep`], steered from outside too when a control API listens.
+fn sweep_steered(
+    settings: &Settings,
+    node_pid: Option<u32>,
+    plan: &SweepPlan,
+    quiet: bool,
+    control: Option<&Control>,
+) -> Result<(SweepResult, Option<RecordOutcome>)> {
     let mut run_settings = settings.clone();
     run_settings
         .knobs
@@ -189,7 +209,19 @@ pub fn sweep(
             return Err(err);
         }
     };
+    let steered = control.map(|control| {
+        control.attach(crate::control::Attached {
+            engine: engine.handle(),
+            profile: crate::control::ProfileSetup {
+                frequency_hz: settings.profiler.frequency_hz,
+                duration: settings.profiler.duration,
+                categories: settings.profiler.categories.clone(),
+                dir: recorder.dir().to_path_buf(),
+            },
+        })
+    });
     let measured = step_through(&engine, plan, &Phases::of(settings), quiet)?;
+    drop(steered);
     let info = engine.info.clone();
     let totals = engine.stop()?;
     let summary = BenchResult::new(&totals, &info);

@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::Router;
@@ -248,7 +247,7 @@ async fn stop(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response
         return refused.into_response();
     }
     // A first Ctrl-C, for every command alike: writes in flight drain, everything is written.
-    shared.stop_requests.fetch_add(1, Ordering::SeqCst);
+    (shared.stop)();
     (
         StatusCode::ACCEPTED,
         axum::Json(json!({ "stopping": "writes in flight drain, then the run ends" })),

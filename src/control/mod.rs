@@ -10,13 +10,12 @@ pub mod prometheus;
 pub mod state;
 
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use anyhow::{Context, Result, bail};
 
-pub use state::{Attached, ProfileSetup, Shared};
+pub use state::{Attached, ProfileSetup, Shared, StopAction};
 
 /// The environment variable a token may come from (else one is generated and printed once).
 pub const TOKEN_VAR: &str = "CASSTOP_CONTROL_TOKEN";
@@ -45,10 +44,7 @@ impl Control {
     /// Binds `listen` and starts serving. A token from the environment is required for an
     /// address other than loopback: a generated one would be printed on a screen others may see
     /// the port of, and nothing else guards it.
-    pub fn start(
-        listen: &str,
-        stop_requests: Arc<AtomicUsize>,
-    ) -> Result<(Control, Option<String>)> {
+    pub fn start(listen: &str, stop: StopAction) -> Result<(Control, Option<String>)> {
         let addr: SocketAddr = listen.parse().map_err(|_| {
             crate::error::UsageError(format!(
                 "control.listen `{listen}` is not an address with a port (e.g. 127.0.0.1:9180)"
@@ -77,7 +73,7 @@ impl Control {
         let shared = Arc::new(Shared {
             token,
             run: Mutex::new(None),
-            stop_requests,
+            stop,
         });
         let (shutdown, on_shutdown) = tokio::sync::oneshot::channel::<()>();
         let router = api::router(shared.clone());
@@ -126,14 +122,24 @@ impl Control {
         self.addr
     }
 
-    /// From now on the API steers this run.
-    pub fn attach(&self, run: Attached) {
+    /// From now on the API steers this run, until the guard is dropped.
+    pub fn attach(&self, run: Attached) -> AttachedRun<'_> {
         *self.shared.run.lock().unwrap_or_else(|e| e.into_inner()) = Some(run);
+        AttachedRun(self)
     }
 
     /// The run has ended: `/status` says so until the next one is attached.
-    pub fn detach(&self) {
+    fn detach(&self) {
         *self.shared.run.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+}
+
+/// A run steered by the API; dropped (however the run ends), the API lets go of it.
+pub struct AttachedRun<'a>(&'a Control);
+
+impl Drop for AttachedRun<'_> {
+    fn drop(&mut self) {
+        self.0.detach();
     }
 }
 

@@ -1,8 +1,7 @@
 //! What the control API's handlers share with the command that serves it: the token, the run
 //! attached now, and the stop counter.
 
-use std::sync::atomic::AtomicUsize;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use crate::engine::EngineHandle;
 use crate::profiler::Category;
@@ -23,12 +22,15 @@ pub struct Attached {
     pub profile: ProfileSetup,
 }
 
+/// Asks the command serving the API to stop as a first Ctrl-C would.
+pub type StopAction = Box<dyn Fn() + Send + Sync>;
+
 /// What the handlers share.
 pub struct Shared {
     pub(super) token: String,
     pub(super) run: Mutex<Option<Attached>>,
-    /// The counter a Ctrl-C bumps: `POST /stop` is a first Ctrl-C for every command alike.
-    pub(super) stop_requests: Arc<AtomicUsize>,
+    /// What a first Ctrl-C does to the command serving the API: `POST /stop` does the same.
+    pub(super) stop: StopAction,
 }
 
 impl Shared {

@@ -58,8 +58,7 @@ pub fn run_one_recorded(
                 categories: settings.profiler.categories.clone(),
                 dir: profile_base.clone(),
             },
-        });
-        Steered(control)
+        })
     });
     let info = engine.info.clone();
     let mut snapshots = engine.subscribe();
@@ -144,15 +143,6 @@ pub fn run_one_recorded(
     })?;
     let totals = engine.wait()?;
     Ok(BenchResult::with_profile(&totals, &info, summary))
-}
-
-/// Detaches the run from the control API however the run ends.
-struct Steered<'a>(&'a Control);
-
-impl Drop for Steered<'_> {
-    fn drop(&mut self) {
-        self.0.detach();
-    }
 }
 
 /// The one-line live view of a snapshot.

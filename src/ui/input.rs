@@ -238,6 +238,12 @@ fn install_signal_handlers() -> Result<()> {
         .map_err(|err| anyhow::anyhow!("installing signal handlers: {err}"))
 }
 
+/// What a Ctrl-C does, asked for from elsewhere (the control API's `POST /stop`): the session
+/// sees an interrupt at its next look.
+pub fn interrupt() {
+    count(&SIGNALS.interrupts);
+}
+
 fn count(counter: &AtomicUsize) {
     counter.fetch_add(1, Ordering::SeqCst);
 }

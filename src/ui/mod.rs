@@ -16,12 +16,14 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 
 use crate::config::Settings;
+use crate::control::Control;
 use crate::error::UsageError;
 use crate::hop::process::HopRoute;
 use crate::record::Recorder;
 use crate::run::BenchResult;
 use app::Action;
 use input::Inputs;
+pub use input::interrupt;
 use screen::Screen;
 use session::Session;
 
@@ -56,10 +58,12 @@ pub fn run(
     node_pid: Option<u32>,
     recorder: Option<&Recorder>,
     hop: Option<&HopRoute>,
+    control: Option<&Control>,
 ) -> Result<BenchResult> {
     check_terminal()?;
     let mut inputs = Inputs::start()?;
     let mut session = Session::start(settings, node_pid, recorder, hop)?;
+    let _steered = control.map(|control| control.attach(session.steering()));
     let mut screen = Screen::take()?;
     loop {
         session.refresh();

@@ -76,6 +76,19 @@ impl<'a> Session<'a> {
         })
     }
 
+    /// What the control API needs to steer this session's run.
+    pub fn steering(&self) -> crate::control::Attached {
+        crate::control::Attached {
+            engine: self.engine.handle(),
+            profile: crate::control::ProfileSetup {
+                frequency_hz: self.settings.profiler.frequency_hz,
+                duration: self.settings.profiler.duration,
+                categories: self.settings.profiler.categories.clone(),
+                dir: self.profile_base.clone(),
+            },
+        }
+    }
+
     /// The time between two frames.
     pub fn frame_period(&self) -> Duration {
         Duration::from_secs_f64(1.0 / f64::from(self.settings.ui.fps.max(1)))
