@@ -55,7 +55,7 @@ pub fn run(
     drop(runtime);
     let hop = target::route_through_hop(&mut settings, !args.rtt.is_empty())?;
     let stop_requests = run::control::requests()?;
-    let control = super::control_api(
+    let control = super::listen::control_api(
         &settings,
         Box::new(move || {
             stop_requests.fetch_add(1, std::sync::atomic::Ordering::SeqCst);

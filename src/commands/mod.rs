@@ -2,6 +2,7 @@
 //! file; this one parses, loads the settings, dispatches, and turns the outcome into an exit code.
 
 mod bench;
+mod listen;
 mod local;
 mod report;
 mod session;
@@ -15,7 +16,6 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command, LocalAction, LocalArgs};
 use crate::config::{self, ConfigError, Loaded};
-use crate::control::{Control, StopAction};
 use crate::error::UsageError;
 use crate::{cluster, tls};
 
@@ -75,27 +75,6 @@ fn exit_code(err: &anyhow::Error) -> u8 {
 
 /// Loads the settings for `cli` from every layer, and checks the TLS files they name (a missing
 /// or unparsable file is a setting to fix, named by its key).
-/// The control API, when `control.listen` names an address; its address, and the token when it
-/// was generated, are printed once on stderr. `stop` is what a first Ctrl-C does to the command.
-fn control_api(settings: &config::Settings, stop: StopAction) -> Result<Option<Control>> {
-    if settings.control.listen.is_empty() {
-        return Ok(None);
-    }
-    let (control, token) = Control::start(&settings.control.listen, stop)?;
-    match token {
-        Some(token) => eprintln!(
-            "control API on http://{} (token for PATCH and POST: {token})",
-            control.addr()
-        ),
-        None => eprintln!(
-            "control API on http://{} (token from {})",
-            control.addr(),
-            crate::control::TOKEN_VAR
-        ),
-    }
-    Ok(Some(control))
-}
-
 pub fn load_settings(cli: &Cli) -> Result<Loaded> {
     let env: Vec<(String, String)> = std::env::vars().collect();
     let path = config::config_path(cli.config.as_deref());

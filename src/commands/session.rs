@@ -21,7 +21,7 @@ pub fn run(args: &TuiArgs, mut settings: Settings, runtime: tokio::runtime::Runt
         .record
         .then(|| Recorder::start(&settings, "session"))
         .transpose()?;
-    let control = super::control_api(&settings, Box::new(ui::interrupt))?;
+    let control = super::listen::control_api(&settings, Box::new(ui::interrupt))?;
     let result = ui::run(
         &settings,
         node_pid,

@@ -36,7 +36,7 @@ pub fn run(args: &SweepArgs, settings: Settings, runtime: tokio::runtime::Runtim
     // kept for the sweep's length (a hop started for it stops with it).
     let _hop = target::route_through_hop(&mut settings, false)?;
     let stop_requests = crate::run::control::requests()?;
-    let control = super::control_api(
+    let control = super::listen::control_api(
         &settings,
         Box::new(move || {
             stop_requests.fetch_add(1, std::sync::atomic::Ordering::SeqCst);

@@ -23,6 +23,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/status", get(status))
         .route("/metrics", get(metrics))
         .route("/knobs", patch(change_knobs).get(show_knobs))
+        .route("/intervals", get(intervals))
         .route("/pause", post(pause))
         .route("/resume", post(resume))
         .route("/stop", post(stop))
@@ -108,6 +109,39 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
         prometheus::render(snapshot),
     )
         .into_response()
+}
+
+/// The closed intervals after `since` (their `seq`), with their histograms as the recording
+/// encodes them: another casstop adds them up exactly. The last ten minutes are kept.
+async fn intervals(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    if let Err(refused) = authorize(&shared, &headers) {
+        return refused.into_response();
+    }
+    let since: u64 = match query.get("since").map(|s| s.parse()) {
+        None => 0,
+        Some(Ok(n)) => n,
+        Some(Err(_)) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "since must be an interval's seq, a whole number",
+            );
+        }
+    };
+    let Some(run) = shared.run() else {
+        return refuse(StatusCode::CONFLICT, "no run is going on");
+    };
+    let snapshot = run.engine.latest();
+    let kept: Vec<_> = snapshot
+        .encoded
+        .iter()
+        .filter(|interval| interval.seq > since)
+        .cloned()
+        .collect();
+    ok(json!({ "intervals": kept }))
 }
 
 async fn show_knobs(State(shared): State<Arc<Shared>>) -> Response {

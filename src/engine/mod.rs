@@ -29,7 +29,7 @@ use tokio::task::JoinSet;
 
 use crate::config::{CommitlogSync, Settings};
 use crate::knobs::{KnobChange, Knobs, Runtime};
-use crate::metrics::aggregate::RunTotals;
+use crate::metrics::aggregate::{Outputs, RunTotals};
 use crate::metrics::{Aggregator, EventKind, MetricsMessage, RunState, Snapshot};
 use crate::record::RecordFeed;
 use worker::{Budget, KnobState, Shared, Worker};
@@ -457,7 +457,11 @@ async fn setup(
         node_pid,
         task_monitor.clone(),
         settings.knobs.os_threads(),
-        record,
+        Outputs {
+            record,
+            // `/intervals` serves them; nobody else needs them encoded twice.
+            keep_encoded: !settings.control.listen.is_empty(),
+        },
     )?;
     let sender = aggregator.sender.clone();
     let _ = sender.send(MetricsMessage::State(RunState::Running));

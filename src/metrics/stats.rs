@@ -433,6 +433,21 @@ pub struct Snapshot {
     pub events: VecDeque<Arc<Event>>,
     /// True when a target rate is set: response time is then reported beside service time.
     pub paced: bool,
+    /// Recent intervals with their histograms encoded, oldest first (bounded), for the control
+    /// API's `/intervals`; empty unless the API listens.
+    pub encoded: VecDeque<Arc<EncodedInterval>>,
+}
+
+/// A closed interval with its HDR histograms as the recording encodes them (V2 deflate, base64),
+/// so another process can merge it exactly.
+#[derive(Clone, Debug, Serialize)]
+pub struct EncodedInterval {
+    /// 1 for the run's first interval.
+    pub seq: u64,
+    pub stats: Arc<IntervalStats>,
+    pub service_hdr: String,
+    /// Under a target rate: the response time's histogram.
+    pub response_hdr: Option<String>,
 }
 
 impl Snapshot {
@@ -447,6 +462,7 @@ impl Snapshot {
             totals: Totals::default(),
             history: VecDeque::new(),
             events: VecDeque::new(),
+            encoded: VecDeque::new(),
         }
     }
 }

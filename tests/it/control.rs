@@ -219,6 +219,34 @@ fn the_api_changes_knobs_refuses_whole_guards_with_the_token_and_stops_the_run()
     let resumed = loader.interval_after(json(&body)["in_force_at_s"].as_f64().unwrap());
     assert!(resumed["ok"].as_u64().unwrap() > 0, "{resumed}");
 
+    // The closed intervals with their histograms, for merging elsewhere: token needed; each
+    // histogram decodes with hdrhistogram's own reader and holds its interval's writes.
+    let (code, _) = http(port, "GET", "/intervals", None, "");
+    assert_eq!(code, 401);
+    let (code, body) = http(port, "GET", "/intervals?since=2", Some(TOKEN), "");
+    assert_eq!(code, 200);
+    let kept = json(&body)["intervals"].as_array().unwrap().clone();
+    assert!(kept.len() >= 3, "{} intervals", kept.len());
+    assert_eq!(kept[0]["seq"], 3, "after since=2");
+    for interval in &kept {
+        let bytes = base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            interval["service_hdr"].as_str().unwrap(),
+        )
+        .unwrap();
+        let histogram: hdrhistogram::Histogram<u64> =
+            hdrhistogram::serialization::Deserializer::new()
+                .deserialize(&mut &bytes[..])
+                .expect("a V2 histogram");
+        assert_eq!(
+            histogram.len(),
+            interval["stats"]["service"]["count"].as_u64().unwrap(),
+            "{interval}"
+        );
+    }
+    let (code, _) = http(port, "GET", "/intervals?since=soon", Some(TOKEN), "");
+    assert_eq!(code, 400);
+
     // Prometheus' page is open, and counts what /status counts.
     let (code, metrics) = http(port, "GET", "/metrics", None, "");
     assert_eq!(code, 200);

@@ -390,9 +390,11 @@ fn rate_cpu_work_consistency_timeout_and_throttle_cap_change_the_load_live() {
     // consistency: one node cannot acknowledge at THREE; the node says so, every time.
     assert_eq!(three.ok, 0, "{rates:?}");
     assert!(three.errors.get(ErrorKind::Unavailable) > 10, "{rates:?}");
-    // request_timeout: every write takes 3 ms, so a 1 ms deadline misses each one.
-    assert_eq!(deadline.ok, 0, "{rates:?}");
-    assert!(deadline.errors.get(ErrorKind::Timeout) > 10, "{rates:?}");
+    // request_timeout: every write takes 3 ms, so a 1 ms deadline misses it. Nearly each one: a
+    // load thread kept off its core (a busy CI machine) finds the answer and the expired timer
+    // ready together, and the answer is taken first (CI: 153 ok beside 7,166 timeouts).
+    let timeouts = deadline.errors.get(ErrorKind::Timeout);
+    assert!(timeouts > 10 && deadline.ok * 10 < timeouts, "{rates:?}");
     assert!(
         deadline.errors.get(ErrorKind::Unavailable) == 0,
         "back at ONE"

@@ -82,6 +82,7 @@ pub fn canned(paced: bool) -> App {
         },
         history,
         events,
+        encoded: Default::default(),
     };
     App::new(EngineInfo::for_tests(), Arc::new(snapshot), 120)
 }

@@ -1,0 +1,28 @@
+//! The control API for the long-running commands (session, bench, sweep): started when
+//! `control.listen` names an address.
+
+use anyhow::Result;
+
+use crate::config;
+use crate::control::{Control, StopAction};
+
+/// The control API, when `control.listen` names an address; its address, and the token when it
+/// was generated, are printed once on stderr. `stop` is what a first Ctrl-C does to the command.
+pub fn control_api(settings: &config::Settings, stop: StopAction) -> Result<Option<Control>> {
+    if settings.control.listen.is_empty() {
+        return Ok(None);
+    }
+    let (control, token) = Control::start(&settings.control.listen, stop)?;
+    match token {
+        Some(token) => eprintln!(
+            "control API on http://{} (token for PATCH and POST: {token})",
+            control.addr()
+        ),
+        None => eprintln!(
+            "control API on http://{} (token from {})",
+            control.addr(),
+            crate::control::TOKEN_VAR
+        ),
+    }
+    Ok(Some(control))
+}
