@@ -87,6 +87,12 @@ fn attached(shared: &Shared) -> Result<Attached, Refusal> {
     }
 }
 
+/// The run to act on, for a request that must carry the token.
+fn steer(shared: &Shared, headers: &HeaderMap) -> Result<Attached, Refusal> {
+    authorize(shared, headers)?;
+    attached(shared)
+}
+
 async fn status(State(shared): State<Arc<Shared>>) -> Response {
     let Some(run) = shared.run() else {
         return ok(json!({ "state": "between runs" }));
@@ -220,14 +226,10 @@ async fn change_knobs(
     headers: HeaderMap,
     body: String,
 ) -> Response {
-    if let Err(refused) = authorize(&shared, &headers) {
-        return refused.into_response();
+    match steer(&shared, &headers) {
+        Ok(run) => apply(&run, &body),
+        Err(refused) => refused.into_response(),
     }
-    let run = match attached(&shared) {
-        Ok(run) => run,
-        Err(refused) => return refused.into_response(),
-    };
-    apply(&run, &body)
 }
 
 fn apply(run: &Attached, body: &str) -> Response {
@@ -264,20 +266,14 @@ async fn resume(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Respon
 }
 
 fn paused(shared: &Shared, headers: &HeaderMap, on: bool) -> Response {
-    if let Err(refused) = authorize(shared, headers) {
-        return refused.into_response();
-    }
-    match attached(shared) {
+    match steer(shared, headers) {
         Ok(run) => apply(&run, &json!({ "paused": on }).to_string()),
         Err(refused) => refused.into_response(),
     }
 }
 
 async fn stop(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    if let Err(refused) = authorize(&shared, &headers) {
-        return refused.into_response();
-    }
-    if let Err(refused) = attached(&shared) {
+    if let Err(refused) = steer(&shared, &headers) {
         return refused.into_response();
     }
     // A first Ctrl-C, for every command alike: writes in flight drain, everything is written.
@@ -296,10 +292,7 @@ async fn profile(
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    if let Err(refused) = authorize(&shared, &headers) {
-        return refused.into_response();
-    }
-    let run = match attached(&shared) {
+    let run = match steer(&shared, &headers) {
         Ok(run) => run,
         Err(refused) => return refused.into_response(),
     };

@@ -15,6 +15,22 @@ pub struct SampleType {
     pub scale: f64,
 }
 
+/// A CPU profile's values: the sample count, and the CPU time one sample stands for.
+pub fn cpu_sample_types(ns_per_sample: f64) -> [SampleType; 2] {
+    [
+        SampleType {
+            name: "samples",
+            unit: "count",
+            scale: 1.0,
+        },
+        SampleType {
+            name: "cpu",
+            unit: "nanoseconds",
+            scale: ns_per_sample,
+        },
+    ]
+}
+
 /// Stacks (thread first, then root to leaf) as a pprof profile with one value per sample type:
 /// the stack's weight times that type's scale. The thread is a label, as in pprof-rs's own CPU
 /// profiles; the frames below it are the locations, leaf first.
@@ -127,19 +143,7 @@ mod tests {
             (vec![frame("t"), frame("main"), frame("send")], 3),
             (vec![frame("t"), frame("main"), frame("poll")], 1),
         ];
-        let types = [
-            SampleType {
-                name: "samples",
-                unit: "count",
-                scale: 1.0,
-            },
-            SampleType {
-                name: "cpu",
-                unit: "nanoseconds",
-                scale: 4e6,
-            },
-        ];
-        let profile = pprof(&stacks, &types, 2.0);
+        let profile = pprof(&stacks, &cpu_sample_types(4e6), 2.0);
         let text = |i: i64| profile.string_table[i as usize].as_str();
         assert_eq!(text(profile.sample_type[1].ty), "cpu");
         assert_eq!(profile.sample[0].value, vec![3, 12_000_000]);

@@ -102,18 +102,7 @@ pub fn capture(
     );
     write_flamegraph(&svg, &cpu_text, title, "samples")?;
     let pb = dir.join("profile.pb");
-    let types = [
-        SampleType {
-            name: "samples",
-            unit: "count",
-            scale: 1.0,
-        },
-        SampleType {
-            name: "cpu",
-            unit: "nanoseconds",
-            scale: sample_ns,
-        },
-    ];
+    let types = encode::cpu_sample_types(sample_ns);
     write_pprof(&pb, &encode::pprof(&stacks, &types, elapsed.as_secs_f64()))?;
 
     let wall_text = folded_text(&wall_stacks);
