@@ -344,11 +344,21 @@ mod tests {
     /// One capture at a time, and these tests run in parallel.
     static ONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-    /// Burns CPU in its own code: the clock (in the vDSO) is read only every so often.
-    fn spin(d: Duration) -> u64 {
-        let until = std::time::Instant::now() + d;
+    /// Burns `cpu` of this thread's CPU time in its own code (a busy machine stretches the wall
+    /// time, not the samples); the clock (a syscall) is read only every so often.
+    fn spin(cpu: Duration) -> u64 {
+        let used = || {
+            let mut ts = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            // SAFETY: clock_gettime writes the timespec it is given.
+            unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+            Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+        };
+        let until = used() + cpu;
         let mut x = 0u64;
-        while std::time::Instant::now() < until {
+        while used() < until {
             for _ in 0..100_000 {
                 x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
             }
@@ -363,7 +373,7 @@ mod tests {
         assert!(start(250, 10).is_err(), "one capture at a time");
         let worker = std::thread::Builder::new()
             .name("sampler-spin".into())
-            .spawn(|| spin(Duration::from_millis(600)))
+            .spawn(|| spin(Duration::from_millis(300)))
             .unwrap();
         worker.join().unwrap();
         let samples = sampling.stop();
@@ -410,7 +420,7 @@ mod tests {
     fn a_full_buffer_drops_and_counts() {
         let _one = ONE.lock().unwrap_or_else(|e| e.into_inner());
         let sampling = start(1000, 2).expect("sampling starts");
-        spin(Duration::from_millis(300));
+        spin(Duration::from_millis(100));
         let samples = sampling.stop();
         let kept: u64 = samples.stacks.iter().map(|(_, n)| n).sum();
         assert_eq!(kept, 2);
