@@ -54,13 +54,7 @@ pub fn run(
     }
     drop(runtime);
     let hop = target::route_through_hop(&mut settings, !args.rtt.is_empty())?;
-    let stop_requests = run::control::requests()?;
-    let control = super::listen::control_api(
-        &settings,
-        Box::new(move || {
-            stop_requests.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        }),
-    )?;
+    let control = super::listen::control_api_headless(&settings)?;
     let bench = Bench {
         args,
         node_pid,

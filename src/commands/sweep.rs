@@ -35,13 +35,7 @@ pub fn run(args: &SweepArgs, settings: Settings, runtime: tokio::runtime::Runtim
     // Through the hop when one runs (or `local.rtt` asks for one), as bench and the session;
     // kept for the sweep's length (a hop started for it stops with it).
     let _hop = target::route_through_hop(&mut settings, false)?;
-    let stop_requests = crate::run::control::requests()?;
-    let control = super::listen::control_api(
-        &settings,
-        Box::new(move || {
-            stop_requests.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        }),
-    )?;
+    let control = super::listen::control_api_headless(&settings)?;
     let (result, outcome) =
         sweep_steered(&settings, node_pid, &plan, args.quiet, control.as_ref())?;
     print_table(&result);
@@ -212,12 +206,7 @@ fn sweep_steered(
     let steered = control.map(|control| {
         control.attach(crate::control::Attached {
             engine: engine.handle(),
-            profile: crate::control::ProfileSetup {
-                frequency_hz: settings.profiler.frequency_hz,
-                duration: settings.profiler.duration,
-                categories: settings.profiler.categories.clone(),
-                dir: recorder.dir().to_path_buf(),
-            },
+            profile: crate::control::ProfileSetup::of(settings, recorder.dir().to_path_buf()),
         })
     });
     let measured = step_through(&engine, plan, &Phases::of(settings), quiet)?;

@@ -15,6 +15,18 @@ pub struct ProfileSetup {
     pub dir: std::path::PathBuf,
 }
 
+impl ProfileSetup {
+    /// The run's profiler settings, its captures going under `dir`.
+    pub fn of(settings: &crate::config::Settings, dir: std::path::PathBuf) -> Self {
+        ProfileSetup {
+            frequency_hz: settings.profiler.frequency_hz,
+            duration: settings.profiler.duration,
+            categories: settings.profiler.categories.clone(),
+            dir,
+        }
+    }
+}
+
 /// The run the API steers, while there is one (a matrix or sweep runs several in turn).
 #[derive(Clone)]
 pub struct Attached {

@@ -101,12 +101,8 @@ impl EngineInfo {
 /// A running engine. Dropping it stops the run.
 pub struct Engine {
     pub info: EngineInfo,
-    commands: mpsc::UnboundedSender<Command>,
-    /// The knobs in force: the workers read them at every step. A change is checked against and
-    /// written into them at once, so a change made right after another (two presses of `+`)
-    /// starts from the first one's result.
-    knobs: Arc<watch::Sender<KnobState>>,
-    latest: watch::Receiver<Arc<Snapshot>>,
+    /// The commands, the knobs and the latest snapshot: what [`Engine::handle`] shares.
+    handle: EngineHandle,
     /// Kept only to subscribe from: the aggregator owns the sender, so subscribers see the
     /// channel close when the run ends.
     every: broadcast::Receiver<Arc<Snapshot>>,
@@ -163,9 +159,11 @@ impl Engine {
         } = ready.aggregator;
         Ok(Engine {
             info: ready.info,
-            commands,
-            knobs: ready.knobs,
-            latest,
+            handle: EngineHandle {
+                commands,
+                knobs: ready.knobs,
+                latest,
+            },
             every,
             thread: Some(thread),
             aggregator: Some(aggregator),
@@ -174,29 +172,25 @@ impl Engine {
 
     /// The knobs in force: every change made so far is in them.
     pub fn knobs(&self) -> Knobs {
-        self.knobs.borrow().knobs.clone()
+        self.handle.knobs()
     }
 
     /// Makes a knob change, or refuses it with one line naming the knob and its range. Checked
     /// by [`Knobs::apply`] against the knobs in force (the one check), then in force for the
     /// workers' next step; never waits for the engine.
     pub fn change(&self, change: KnobChange) -> Result<Changed, String> {
-        change_knobs(&self.commands, &self.knobs, change)
+        self.handle.change(change)
     }
 
     /// What another thread may do to the run (the control API): change knobs, read snapshots,
     /// ask it to stop. It holds channels only, so it outliving the run is harmless.
     pub fn handle(&self) -> EngineHandle {
-        EngineHandle {
-            commands: self.commands.clone(),
-            knobs: self.knobs.clone(),
-            latest: self.latest.clone(),
-        }
+        self.handle.clone()
     }
 
     /// The latest snapshot; cheap, never waits for the engine.
     pub fn latest(&self) -> watch::Receiver<Arc<Snapshot>> {
-        self.latest.clone()
+        self.handle.latest.clone()
     }
 
     /// Every snapshot from now on (a slow reader skips some: it gets `Lagged`).
@@ -211,23 +205,23 @@ impl Engine {
 
     /// Tells the run about a finished CPU profile (the verdict then cites its samples).
     pub fn note_profile(&self, summary: &crate::profiler::ProfileSummary) {
-        note_profile(&self.commands, summary);
+        self.handle.note_profile(summary);
     }
 
     /// Puts a line in the run's event log (a change the engine does not own, like the RTT).
     pub fn note(&self, text: impl Into<String>) {
-        let _ = self.commands.send(Command::Note(text.into()));
+        let _ = self.handle.commands.send(Command::Note(text.into()));
     }
 
     /// Asks the run to stop without waiting for it: writes in flight finish, then
     /// [`Engine::is_finished`] turns true.
     pub fn request_stop(&self) {
-        let _ = self.commands.send(Command::Stop);
+        let _ = self.handle.commands.send(Command::Stop);
     }
 
     /// Stops the run (writes in flight finish) and returns its totals.
     pub fn stop(mut self) -> Result<RunTotals> {
-        let _ = self.commands.send(Command::Stop);
+        let _ = self.handle.commands.send(Command::Stop);
         self.join()
     }
 
@@ -253,6 +247,9 @@ impl Engine {
 #[derive(Clone)]
 pub struct EngineHandle {
     commands: mpsc::UnboundedSender<Command>,
+    /// The knobs in force: the workers read them at every step. A change is checked against and
+    /// written into them at once, so a change made right after another (two presses of `+`)
+    /// starts from the first one's result.
     knobs: Arc<watch::Sender<KnobState>>,
     latest: watch::Receiver<Arc<Snapshot>>,
 }
@@ -260,11 +257,6 @@ pub struct EngineHandle {
 impl EngineHandle {
     pub fn knobs(&self) -> Knobs {
         self.knobs.borrow().knobs.clone()
-    }
-
-    /// As [`Engine::change`]: the same one check, the same event.
-    pub fn change(&self, change: KnobChange) -> Result<Changed, String> {
-        change_knobs(&self.commands, &self.knobs, change)
     }
 
     pub fn latest(&self) -> Arc<Snapshot> {
@@ -275,79 +267,70 @@ impl EngineHandle {
         self.commands.is_closed()
     }
 
+    /// As [`Engine::change`]: the same one check, the same event.
+    pub fn change(&self, change: KnobChange) -> Result<Changed, String> {
+        if self.commands.is_closed() {
+            return Err("the run has ended".into());
+        }
+        let at = Instant::now();
+        let mut outcome = Err(String::new());
+        self.knobs
+            .send_if_modified(|state| match state.knobs.apply(&change) {
+                // Already so (`+` at the cap, the same `:depth` twice): nothing to log or wake.
+                Ok(next) if next == state.knobs => {
+                    outcome = Ok(None);
+                    false
+                }
+                Ok(next) => {
+                    state.knobs = next;
+                    state.version += 1;
+                    state.changed_at = at;
+                    outcome = Ok(Some((state.knobs.clone(), state.version)));
+                    true
+                }
+                Err(message) => {
+                    outcome = Err(message);
+                    false
+                }
+            });
+        let Some((knobs, version)) = outcome? else {
+            return Ok(Changed::AlreadySo);
+        };
+        // The controller only reports it and grows the workers; a closed channel means the run
+        // ended in between, when nothing reads the knobs any more.
+        let _ = self.commands.send(Command::Changed {
+            change,
+            knobs,
+            version,
+            at,
+        });
+        Ok(Changed::Applied)
+    }
+
     pub fn note_profile(&self, summary: &crate::profiler::ProfileSummary) {
-        note_profile(&self.commands, summary);
+        let text = format!(
+            "profile: {} samples, {} -> {}",
+            summary.samples,
+            summary
+                .categories
+                .iter()
+                .filter(|(_, share)| *share >= 0.01)
+                .map(|(name, share)| format!("{name} {:.0}%", share * 100.0))
+                .collect::<Vec<_>>()
+                .join(", "),
+            summary.svg.display()
+        );
+        let _ = self.commands.send(Command::ProfileDone {
+            categories: summary.categories.clone(),
+            text,
+        });
     }
-}
-
-fn change_knobs(
-    commands: &mpsc::UnboundedSender<Command>,
-    knobs: &watch::Sender<KnobState>,
-    change: KnobChange,
-) -> Result<Changed, String> {
-    if commands.is_closed() {
-        return Err("the run has ended".into());
-    }
-    let at = Instant::now();
-    let mut outcome = Err(String::new());
-    knobs.send_if_modified(|state| match state.knobs.apply(&change) {
-        // Already so (`+` at the cap, the same `:depth` twice): nothing to log or wake.
-        Ok(next) if next == state.knobs => {
-            outcome = Ok(None);
-            false
-        }
-        Ok(next) => {
-            state.knobs = next;
-            state.version += 1;
-            state.changed_at = at;
-            outcome = Ok(Some((state.knobs.clone(), state.version)));
-            true
-        }
-        Err(message) => {
-            outcome = Err(message);
-            false
-        }
-    });
-    let Some((knobs, version)) = outcome? else {
-        return Ok(Changed::AlreadySo);
-    };
-    // The controller only reports it and grows the workers; a closed channel means the run
-    // ended in between, when nothing reads the knobs any more.
-    let _ = commands.send(Command::Changed {
-        change,
-        knobs,
-        version,
-        at,
-    });
-    Ok(Changed::Applied)
-}
-
-fn note_profile(
-    commands: &mpsc::UnboundedSender<Command>,
-    summary: &crate::profiler::ProfileSummary,
-) {
-    let text = format!(
-        "profile: {} samples, {} -> {}",
-        summary.samples,
-        summary
-            .categories
-            .iter()
-            .filter(|(_, share)| *share >= 0.01)
-            .map(|(name, share)| format!("{name} {:.0}%", share * 100.0))
-            .collect::<Vec<_>>()
-            .join(", "),
-        summary.svg.display()
-    );
-    let _ = commands.send(Command::ProfileDone {
-        categories: summary.categories.clone(),
-        text,
-    });
 }
 
 impl Drop for Engine {
     fn drop(&mut self) {
         if self.thread.is_some() {
-            let _ = self.commands.send(Command::Stop);
+            let _ = self.handle.commands.send(Command::Stop);
             let _ = self.join();
         }
     }

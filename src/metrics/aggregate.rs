@@ -10,19 +10,18 @@ use anyhow::{Context, Result};
 use hdrhistogram::Histogram;
 use tokio::sync::{broadcast, watch};
 
+use super::encoded::EncodedRing;
 use super::feed::{ClosedInterval, Record, RecordFeed};
 use super::proc::CpuSampler;
 use super::stats::{
-    EncodedInterval, ErrorCounts, ErrorKind, Event, EventKind, IntervalStats, LatencySummary,
-    NodeHealth, RunState, SlotTime, Snapshot, TaskSplit, Totals, WorkerReport, new_histogram,
+    ErrorCounts, ErrorKind, Event, EventKind, IntervalStats, LatencySummary, NodeHealth, RunState,
+    SlotTime, Snapshot, TaskSplit, Totals, WorkerReport, new_histogram,
 };
 use super::verdict::{self, Evidence, Verdict};
 use crate::knobs::{KnobChange, Knobs};
 
 /// Intervals kept for charts: an hour at the default 1 s.
 const HISTORY_LEN: usize = 3600;
-/// Encoded intervals kept for the control API: ten minutes of one-second intervals, a few MiB.
-const ENCODED_LEN: usize = 600;
 /// Events kept for the event log.
 const EVENTS_LEN: usize = 500;
 
@@ -106,7 +105,7 @@ impl Aggregator {
             feed.send(Record::Started { at: wall });
         }
         state.record = record;
-        state.encoder = keep_encoded.then(Encoder::default);
+        state.encoded = keep_encoded.then(EncodedRing::default);
         let thread = std::thread::Builder::new()
             .name("casstop-metrics".into())
             .spawn(move || state.run(receiver))
@@ -204,28 +203,8 @@ struct State {
     silent_s: f64,
     /// The run's recording, while it lasts: each closed interval and event goes there.
     record: Option<RecordFeed>,
-    /// While the control API listens: each closed interval's histograms, encoded.
-    encoder: Option<Encoder>,
-    encoded: VecDeque<Arc<EncodedInterval>>,
-}
-
-/// Encodes intervals' histograms as the recording does.
-#[derive(Default)]
-struct Encoder {
-    serializer: hdrhistogram::serialization::V2DeflateSerializer,
-    buffer: Vec<u8>,
-    seq: u64,
-}
-
-impl Encoder {
-    fn encode(&mut self, histogram: &Histogram<u64>) -> String {
-        use base64::Engine as _;
-        use hdrhistogram::serialization::Serializer as _;
-        self.buffer.clear();
-        // Serialising into memory fails only for a histogram it cannot represent: none of ours.
-        let _ = self.serializer.serialize(histogram, &mut self.buffer);
-        base64::engine::general_purpose::STANDARD.encode(&self.buffer)
-    }
+    /// While the control API listens: the recent intervals' histograms, encoded.
+    encoded: Option<EncodedRing>,
 }
 
 impl State {
@@ -267,8 +246,7 @@ impl State {
             last_error_text: None,
             silent_s: 0.0,
             record: None,
-            encoder: None,
-            encoded: VecDeque::new(),
+            encoded: None,
         }
     }
 
@@ -495,18 +473,12 @@ impl State {
         }
         let _ = self.pacer_late.add(&bucket.pacer_late);
         let stats = Arc::new(stats);
-        if let Some(encoder) = &mut self.encoder {
-            encoder.seq += 1;
-            let encoded = EncodedInterval {
-                seq: encoder.seq,
-                stats: stats.clone(),
-                service_hdr: encoder.encode(&bucket.service),
-                response_hdr: paced.then(|| encoder.encode(&bucket.response)),
-            };
-            if self.encoded.len() == ENCODED_LEN {
-                self.encoded.pop_front();
-            }
-            self.encoded.push_back(Arc::new(encoded));
+        if let Some(ring) = &mut self.encoded {
+            ring.push(
+                stats.clone(),
+                &bucket.service,
+                paced.then_some(&bucket.response),
+            );
         }
         self.check_recording(edge);
         if let Some(feed) = &self.record {
@@ -671,7 +643,11 @@ impl State {
             // Shares every interval and event with the previous snapshot: no deep copies.
             history: self.history.clone(),
             events: self.events.clone(),
-            encoded: self.encoded.clone(),
+            encoded: self
+                .encoded
+                .as_ref()
+                .map(EncodedRing::kept)
+                .unwrap_or_default(),
         });
         // Neither send waits: a watch keeps the latest, a broadcast drops for laggards.
         let _ = self.latest.send(snapshot.clone());

@@ -52,12 +52,7 @@ pub fn run_one_recorded(
     let _steered = control.map(|control| {
         control.attach(Attached {
             engine: engine.handle(),
-            profile: ProfileSetup {
-                frequency_hz: settings.profiler.frequency_hz,
-                duration: settings.profiler.duration,
-                categories: settings.profiler.categories.clone(),
-                dir: profile_base.clone(),
-            },
+            profile: ProfileSetup::of(settings, profile_base.clone()),
         })
     });
     let info = engine.info.clone();

@@ -80,12 +80,7 @@ impl<'a> Session<'a> {
     pub fn steering(&self) -> crate::control::Attached {
         crate::control::Attached {
             engine: self.engine.handle(),
-            profile: crate::control::ProfileSetup {
-                frequency_hz: self.settings.profiler.frequency_hz,
-                duration: self.settings.profiler.duration,
-                categories: self.settings.profiler.categories.clone(),
-                dir: self.profile_base.clone(),
-            },
+            profile: crate::control::ProfileSetup::of(self.settings, self.profile_base.clone()),
         }
     }
 
