@@ -272,8 +272,14 @@ pub struct ReportArgs {
     /// Run directories to report on; with several, the first is the baseline of the comparison.
     #[arg(required = true)]
     pub runs: Vec<PathBuf>,
+    /// The runs are loaders of one test, run at the same time: report them as one run, their
+    /// histograms added interval by interval on the wall clock (exact percentiles of all their
+    /// writes), throughput summed, each loader's row and knob changes beside it; writes
+    /// merged.json too
+    #[arg(long)]
+    pub merge: bool,
     /// Where to write the pictures and report.md (default: RUN/report for one run, a
-    /// `<UTC time>-compare` directory beside the first run for several).
+    /// `<UTC time>-compare` (or `-merge`) directory beside the first run for several).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 }

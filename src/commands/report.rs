@@ -1,4 +1,4 @@
-//! `casstop report RUN...`: recordings to plots and report.md.
+//! `casstop report [--merge] RUN...`: recordings to plots and report.md.
 
 use anyhow::Result;
 
@@ -10,8 +10,12 @@ pub fn run(args: &ReportArgs) -> Result<()> {
     let out = args
         .out
         .clone()
-        .unwrap_or_else(|| report::default_out(&args.runs));
-    let files = report::write_report(&args.runs, &out)?;
+        .unwrap_or_else(|| report::default_out(&args.runs, args.merge));
+    let files = if args.merge {
+        report::write_merged_report(&args.runs, &out)?
+    } else {
+        report::write_report(&args.runs, &out)?
+    };
     for note in &files.notes {
         eprintln!("note: {note}");
     }

@@ -428,7 +428,7 @@ async fn setup(
     crate::cluster::create_schema(&session, settings).await?;
     let insert = workload::prepare_insert(&session, &settings.cluster).await?;
     let rounds_per_us = workload::calibrate_cpu_work();
-    let run_nonce = run_nonce();
+    let keys = workload::KeySpace::of(&settings.knobs);
 
     let knobs = settings.knobs.clone();
     let started = Instant::now();
@@ -460,7 +460,7 @@ async fn setup(
         session: Arc::new(session),
         insert,
         rounds_per_us,
-        run_nonce,
+        keys,
         started,
         interval: settings.knobs.interval,
         budget: Budget::new(settings.knobs.ops),
@@ -473,7 +473,7 @@ async fn setup(
         threads: settings.knobs.os_threads(),
         interval: settings.knobs.interval,
         cpu_rounds_per_us: rounds_per_us,
-        run_nonce,
+        run_nonce: keys.nonce,
         // What the node was started with, which the settings may no longer say.
         unsynced_window: node_pid
             .and_then(|_| crate::local::LocalNode::new(&settings.local).running_commitlog_sync())
@@ -490,15 +490,6 @@ async fn setup(
             aggregator,
         },
     ))
-}
-
-/// A nonce that differs between runs, so runs sharing a table do not overwrite each other's rows.
-fn run_nonce() -> u16 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    ((nanos >> 10) as u16) ^ (std::process::id() as u16)
 }
 
 /// The controller's messages to the aggregator, in order. The aggregator's queue is bounded and

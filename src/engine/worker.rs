@@ -80,7 +80,7 @@ pub struct Shared {
     pub session: Arc<Session>,
     pub insert: PreparedStatement,
     pub rounds_per_us: f64,
-    pub run_nonce: u16,
+    pub keys: workload::KeySpace,
     pub started: Instant,
     pub interval: Duration,
     pub budget: Budget,
@@ -279,7 +279,7 @@ impl Worker {
     /// moves `now` on).
     fn prepare_write(&mut self, now: &mut Instant) -> (Instant, i64) {
         let intended = self.pacer.take(*now);
-        let key = workload::key_of(self.shared.run_nonce, self.id, self.next_row);
+        let key = self.shared.keys.key(self.id, self.next_row);
         self.next_row += u64::from(self.template.rows);
         if self.template.cpu_work_us > 0 {
             std::hint::black_box(workload::burn_cpu(

@@ -11,7 +11,7 @@ use scylla::statement::batch::{Batch, BatchType};
 use scylla::statement::prepared::PreparedStatement;
 
 use crate::config::ClusterSettings;
-use crate::knobs::{Consistency, Knobs, Retry};
+use crate::knobs::{Consistency, Knobs, Retry, Shard};
 use crate::metrics::ErrorKind;
 
 /// The statement and payload a worker sends; rebuilt only when a knob that shapes them changes.
@@ -372,11 +372,50 @@ pub async fn prepare_insert(
     })
 }
 
-/// Keys are unique within a run and across runs that share a table: the top 16 bits are the
-/// run's nonce, the next 8 the worker, the low 40 the worker's row counter.
-pub fn key_of(run_nonce: u16, worker: u32, row: u64) -> i64 {
-    ((u64::from(run_nonce) << 48) | (u64::from(worker & 0xff) << 40) | (row & ((1 << 40) - 1)))
-        as i64
+/// Where a run's keys come from: the top 16 bits of every key are the run's nonce, the next 8 the
+/// worker, the low 40 the worker's row counter, moved into the loader's part of that counter's
+/// range when several loaders share the nonce (`seed` and `shard`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct KeySpace {
+    pub nonce: u16,
+    pub shard: Shard,
+}
+
+const ROW_BITS: u32 = 40;
+
+impl KeySpace {
+    /// `seed`'s key space, or a new one per run when it is 0.
+    pub fn of(knobs: &Knobs) -> KeySpace {
+        KeySpace {
+            nonce: u16::try_from(knobs.seed)
+                .ok()
+                .filter(|seed| *seed != 0)
+                .unwrap_or_else(run_nonce),
+            shard: knobs.shard,
+        }
+    }
+
+    /// The key of `worker`'s `row`-th row. Keys never repeat within a run, across runs with
+    /// different nonces, nor across the shards of one nonce (each owns 2^40/N rows per worker;
+    /// past them a worker's counter wraps within its own part).
+    pub fn key(&self, worker: u32, row: u64) -> i64 {
+        let span = (1u64 << ROW_BITS) / u64::from(self.shard.count.max(1));
+        let row = u64::from(self.shard.index) * span + row % span;
+        ((u64::from(self.nonce) << 48) | (u64::from(worker & 0xff) << ROW_BITS) | row) as i64
+    }
+}
+
+/// A nonce that differs between runs, so runs sharing a table do not overwrite each other's rows.
+fn run_nonce() -> u16 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    match ((nanos >> 10) as u16) ^ (std::process::id() as u16) {
+        // 0 is the seed that asks for a random one: keep the two apart in what is recorded.
+        0 => 1,
+        nonce => nonce,
+    }
 }
 
 #[cfg(test)]
@@ -384,15 +423,45 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keys_never_collide_across_workers_and_runs() {
+    fn keys_never_collide_across_workers_runs_and_shards() {
         let mut seen = std::collections::HashSet::new();
         for nonce in [1u16, 2] {
-            for worker in 0..4 {
-                for row in 0..100 {
-                    assert!(seen.insert(key_of(nonce, worker, row)));
+            for count in [1, 3] {
+                for index in 0..count {
+                    let keys = KeySpace {
+                        nonce: nonce + 2 * (count as u16 / 3),
+                        shard: Shard { index, count },
+                    };
+                    for worker in 0..4 {
+                        for row in 0..100 {
+                            assert!(
+                                seen.insert(keys.key(worker, row)),
+                                "{keys:?} {worker} {row}"
+                            );
+                        }
+                    }
                 }
             }
         }
+        // A shard's rows stay in its part even past its end: the counter wraps inside it.
+        let last = KeySpace {
+            nonce: 9,
+            shard: Shard { index: 2, count: 3 },
+        };
+        let span = (1u64 << ROW_BITS) / 3;
+        assert_eq!(last.key(0, span), last.key(0, 0));
+        assert!(last.key(0, span - 1) < (9i64 << 48) | (1 << ROW_BITS));
+    }
+
+    #[test]
+    fn a_seed_names_the_key_space_and_0_asks_for_a_new_one() {
+        let mut knobs = Knobs {
+            seed: 4242,
+            ..Knobs::default()
+        };
+        assert_eq!(KeySpace::of(&knobs).nonce, 4242);
+        knobs.seed = 0;
+        assert_ne!(KeySpace::of(&knobs).nonce, 0);
     }
 
     #[test]

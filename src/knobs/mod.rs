@@ -12,6 +12,7 @@
 
 mod choices;
 mod list;
+mod shard;
 mod value;
 
 use std::fmt;
@@ -21,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 pub use choices::{Consistency, Retry, Runtime, Strategy};
 pub use list::parse_values;
+pub use shard::Shard;
 pub use value::{KnobType, Range, Scalar, Value, format_duration, parse_count, parse_duration};
 
 /// The documented default configuration, shipped at the repo root: the one source of defaults.
@@ -264,6 +266,19 @@ registry! {
         help: "a bench or sweep whose failed requests are more than this share of those issued \
                exits 1 after its summary (100 = never)",
     }
+    seed: u32 = SEED {
+        section: "load", aliases: &[], value_name: "N",
+        range: Range::Count { min: 0, max: 65_535 }, live: false, steppable: false,
+        help: "the run's key space (the top 16 bits of every key): 0 picks a new one per run, \
+               so runs sharing a table never overwrite each other; loaders given the same seed \
+               share one key space, which --shard splits",
+    }
+    shard: Shard = SHARD {
+        section: "load", aliases: &[], value_name: "I/N", range: Range::Any,
+        live: false, steppable: false,
+        help: "this loader's part of the key space when N loaders share it: loader I (from 0) \
+               of N writes only its part, so together they write each key once",
+    }
 }
 
 /// Durations in config, recordings and JSON as `parse_duration` reads them: `"500ms"`.
@@ -353,6 +368,8 @@ impl Knobs {
             duration: Duration::ZERO,
             ops: 0,
             max_error_percent: 100,
+            seed: 0,
+            shard: Shard::WHOLE,
         }
     }
 

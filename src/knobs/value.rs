@@ -5,6 +5,7 @@ use std::fmt;
 use std::time::Duration;
 
 use super::choices::{Consistency, Retry, Runtime, Strategy};
+use super::shard::Shard;
 
 /// Any knob's value.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -17,6 +18,7 @@ pub enum Value {
     Runtime(Runtime),
     Consistency(Consistency),
     Retry(Retry),
+    Shard(Shard),
 }
 
 impl fmt::Display for Value {
@@ -32,6 +34,7 @@ impl fmt::Display for Value {
             Value::Runtime(r) => write!(f, "{r}"),
             Value::Consistency(c) => write!(f, "{c}"),
             Value::Retry(r) => write!(f, "{r}"),
+            Value::Shard(s) => write!(f, "{s}"),
         }
     }
 }
@@ -378,6 +381,30 @@ choice_type!(Strategy);
 choice_type!(Runtime);
 choice_type!(Consistency);
 choice_type!(Retry);
+
+impl KnobType for Shard {
+    fn into_value(self) -> Value {
+        Value::Shard(self)
+    }
+    fn from_value(value: Value) -> Option<Self> {
+        match value {
+            Value::Shard(v) => Some(v),
+            _ => None,
+        }
+    }
+    fn parse_text(text: &str) -> Result<Self, String> {
+        text.parse()
+    }
+    fn from_scalar(scalar: Scalar<'_>) -> Result<Self, String> {
+        match scalar {
+            Scalar::Text(text) => Self::parse_text(text),
+            other => Err(wrong_type::<Self>(other)),
+        }
+    }
+    fn shape() -> String {
+        "I/N (loader I of N, from 0)".into()
+    }
+}
 
 #[cfg(test)]
 mod tests {

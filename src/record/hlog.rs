@@ -25,24 +25,38 @@ pub fn base64_decode(text: &str) -> Result<Vec<u8>> {
         .context("decoding a histogram's base64")
 }
 
+/// An interval log read back.
+#[derive(Clone, Debug, Default)]
+pub struct Log {
+    /// The `StartTime` header: when the run started, in seconds since the Unix epoch (what puts
+    /// the logs of several loaders on one clock).
+    pub start_epoch_s: Option<f64>,
+    pub histograms: Vec<LoggedHistogram>,
+}
+
 /// Every histogram in an interval log. A last line cut short (the process was killed while
 /// writing it) is left out; damage anywhere else is an error.
-pub fn read(text: &[u8]) -> Result<Vec<LoggedHistogram>> {
+pub fn read(text: &[u8]) -> Result<Log> {
     // Only whole lines: a kill between two writes can leave a partial last one.
     let end = text.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
     let whole = &text[..end];
     let mut deserializer = Deserializer::new();
-    let mut out = Vec::new();
+    let mut out = Log::default();
     for entry in IntervalLogIterator::new(whole) {
         let entry = entry.map_err(|err| anyhow!("unreadable interval log line ({err:?})"))?;
-        let LogEntry::Interval(logged) = entry else {
-            continue;
+        let logged = match entry {
+            LogEntry::Interval(logged) => logged,
+            LogEntry::StartTime(at) => {
+                out.start_epoch_s = Some(at.as_secs_f64());
+                continue;
+            }
+            LogEntry::BaseTime(_) => continue,
         };
         let bytes = base64_decode(logged.encoded_histogram())?;
         let histogram: Histogram<u64> = deserializer
             .deserialize(&mut &bytes[..])
             .map_err(|err| anyhow!("decoding a histogram: {err:?}"))?;
-        out.push(LoggedHistogram {
+        out.histograms.push(LoggedHistogram {
             start_s: logged.start_timestamp().as_secs_f64(),
             length_s: logged.duration().as_secs_f64(),
             response: logged.tag().is_some_and(|t| t.as_str() == RESPONSE_TAG),

@@ -8,6 +8,7 @@
 
 pub use crate::record::hlog;
 mod matrix;
+mod merge;
 pub mod plot;
 mod recording;
 pub mod sweep;
@@ -68,16 +69,17 @@ pub struct ReportFiles {
 
 /// Where a report goes when `--out` is not given: `RUN/report` for one run, else a
 /// `<UTC time>-compare` directory beside the first run.
-pub fn default_out(runs: &[PathBuf]) -> PathBuf {
+pub fn default_out(runs: &[PathBuf], merge: bool) -> PathBuf {
     match runs {
-        [one] => one.join("report"),
+        [one] if !merge => one.join("report"),
         _ => {
             let parent = runs
                 .first()
                 .and_then(|r| r.parent())
                 .map(Path::to_path_buf)
                 .unwrap_or_default();
-            crate::record::run_dir_name(&parent, "compare", std::time::SystemTime::now())
+            let label = if merge { "merge" } else { "compare" };
+            crate::record::run_dir_name(&parent, label, std::time::SystemTime::now())
         }
     }
 }
@@ -113,6 +115,50 @@ pub fn write_report(runs: &[PathBuf], out: &Path) -> Result<ReportFiles> {
     let files = write_run_report(&recordings, sweep.as_ref(), out)?;
     fresh.keep();
     Ok(files)
+}
+
+/// The report of several loaders' recordings merged into one run (see [`merge`]): its summary
+/// with each loader's row under it, the plots of all on one clock, every loader's knob changes,
+/// and `merged.json` with the numbers.
+pub fn write_merged_report(runs: &[PathBuf], out: &Path) -> Result<ReportFiles> {
+    let loaders = runs
+        .iter()
+        .map(|dir| Recording::load(dir))
+        .collect::<Result<Vec<_>>>()?;
+    let merged = merge::merge(&loaders, out)?;
+    let mut all = vec![merged.recording];
+    all.extend(merged.loaders);
+    let fresh = FreshDir::create(out)?;
+    let mut pictures = Vec::new();
+    pictures.extend(plot::timeline(out, &all)?);
+    pictures.extend(plot::percentiles(out, &all)?);
+    let markdown = out.join("report.md");
+    fs::write(&markdown, markdown_report(&all, out, Shape::Merged))
+        .with_context(|| format!("writing {}", markdown.display()))?;
+    let summaries: Vec<RunSummary> = all.iter().map(Recording::summary).collect();
+    crate::record::write_json(
+        &out.join(MERGED),
+        &serde_json::json!({ "merged": &summaries[0], "loaders": &summaries[1..] }),
+    )?;
+    fresh.keep();
+    Ok(ReportFiles {
+        out: out.to_path_buf(),
+        markdown,
+        pictures,
+        notes: all[0].cut.iter().cloned().collect(),
+    })
+}
+
+/// What `report --merge` writes beside report.md: the merged run's summary and each loader's.
+pub const MERGED: &str = "merged.json";
+
+/// What a report is of.
+#[derive(Clone, Copy, PartialEq)]
+enum Shape<'a> {
+    /// One run, or several compared with the first.
+    Runs(Option<&'a crate::report::sweep::SweepResult>),
+    /// Loaders merged into one run (the first recording), each loader after it.
+    Merged,
 }
 
 /// An output directory that is removed again unless [`FreshDir::keep`] is called, when this
@@ -153,7 +199,7 @@ fn write_run_report(
         pictures.extend(plot::sweep(out, sweep)?);
     }
     let markdown = out.join("report.md");
-    let text = markdown_report(recordings, out, sweep);
+    let text = markdown_report(recordings, out, Shape::Runs(sweep));
     fs::write(&markdown, text).with_context(|| format!("writing {}", markdown.display()))?;
     Ok(ReportFiles {
         out: out.to_path_buf(),
@@ -238,11 +284,11 @@ pub fn compare_table(summaries: &[RunSummary]) -> String {
     text
 }
 
-fn markdown_report(
-    recordings: &[Recording],
-    out: &Path,
-    sweep: Option<&crate::report::sweep::SweepResult>,
-) -> String {
+fn markdown_report(recordings: &[Recording], out: &Path, shape: Shape<'_>) -> String {
+    let sweep = match shape {
+        Shape::Runs(sweep) => sweep,
+        Shape::Merged => None,
+    };
     let summaries: Vec<RunSummary> = recordings.iter().map(Recording::summary).collect();
     let mut md = String::from("# casstop report\n\n");
     for r in recordings {
@@ -256,6 +302,7 @@ fn markdown_report(
                 .unwrap_or_else(|| "run".into()),
             r.intervals
                 .last()
+                .filter(|_| r.meta.as_ref().is_none_or(|m| m.kind != "merge"))
                 .map(|i| format!(
                     ", {} depth {} batch {} workers {}",
                     i.knobs.strategy, i.knobs.depth, i.knobs.batch, i.knobs.workers
@@ -273,7 +320,16 @@ fn markdown_report(
     md.push_str(
         "\nLatency is service time (send to answer), from the runs' HdrHistogram logs merged.\n",
     );
-    if summaries.len() > 1 {
+    if shape == Shape::Merged {
+        let _ = writeln!(
+            md,
+            "\nThe first row is the {} loaders as one run: their intervals put on one wall clock \
+             (each HDR log's StartTime) in slots of one interval, histograms added and counts \
+             summed; its percentiles are those of every write of every loader, never an average \
+             of the loaders' percentiles. The rows under it are each loader alone.",
+            recordings.len() - 1
+        );
+    } else if summaries.len() > 1 {
         md.push_str("\n## Compared with the first run\n\n");
         md.push_str(&compare_table(&summaries));
         md.push_str("\nAbove 1×: more of it than the baseline (more writes/s is better; more latency or CPU per write is worse).\n");
@@ -288,7 +344,12 @@ fn markdown_report(
         md.push_str(&crate::report::sweep::markdown_table(sweep));
         md.push_str("\n![sweep](sweep.png)\n\n[SVG](sweep.svg)\n");
     }
-    for r in recordings {
+    // A merged run's events are every loader's, named: the loaders' own would repeat them.
+    let with_changes = match shape {
+        Shape::Merged => &recordings[..1],
+        Shape::Runs(_) => recordings,
+    };
+    for r in with_changes {
         let changes: Vec<&EventLine> = r.knob_events().collect();
         if changes.is_empty() {
             continue;
@@ -307,6 +368,7 @@ fn markdown_report(
         "\nRecordings: {}",
         recordings
             .iter()
+            .filter(|r| r.dir != out)
             .map(|r| format!("`{}`", link(&r.dir, out)))
             .collect::<Vec<_>>()
             .join(", ")

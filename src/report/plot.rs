@@ -119,6 +119,10 @@ pub fn sweep(out: &Path, result: &crate::report::sweep::SweepResult) -> Result<V
 fn title_of(runs: &[Recording]) -> String {
     match runs {
         [one] => format!("casstop: {}", one.name),
+        // A merged run comes first, its loaders after it.
+        [merged, ..] if merged.meta.as_ref().is_some_and(|m| m.kind == "merge") => {
+            format!("casstop: {}", merged.name)
+        }
         _ => format!("casstop: {} runs compared", runs.len()),
     }
 }

@@ -31,6 +31,8 @@ pub struct Recording {
     /// What was cut, when `intervals.jsonl` and `latency.hlog` hold different numbers of
     /// intervals (a kill, a full disk): the report then covers only the intervals both hold.
     pub cut: Option<String>,
+    /// When the run started (seconds since the Unix epoch), from the HDR log's header.
+    pub started_epoch_s: Option<f64>,
 }
 
 /// Reads JSON lines; a last line cut short by a kill is left out, any other bad line is an error.
@@ -70,13 +72,14 @@ impl Recording {
             Ok(bytes) => {
                 hlog::read(&bytes).with_context(|| format!("reading {}", hlog_path.display()))?
             }
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => hlog::Log::default(),
             Err(err) => {
                 return Err(err).with_context(|| format!("reading {}", hlog_path.display()));
             }
         };
+        let started_epoch_s = logged.start_epoch_s;
         let (mut response, mut service): (Vec<_>, Vec<_>) =
-            logged.into_iter().partition(|h| h.response);
+            logged.histograms.into_iter().partition(|h| h.response);
         if intervals.is_empty() {
             bail!(
                 "{} holds no complete interval (the run ended before its first, or the file was \
@@ -128,6 +131,7 @@ impl Recording {
             response,
             summary,
             cut,
+            started_epoch_s,
         })
     }
 
@@ -193,7 +197,7 @@ fn merge<'a>(histograms: impl Iterator<Item = &'a Histogram<u64>>) -> Histogram<
 }
 
 /// A run in one row: what the tables show.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize)]
 pub struct RunSummary {
     pub name: String,
     pub kind: String,

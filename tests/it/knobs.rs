@@ -25,6 +25,7 @@ fn other_value(def: &KnobDef) -> Value {
             min
         }),
         (Value::Flag(v), _) => Value::Flag(!v),
+        (Value::Shard(_), _) => Value::Shard(knobs::Shard { index: 1, count: 2 }),
         (other, _) => {
             // A choice: the first name that is not the default.
             let shape = def.shape();

@@ -16,6 +16,7 @@ mod faults;
 mod hop;
 mod knobs;
 mod layers;
+mod loaders;
 mod local_node;
 mod pacing;
 mod profiler;
