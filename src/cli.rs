@@ -56,6 +56,9 @@ pub enum Command {
     Sweep(SweepArgs),
     /// Turn run recordings into plots (SVG and PNG) and report.md; several runs are compared.
     Report(ReportArgs),
+    /// Open the session's screen on running headless loaders (`bench`/`sweep --listen`): their
+    /// histograms merged, each loader's health and verdict, knob changes sent to all or one.
+    Attach(AttachArgs),
     /// Install, start, stop and inspect a local single-node Apache Cassandra 5.0.
     Local(LocalArgs),
 }
@@ -282,6 +285,23 @@ pub struct ReportArgs {
     /// `<UTC time>-compare` (or `-merge`) directory beside the first run for several).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "The loaders' API needs its bearer token for the intervals and for knob \
+changes: start every loader with the same CASSTOP_CONTROL_TOKEN and attach with it set too. \
+`:loader N` sends the next knob changes to loader N only, `:loader all` to all; `q` detaches \
+and leaves the loaders running."
+)]
+pub struct AttachArgs {
+    /// The loaders' control API addresses, as given to their --listen.
+    #[arg(
+        required = true,
+        value_name = "HOST:PORT[,HOST:PORT...]",
+        value_delimiter = ','
+    )]
+    pub loaders: Vec<String>,
 }
 
 #[derive(Debug, Args)]

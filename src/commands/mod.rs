@@ -1,6 +1,7 @@
 //! The commands: `casstop` (the session), `bench`, `sweep`, `report`, `local`. Each has its own
 //! file; this one parses, loads the settings, dispatches, and turns the outcome into an exit code.
 
+mod attach;
 mod bench;
 mod listen;
 mod local;
@@ -143,6 +144,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Bench(ref args)) => bench::run(args, loaded.settings, runtime),
         Some(Command::Sweep(ref args)) => sweep::run(args, loaded.settings, runtime),
         Some(Command::Report(ref args)) => report::run(args),
+        Some(Command::Attach(ref args)) => attach::run(args, &loaded.settings),
         Some(Command::Local(args)) => runtime.block_on(local::run(args.action, &loaded)),
     }
 }

@@ -6,7 +6,9 @@
 //! engine on it.
 
 pub mod api;
+pub mod client;
 pub mod prometheus;
+pub mod remote;
 pub mod state;
 
 use std::net::SocketAddr;

@@ -8,7 +8,7 @@
 //! one on a `broadcast` (headless printers, recorders).
 
 pub mod aggregate;
-mod encoded;
+pub mod encoded;
 pub mod feed;
 pub mod proc;
 mod stats;

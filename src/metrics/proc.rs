@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use procfs::FromRead;
 use procfs::process::{Process, Schedstat, Stat};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The fields of a `/proc/<pid>/stat` (or `task/<tid>/stat`) line casstop uses.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,7 +52,7 @@ pub fn parse_stat(line: &str) -> Option<StatLine> {
 }
 
 /// One thread's share of a core over the last interval.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ThreadCpu {
     pub name: String,
     /// Percent of one core (100 = one core fully busy).
@@ -71,7 +71,8 @@ pub fn parse_schedstat_wait(text: &str) -> Option<u64> {
 }
 
 /// CPU and memory over one interval.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct CpuSample {
     /// casstop's whole process, percent of one core.
     pub process_percent: f64,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::proc::CpuSample;
 use super::verdict;
@@ -87,6 +87,23 @@ impl Serialize for ErrorCounts {
     }
 }
 
+/// Read back from the map it is written as (another casstop's `/intervals`); a kind it does not
+/// know is counted as `other`.
+impl<'de> Deserialize<'de> for ErrorCounts {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let map = std::collections::BTreeMap::<String, u64>::deserialize(deserializer)?;
+        let mut counts = ErrorCounts::default();
+        for (name, n) in map {
+            let kind = ErrorKind::ALL
+                .into_iter()
+                .find(|kind| kind.name() == name)
+                .unwrap_or(ErrorKind::Other);
+            counts.0[kind as usize] += n;
+        }
+        Ok(counts)
+    }
+}
+
 impl fmt::Display for ErrorCounts {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.total() == 0 {
@@ -102,7 +119,7 @@ impl fmt::Display for ErrorCounts {
 }
 
 /// Percentiles of a latency histogram, in microseconds.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct LatencySummary {
     pub count: u64,
     pub mean: f64,
@@ -229,7 +246,8 @@ impl WorkerReport {
 }
 
 /// One interval over all workers.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct IntervalStats {
     /// Seconds since the run started, at the end of the interval.
     pub at_s: f64,
@@ -265,7 +283,7 @@ pub struct IntervalStats {
 
 /// The node as the client sees it, judged from one interval's outcomes. Keeps its previous value
 /// through intervals that say nothing (paused, nothing in flight).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NodeHealth {
     /// Nothing has been written yet.
@@ -312,7 +330,7 @@ impl fmt::Display for NodeHealth {
 /// The Busy / Scheduled / Idle split of the worker tasks' lives (tokio-console's view): busy is
 /// polling (the client's own CPU: building, serialising, the CPU-work knob), scheduled is ready
 /// but waiting for its thread, idle is waiting for the network or a timer.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TaskSplit {
     pub busy_percent: f64,
     pub scheduled_percent: f64,
@@ -395,7 +413,7 @@ pub struct Totals {
     pub response_buckets: LatencyBuckets,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunState {
     Starting,

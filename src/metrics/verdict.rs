@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::knobs::Strategy;
 
@@ -22,7 +22,7 @@ pub const HEAD_OF_LINE_PERCENT: f64 = 10.0;
 /// Under a target rate, at least this share of it succeeding per interval is holding it.
 pub const RATE_HELD_SHARE: f64 = 0.95;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum VerdictKind {
     Idle,
@@ -55,7 +55,8 @@ impl fmt::Display for VerdictKind {
 }
 
 /// A verdict and the evidence for it, in one line.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Verdict {
     pub kind: VerdictKind,
     pub text: String,

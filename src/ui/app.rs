@@ -20,6 +20,8 @@ pub enum Action {
     /// Change the latency hop's round trip live.
     SetRtt(Duration),
     Profile,
+    /// Under `attach`: send knob changes to this loader (counted from 0), or to all.
+    Target(Option<usize>),
     Quit,
     /// A second Ctrl-C: leave now, without waiting for writes in flight.
     QuitNow,
@@ -64,6 +66,10 @@ pub struct App {
     pub help_scroll: u16,
     /// How the last frame drawn showed help, which help pages and scrolls by.
     pub help_view: HelpView,
+    /// Under `casstop attach`: the loaders the screen merges, and the one knob changes go to
+    /// (`None`: all of them).
+    pub loaders: Option<Vec<crate::control::remote::LoaderView>>,
+    pub target: Option<usize>,
 }
 
 /// How help fits the screen it was last drawn on: the draw sets it, the keys scroll by it.
@@ -103,6 +109,8 @@ impl App {
             hop: None,
             help_scroll: 0,
             help_view: HelpView { page: 20, end: 0 },
+            loaders: None,
+            target: None,
         }
     }
 
@@ -142,6 +150,25 @@ impl App {
                 Some(Action::Quit)
             }
             Ok(CommandLine::Profile) => Some(Action::Profile),
+            Ok(CommandLine::Loader(target)) => {
+                match (&self.loaders, target) {
+                    (None, _) => {
+                        self.say(
+                        "`:loader` picks a loader under `casstop attach`; this session drives its own load",
+                        Severity::Error,
+                    );
+                        None
+                    }
+                    (Some(loaders), Some(i)) if i >= loaders.len() => {
+                        self.say(
+                        format!("there are {} loaders: `:loader 1` to `:loader {}`, or `:loader all`", loaders.len(), loaders.len()),
+                        Severity::Error,
+                    );
+                        None
+                    }
+                    _ => Some(Action::Target(target)),
+                }
+            }
             Ok(CommandLine::Rtt(rtt)) => {
                 if self.hop.is_some() {
                     Some(Action::SetRtt(rtt))
@@ -172,6 +199,8 @@ pub enum CommandLine {
     Change(KnobChange),
     Rtt(Duration),
     Profile,
+    /// `:loader N` (from 1 as shown; held from 0) or `:loader all`.
+    Loader(Option<usize>),
     Quit,
     Help,
     Nothing,
@@ -183,6 +212,11 @@ pub const SESSION_COMMANDS: &[(&str, &[&str], &str)] = &[
     ("pause", &[], "issue no new writes"),
     ("resume", &[], "issue writes again"),
     ("profile", &[], "capture a CPU profile"),
+    (
+        "loader",
+        &[],
+        "attach: send knob changes to loader N (as numbered), or all",
+    ),
     ("help", &["h"], "this help"),
     ("quit", &["q"], "drain and leave"),
 ];
@@ -256,6 +290,16 @@ fn session_command(name: &str, value: Option<&str>, takes: &str) -> Result<Comma
         "pause" => no_value(CommandLine::Change(KnobChange::new(&knobs::PAUSED, true))),
         "resume" => no_value(CommandLine::Change(KnobChange::new(&knobs::PAUSED, false))),
         "profile" => no_value(CommandLine::Profile),
+        "loader" => match value {
+            Some("all") => Ok(CommandLine::Loader(None)),
+            Some(n) => match n.parse::<usize>() {
+                Ok(n) if n >= 1 => Ok(CommandLine::Loader(Some(n - 1))),
+                _ => Err(format!(
+                    "`:loader` takes a loader's number (from 1) or `all`, got `{n}`"
+                )),
+            },
+            None => Err(format!("`:loader` needs a value: {takes}")),
+        },
         "help" => no_value(CommandLine::Help),
         _ => no_value(CommandLine::Quit),
     }

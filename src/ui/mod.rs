@@ -4,6 +4,7 @@
 //! `watch` before drawing. A terminal that goes away ends the session as `q` does.
 
 pub mod app;
+pub mod attach;
 pub mod draw;
 mod input;
 pub mod keys;

@@ -139,23 +139,7 @@ impl<'a> Session<'a> {
         screen: &mut Screen,
         deadline: Instant,
     ) -> Option<Action> {
-        while let Some(input) = inputs.next(deadline) {
-            match input {
-                Input::Key(key) => {
-                    if let Some(action) = super::keys::on_key(&mut self.app, key) {
-                        return Some(action);
-                    }
-                }
-                Input::Resize => return None,
-                Input::Interrupt if self.stopping => return Some(Action::QuitNow),
-                Input::Interrupt | Input::Hangup => return Some(Action::Quit),
-                Input::Closed(why) => {
-                    screen.lose(&why);
-                    return Some(Action::Quit);
-                }
-            }
-        }
-        None
+        next_action(&mut self.app, inputs, screen, deadline, self.stopping)
     }
 
     /// Carries out what a key or a signal asked for.
@@ -173,6 +157,8 @@ impl<'a> Session<'a> {
             }
             Action::SetRtt(rtt) => self.set_rtt(rtt),
             Action::Profile => self.start_profile(),
+            // Refused by the command line outside `attach`.
+            Action::Target(_) => {}
             Action::Quit => self.quit(),
             Action::QuitNow => self.quit_now(),
         }
@@ -279,6 +265,35 @@ impl<'a> Session<'a> {
         }
         Ok(result)
     }
+}
+
+/// Waits until `deadline` for a key or a signal that asks for something; `None` when the time is
+/// up, or the screen should be drawn again at once. A terminal that went away is let go of, and
+/// the session stops as for `q`; a second interrupt while `stopping` leaves at once.
+pub(super) fn next_action(
+    app: &mut App,
+    inputs: &mut Inputs,
+    screen: &mut Screen,
+    deadline: Instant,
+    stopping: bool,
+) -> Option<Action> {
+    while let Some(input) = inputs.next(deadline) {
+        match input {
+            Input::Key(key) => {
+                if let Some(action) = super::keys::on_key(app, key) {
+                    return Some(action);
+                }
+            }
+            Input::Resize => return None,
+            Input::Interrupt if stopping => return Some(Action::QuitNow),
+            Input::Interrupt | Input::Hangup => return Some(Action::Quit),
+            Input::Closed(why) => {
+                screen.lose(&why);
+                return Some(Action::Quit);
+            }
+        }
+    }
+    None
 }
 
 fn report_cut_profile(cut_at_quit: bool, cut_profile: Option<Result<ProfileSummary>>) {

@@ -388,3 +388,139 @@ fn a_full_disk_mid_session_is_said_once_and_the_session_goes_on() {
     assert!(end.contains("recording stopped early"), "{end}");
     tmux.assert_terminal_restored();
 }
+
+/// `GET path` of a loader's API: the body, or `None` while it does not answer.
+fn get(port: u16, path: &str) -> Option<serde_json::Value> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).ok()?;
+    serde_json::from_str(text.split_once("\r\n\r\n")?.1).ok()
+}
+
+/// The merged throughput in the chart's title: `throughput 3000/s` or `3.0k/s`.
+fn screen_throughput(screen: &str) -> Option<f64> {
+    let rest = &screen[screen.find("┌ throughput ")? + "┌ throughput ".len()..];
+    let number = rest.split("/s").next()?;
+    match number.strip_suffix('k') {
+        Some(k) => k.parse::<f64>().ok().map(|v| v * 1000.0),
+        None => number.parse().ok(),
+    }
+}
+
+#[test]
+fn attach_merges_two_loaders_steers_both_and_shows_one_down() {
+    let _load = common::loading();
+    common::node_pid();
+    const TOKEN: &str = "attach-test-token";
+    let ports = [common::free_port(), common::free_port()];
+    /// A headless loader, killed (and reaped) when dropped.
+    struct Loader(std::process::Child);
+    impl Drop for Loader {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut loaders: Vec<Loader> = ports
+        .iter()
+        .map(|port| {
+            let child = common::casstop()
+                .args(["bench", "--no-record", "-q", "--duration", "180s"])
+                .args(["--rate", "1500", "--listen", &format!("127.0.0.1:{port}")])
+                .env("CASSTOP_CONTROL_TOKEN", TOKEN)
+                .env("CASSTOP_CLUSTER_KEYSPACE", "casstop_test")
+                .env("CASSTOP_CLUSTER_TABLE", "attach")
+                .env("CASSTOP_LOAD_INTERVAL", "500ms")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("a loader starts");
+            Loader(child)
+        })
+        .collect();
+    for port in ports {
+        common::wait_for(
+            "a loader's run behind its API",
+            Duration::from_secs(60),
+            Duration::from_millis(200),
+            || (get(port, "/status")?["state"] == "running").then_some(()),
+        );
+    }
+    let command = format!(
+        "{} attach 127.0.0.1:{},127.0.0.1:{}; echo CASSTOP_EXIT=$?; sleep 120",
+        env!("CARGO_BIN_EXE_casstop"),
+        ports[0],
+        ports[1]
+    );
+    let tmux = Tmux::launch(
+        "attach",
+        "attach",
+        &command,
+        &[&format!("CASSTOP_CONTROL_TOKEN={TOKEN}")],
+    );
+
+    // The screen's throughput is the two loaders' summed: 2 × 1500/s.
+    let loader_sum = || -> f64 {
+        ports
+            .iter()
+            .filter_map(|p| get(*p, "/status")?["interval"]["throughput"].as_f64())
+            .sum()
+    };
+    tmux.wait_for("the merged throughput of both loaders", |screen| {
+        let (Some(shown), sum) = (screen_throughput(screen), loader_sum()) else {
+            return false;
+        };
+        screen.contains("2 127.0.0.1") && (shown - sum).abs() <= 0.05 * sum && sum > 2800.0
+    });
+
+    // A knob change reaches both loaders.
+    tmux.keys(&[":depth 64", "Enter"]);
+    common::wait_for(
+        "depth 64 on both loaders",
+        Duration::from_secs(20),
+        Duration::from_millis(200),
+        || {
+            ports
+                .iter()
+                .all(|p| get(*p, "/status").is_some_and(|s| s["knobs"]["depth"] == 64))
+                .then_some(())
+        },
+    );
+    // And to one only, once picked.
+    tmux.keys(&[":loader 2", "Enter"]);
+    tmux.wait_for("loader 2 picked", |s| s.contains("loader 2 only"));
+    tmux.keys(&[":depth 32", "Enter"]);
+    common::wait_for(
+        "depth 32 on loader 2",
+        Duration::from_secs(20),
+        Duration::from_millis(200),
+        || (get(ports[1], "/status")?["knobs"]["depth"] == 32).then_some(()),
+    );
+    assert_eq!(get(ports[0], "/status").unwrap()["knobs"]["depth"], 64);
+
+    // Loader 1 killed: shown down, the other's numbers go on alone.
+    drop(loaders.remove(0));
+    let down = tmux.wait_for("loader 1 shown down", |s| s.contains("DOWN"));
+    let clock = |s: &str| s.lines().next().unwrap_or("").to_string();
+    tmux.wait_for(
+        "the other loader's throughput alone, the clock moving",
+        |screen| {
+            screen_throughput(screen).is_some_and(|t| (t - 1500.0).abs() <= 75.0)
+                && clock(screen) != clock(&down)
+        },
+    );
+    tmux.keys(&["q"]);
+    let after = tmux.wait_for("attach to exit", |s| s.contains("CASSTOP_EXIT="));
+    assert!(after.contains("CASSTOP_EXIT=0"), "{after}");
+    assert!(after.contains("detached from 2 loaders"), "{after}");
+    tmux.assert_terminal_restored();
+    // The loader left running is still running: attach only watched it.
+    assert_eq!(get(ports[1], "/status").unwrap()["state"], "running");
+}

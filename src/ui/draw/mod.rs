@@ -9,6 +9,7 @@ mod events;
 mod footer;
 mod header;
 pub mod help;
+mod loaders;
 #[cfg(test)]
 pub(crate) mod testing;
 mod wrap;
@@ -64,7 +65,10 @@ fn draw_full(frame: &mut Frame, body: Rect, app: &App) {
     ])
     .areas(panels);
     counters::draw_counters(frame, counters, app);
-    cpu::draw_cpu(frame, cpu, app);
+    match &app.loaders {
+        Some(loaders) => loaders::draw_loaders(frame, cpu, app, loaders),
+        None => cpu::draw_cpu(frame, cpu, app),
+    }
     events::draw_events(frame, events, app);
 }
 
