@@ -399,4 +399,78 @@ fn a_real_prometheus_scrapes_the_rate_and_the_latency_casstop_reports() {
         bucket_of(quantile) == bucket_of(before) || bucket_of(quantile) == bucket_of(after),
         "Prometheus' p99 {quantile} s is not in the bucket of casstop's {before}..{after} s"
     );
+
+    // Every query of the shipped Grafana dashboard answers with a value from this scrape: its
+    // metric names and labels are the ones casstop exposes.
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/assets/grafana/casstop-loaders.json"
+    );
+    let dashboard = json(&std::fs::read_to_string(path).unwrap());
+    let mut queries = 0;
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"]
+                .as_str()
+                .unwrap()
+                .replace("$__rate_interval", "30s")
+                .replace("$loader", ".*");
+            assert!(
+                query(prom_port, &expr).is_some(),
+                "the dashboard's `{}` query gives nothing: {expr}",
+                panel["title"]
+            );
+            queries += 1;
+        }
+    }
+    assert!(queries >= 10, "{queries} queries");
+}
+
+#[test]
+fn readers_that_never_read_their_intervals_do_not_hold_the_load_back() {
+    let _load = common::loading();
+    let loader = Loader::start(
+        "control_slow_reader",
+        &["--depth", "16", "--rate", "2000", "--duration", "60s"],
+    );
+    // Ten seconds of intervals kept: each answer is tens of KiB of encoded histograms.
+    std::thread::sleep(Duration::from_secs(10));
+    // Four clients ask for all of them a hundred times over, pipelined, and never read an
+    // answer: the server's socket buffers fill and its writes to them wait.
+    let request = format!(
+        "GET /intervals?since=0 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n\r\n"
+    );
+    let stalled: Vec<TcpStream> = (0..4)
+        .map(|_| {
+            let mut stream = TcpStream::connect(("127.0.0.1", loader.port)).unwrap();
+            stream
+                .set_write_timeout(Some(Duration::from_secs(2)))
+                .unwrap();
+            for _ in 0..100 {
+                // Once the server stops reading, the requests back up here too: enough sent.
+                if stream.write_all(request.as_bytes()).is_err() {
+                    break;
+                }
+            }
+            stream
+        })
+        .collect();
+    let from_s = loader.status()["elapsed_s"].as_f64().unwrap();
+    let mut throughputs = Vec::new();
+    let mut after_s = from_s;
+    for _ in 0..12 {
+        let interval = loader.interval_after(after_s);
+        after_s = interval["at_s"].as_f64().unwrap();
+        throughputs.push(interval["throughput"].as_f64().unwrap());
+    }
+    drop(stalled);
+    eprintln!("throughput per interval with stalled readers: {throughputs:?}");
+    let mean = throughputs.iter().sum::<f64>() / throughputs.len() as f64;
+    assert!((mean - 2000.0).abs() / 2000.0 < 0.03, "mean {mean:.0}/s");
+    for t in &throughputs {
+        assert!(
+            (t - 2000.0).abs() / 2000.0 < 0.15,
+            "an interval at {t:.0}/s"
+        );
+    }
 }
