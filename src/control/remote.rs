@@ -26,7 +26,7 @@ use crate::knobs::Knobs;
 use crate::metrics::verdict::{Verdict, VerdictKind};
 use crate::metrics::{
     Event, EventKind, IntervalStats, LatencySummary, NodeHealth, RunState, Snapshot, Totals,
-    new_histogram,
+    most_common, new_histogram, summed_rate,
 };
 
 /// How often each loader is asked for news.
@@ -589,12 +589,7 @@ fn close(slot: Slot, at_s: f64, length_s: f64, before: Option<&IntervalStats>) -
     });
     stats.at_s = at_s;
     stats.length_s = length_s;
-    stats.throughput = slot
-        .covered
-        .values()
-        .filter(|(_, covered_s)| *covered_s > 0.0)
-        .map(|(ok, covered_s)| *ok as f64 / covered_s)
-        .sum();
+    stats.throughput = summed_rate(slot.covered.values().copied());
     stats.service = slot
         .service
         .as_ref()
@@ -607,19 +602,7 @@ fn close(slot: Slot, at_s: f64, length_s: f64, before: Option<&IntervalStats>) -
         .cpu
         .threads
         .sort_by(|a, b| b.percent.total_cmp(&a.percent));
-    let mut counts: Vec<(VerdictKind, usize)> = Vec::new();
-    for (_, kind) in &slot.verdicts {
-        match counts.iter_mut().find(|(k, _)| k == kind) {
-            Some((_, n)) => *n += 1,
-            None => counts.push((*kind, 1)),
-        }
-    }
-    let most = counts
-        .iter()
-        .fold(None::<(VerdictKind, usize)>, |best, &(k, n)| match best {
-            Some((_, m)) if m >= n => best,
-            _ => Some((k, n)),
-        });
+    let most = most_common(slot.verdicts.iter().map(|(_, kind)| *kind));
     stats.verdict = match most {
         None => Verdict {
             kind: VerdictKind::Idle,

@@ -21,6 +21,34 @@ pub fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("static histogram bounds are valid")
 }
 
+/// The throughput of several loaders over one slot of a merged clock: each loader's successes
+/// over the time its intervals in the slot cover, summed (a loader that covered half the slot
+/// still counts at its rate, not at half of it).
+pub fn summed_rate(covered: impl IntoIterator<Item = (u64, f64)>) -> f64 {
+    covered
+        .into_iter()
+        .filter(|(_, covered_s)| *covered_s > 0.0)
+        .map(|(ok, covered_s)| ok as f64 / covered_s)
+        .sum()
+}
+
+/// The most common of `items` and how often it came (the first seen of equals).
+pub fn most_common<T: PartialEq + Copy>(items: impl IntoIterator<Item = T>) -> Option<(T, usize)> {
+    let mut counts: Vec<(T, usize)> = Vec::new();
+    for item in items {
+        match counts.iter_mut().find(|(seen, _)| *seen == item) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((item, 1)),
+        }
+    }
+    counts
+        .into_iter()
+        .fold(None, |best: Option<(T, usize)>, (item, n)| match best {
+            Some((_, m)) if m >= n => best,
+            _ => Some((item, n)),
+        })
+}
+
 /// Why a write failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

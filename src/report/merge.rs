@@ -11,7 +11,7 @@ use std::path::Path;
 use anyhow::{Result, bail};
 use hdrhistogram::Histogram;
 
-use crate::metrics::{LatencySummary, new_histogram};
+use crate::metrics::{LatencySummary, most_common, new_histogram, summed_rate};
 use crate::record::hlog::LoggedHistogram;
 use crate::record::{EventLine, IntervalLine, Meta, Percentiles};
 
@@ -102,12 +102,7 @@ impl Slot {
         let mut line = self.line?;
         line.at_s = at_s;
         line.length_s = length_s;
-        line.throughput_ops_s = self
-            .covered
-            .iter()
-            .filter(|(_, covered_s)| *covered_s > 0.0)
-            .map(|(ok, covered_s)| *ok as f64 / covered_s)
-            .sum();
+        line.throughput_ops_s = summed_rate(self.covered.iter().copied());
         line.latency_us = Percentiles::from(&LatencySummary::of(&self.service));
         line.response_latency_us = self
             .all_response
@@ -132,20 +127,8 @@ fn max_of(a: Option<f64>, b: Option<f64>) -> Option<f64> {
 /// The most common verdict of the loaders in a slot (the first listed of equals), and each
 /// loader's.
 fn verdict_of(verdicts: &[(String, String)]) -> (String, String) {
-    let mut counts: Vec<(&str, usize)> = Vec::new();
-    for (_, verdict) in verdicts {
-        match counts.iter_mut().find(|(v, _)| v == verdict) {
-            Some((_, n)) => *n += 1,
-            None => counts.push((verdict, 1)),
-        }
-    }
-    let most = counts
-        .iter()
-        .fold(None::<(&str, usize)>, |best, &(v, n)| match best {
-            Some((_, m)) if m >= n => best,
-            _ => Some((v, n)),
-        })
-        .map_or("idle", |(v, _)| v);
+    let most = most_common(verdicts.iter().map(|(_, verdict)| verdict.as_str()))
+        .map_or("idle", |(verdict, _)| verdict);
     let each = verdicts
         .iter()
         .map(|(loader, verdict)| format!("{loader}: {verdict}"))
