@@ -11,7 +11,7 @@ use hyper::{Method, Request, header};
 use hyper_util::rt::TokioIo;
 use serde::Deserialize;
 
-use crate::metrics::{EncodedInterval, IntervalStats};
+use crate::metrics::IntervalStats;
 
 /// One loader's API.
 #[derive(Clone, Debug)]
@@ -50,7 +50,8 @@ pub struct Status {
     pub knobs: Option<crate::knobs::Knobs>,
 }
 
-/// One interval of `GET /intervals`, its histograms still encoded.
+/// One interval of `GET /intervals`, its histograms still encoded: the server's
+/// `EncodedInterval` read back (`remote`'s test sends one through JSON into this).
 #[derive(Clone, Debug, Deserialize)]
 pub struct Interval {
     pub seq: u64,
@@ -63,9 +64,6 @@ pub struct Interval {
 struct Intervals {
     intervals: Vec<Interval>,
 }
-
-// The server's type and the client's must stay the same shape: a compile-time reminder.
-const _: fn(&EncodedInterval) -> (u64, &String) = |e| (e.seq, &e.service_hdr);
 
 impl Client {
     pub fn new(addr: &str, token: Option<String>) -> Client {
