@@ -7,6 +7,7 @@ use scylla::client::execution_profile::ExecutionProfile;
 use scylla::client::session::Session;
 use scylla::client::session_builder::SessionBuilder;
 use scylla::policies::load_balancing::DefaultPolicy;
+use scylla::statement::unprepared::Statement;
 
 use crate::config::{ClusterSettings, Settings};
 
@@ -270,10 +271,23 @@ impl Refused {
     }
 }
 
+/// How long casstop's own statements (schema, truncate, version, counts) may take. They are not
+/// the load: a `request_timeout` of a few milliseconds, right for the writes, would fail a
+/// `CREATE TABLE` on a node that has just restarted, which takes seconds.
+const ADMIN_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// One of casstop's own statements (or one it prepares), bounded by [`ADMIN_TIMEOUT`] rather
+/// than the load's knob.
+pub fn admin(text: impl Into<String>) -> Statement {
+    let mut statement = Statement::new(text.into());
+    statement.set_request_timeout(Some(ADMIN_TIMEOUT));
+    statement
+}
+
 /// The server's `release_version` (e.g. "5.0.9").
 pub async fn release_version(session: &Session) -> Result<String> {
     let result = session
-        .query_unpaged("SELECT release_version FROM system.local", &[])
+        .query_unpaged(admin("SELECT release_version FROM system.local"), &[])
         .await
         .context("querying system.local")?
         .into_rows_result()
@@ -304,7 +318,7 @@ pub async fn create_schema(session: &Session, settings: &Settings) -> Result<()>
         cluster.keyspace, cluster.replication_factor
     );
     session
-        .query_unpaged(keyspace, &[])
+        .query_unpaged(admin(keyspace), &[])
         .await
         .with_context(|| format!("creating keyspace `{}`", cluster.keyspace))?;
     let table = format!(
@@ -312,7 +326,7 @@ pub async fn create_schema(session: &Session, settings: &Settings) -> Result<()>
         cluster.keyspace, cluster.table
     );
     session
-        .query_unpaged(table, &[])
+        .query_unpaged(admin(table), &[])
         .await
         .with_context(|| format!("creating table `{}.{}`", cluster.keyspace, cluster.table))?;
     session
@@ -326,7 +340,7 @@ pub async fn create_schema(session: &Session, settings: &Settings) -> Result<()>
 pub async fn truncate(session: &Session, cluster: &ClusterSettings) -> Result<()> {
     session
         .query_unpaged(
-            format!("TRUNCATE {}.{}", cluster.keyspace, cluster.table),
+            admin(format!("TRUNCATE {}.{}", cluster.keyspace, cluster.table)),
             &[],
         )
         .await
@@ -336,11 +350,10 @@ pub async fn truncate(session: &Session, cluster: &ClusterSettings) -> Result<()
 
 /// Counts the rows of the write table (a full scan: for tests and checks, not for big tables).
 pub async fn count_rows(session: &Session, cluster: &ClusterSettings) -> Result<i64> {
-    let mut statement = scylla::statement::unprepared::Statement::new(format!(
+    let statement = admin(format!(
         "SELECT COUNT(*) FROM {}.{}",
         cluster.keyspace, cluster.table
     ));
-    statement.set_request_timeout(Some(Duration::from_secs(120)));
     let result = session
         .query_unpaged(statement, &[])
         .await

@@ -364,7 +364,7 @@ pub async fn prepare_insert(
         "INSERT INTO {}.{} (key, payload) VALUES (?, ?)",
         cluster.keyspace, cluster.table
     );
-    session.prepare(text).await.with_context(|| {
+    session.prepare(crate::cluster::admin(text)).await.with_context(|| {
         format!(
             "preparing the INSERT into `{}.{}` (does the table have columns key bigint and payload blob?)",
             cluster.keyspace, cluster.table

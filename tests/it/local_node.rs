@@ -35,6 +35,45 @@ fn local_node_takes_a_write_and_reads_it_back() {
     assert_eq!(common::count_rows(&settings), 1);
 }
 
+/// A load's `request_timeout` of a millisecond suits the writes, not casstop's own statements:
+/// creating a table, truncating it, preparing the INSERT and counting take longer and must still
+/// succeed (the writes themselves then time out, and say so).
+#[test]
+fn schema_and_counts_are_not_bound_by_the_loads_request_timeout() {
+    let _load = crate::common::loading();
+    let mut settings = common::settings("short_timeout");
+    let cluster = settings.cluster.clone();
+    // The table must be new, or CREATE TABLE IF NOT EXISTS would have nothing to do (created
+    // first so the keyspace is there to drop it from).
+    common::fresh_table(&settings);
+    common::with_session(&settings, async move |session| {
+        let mut drop = scylla::statement::unprepared::Statement::new(format!(
+            "DROP TABLE IF EXISTS {}.{}",
+            cluster.keyspace, cluster.table
+        ));
+        drop.set_request_timeout(Some(std::time::Duration::from_secs(120)));
+        session.query_unpaged(drop, &[]).await?;
+        Ok(())
+    });
+    settings.knobs.request_timeout = std::time::Duration::from_millis(1);
+    common::fresh_table(&settings);
+    settings.knobs.duration = std::time::Duration::from_secs(1);
+    let run = casstop::engine::Engine::start(&settings, None)
+        .expect("the engine starts: its INSERT is prepared under casstop's own timeout")
+        .wait()
+        .expect("run ends");
+    let t = run.totals;
+    assert!(t.issued > 0, "the load ran");
+    assert_eq!(t.issued, t.ok + t.errors.total());
+    let rows = common::count_rows(&settings) as u64;
+    assert!(
+        (t.ok_rows..=t.ok_rows + t.maybe_rows).contains(&rows),
+        "table {rows}: ok {} + maybe {}",
+        t.ok_rows,
+        t.maybe_rows
+    );
+}
+
 #[test]
 fn up_twice_is_harmless_and_status_sees_the_node() {
     let _load = crate::common::loading();
