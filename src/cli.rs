@@ -181,7 +181,8 @@ pub struct RecordArgs {
 pub struct ControlArgs {
     /// Serve the control API here (e.g. 127.0.0.1:9180): GET /status and /metrics (Prometheus)
     /// open, PATCH /knobs, POST /pause, /resume, /profile, /stop with the token printed at start
-    /// (or CASSTOP_CONTROL_TOKEN, required off loopback).
+    /// (or CASSTOP_CONTROL_TOKEN, required off loopback). HTTPS with control.cert_file and
+    /// control.key_file.
     #[arg(long, value_name = "ADDR", help_heading = "Control")]
     pub listen: Option<String>,
 }
@@ -292,7 +293,8 @@ pub struct ReportArgs {
     after_help = "The loaders' API needs its bearer token for the intervals and for knob \
 changes: start every loader with the same CASSTOP_CONTROL_TOKEN and attach with it set too. \
 `:loader N` sends the next knob changes to loader N only, `:loader all` to all; `q` detaches \
-and leaves the loaders running."
+and leaves the loaders running. Loaders serving HTTPS (control.cert_file): set control.ca_file \
+(CASSTOP_CONTROL_CA_FILE) to the CA their certificates chain to."
 )]
 pub struct AttachArgs {
     /// The loaders' control API addresses, as given to their --listen.

@@ -90,22 +90,69 @@ pub fn client_config(tls: &TlsSettings) -> Result<Arc<rustls::ClientConfig>, Tls
     Ok(Arc::new(config))
 }
 
+/// The rustls server configuration of the control API: the chain of `control.cert_file` and the
+/// key of `control.key_file`. Plain HTTP/1.1 inside (what the API serves); no client
+/// certificates (the bearer token is the API's credential).
+pub fn server_config(
+    cert_file: &str,
+    key_file: &str,
+) -> Result<Arc<rustls::ServerConfig>, TlsFileError> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let chain = certificates("control.cert_file", cert_file)?;
+    let pem = read("control.key_file", key_file)?;
+    let key = PrivateKeyDer::from_pem_slice(&pem).map_err(|err| {
+        file_error(
+            "control.key_file",
+            key_file,
+            format!("no usable PEM private key in it ({err})"),
+        )
+    })?;
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|err| file_error("control.cert_file", cert_file, err.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(|err| {
+            file_error(
+                "control.key_file",
+                key_file,
+                format!("does not go with `control.cert_file` {cert_file}: {err}"),
+            )
+        })?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// The rustls client configuration `casstop attach` checks loaders with: their certificate
+/// must chain to `control.ca_file` and name the address attached to.
+pub fn ca_client_config(ca_file: &str) -> Result<Arc<rustls::ClientConfig>, TlsFileError> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let roots = root_store("control.ca_file", ca_file)?;
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|err| file_error("control.ca_file", ca_file, err.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+fn root_store(key: &'static str, ca_file: &str) -> Result<rustls::RootCertStore, TlsFileError> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in certificates(key, ca_file)? {
+        roots.add(cert).map_err(|err| {
+            file_error(key, ca_file, format!("not a usable CA certificate: {err}"))
+        })?;
+    }
+    Ok(roots)
+}
+
 /// What the node's certificate is checked against: the CA of `tls.ca_file` (webpki, as rustls
 /// does by default), and the address connected to unless `tls.verify_hostname` is false.
 fn server_verifier(
     tls: &TlsSettings,
     provider: Arc<rustls::crypto::CryptoProvider>,
 ) -> Result<Arc<dyn rustls::client::danger::ServerCertVerifier>, TlsFileError> {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in certificates("tls.ca_file", &tls.ca_file)? {
-        roots.add(cert).map_err(|err| {
-            file_error(
-                "tls.ca_file",
-                &tls.ca_file,
-                format!("not a usable CA certificate: {err}"),
-            )
-        })?;
-    }
+    let roots = root_store("tls.ca_file", &tls.ca_file)?;
     let chain =
         rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
             .build()

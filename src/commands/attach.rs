@@ -25,5 +25,21 @@ pub fn run(args: &AttachArgs, settings: &Settings) -> Result<()> {
         ))
         .into());
     }
-    crate::ui::attach::run(settings, &args.loaders, token)
+    let tls = if settings.control.ca_file.is_empty() {
+        None
+    } else {
+        Some(crate::tls::ca_client_config(&settings.control.ca_file)?)
+    };
+    let clients = args
+        .loaders
+        .iter()
+        .map(|addr| {
+            let client = control::client::Client::new(addr, token.clone());
+            match &tls {
+                Some(config) => client.with_tls(config.clone()),
+                None => client,
+            }
+        })
+        .collect();
+    crate::ui::attach::run(settings, clients)
 }

@@ -23,15 +23,23 @@ pub fn control_api(settings: &config::Settings, stop: StopAction) -> Result<Opti
     if settings.control.listen.is_empty() {
         return Ok(None);
     }
-    let (control, token) = Control::start(&settings.control.listen, stop)?;
+    let tls = if settings.control.cert_file.is_empty() {
+        None
+    } else {
+        Some(crate::tls::server_config(
+            &settings.control.cert_file,
+            &settings.control.key_file,
+        )?)
+    };
+    let (control, token) = Control::start(&settings.control.listen, tls, stop)?;
     match token {
         Some(token) => eprintln!(
-            "control API on http://{} (token for PATCH and POST: {token})",
-            control.addr()
+            "control API on {} (token for PATCH and POST: {token})",
+            control.url()
         ),
         None => eprintln!(
-            "control API on http://{} (token from {})",
-            control.addr(),
+            "control API on {} (token from {})",
+            control.url(),
             crate::control::TOKEN_VAR
         ),
     }

@@ -117,6 +117,12 @@ pub struct OutputSettings {
 pub struct ControlSettings {
     /// Address of the control API; empty = off.
     pub listen: String,
+    /// PEM certificate chain the API serves HTTPS with; empty (with `key_file`) = plain HTTP.
+    pub cert_file: String,
+    /// PEM private key of `cert_file`.
+    pub key_file: String,
+    /// `attach`: the PEM CA the loaders' certificates chain to; set = HTTPS to the loaders.
+    pub ca_file: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -141,6 +141,19 @@ fn session(c: &Checker, s: &Settings) -> Result<(), ConfigError> {
             s.control.listen
         ),
     )?;
+    let (set, unset) = if s.control.cert_file.is_empty() {
+        ("control.key_file", "control.cert_file")
+    } else {
+        ("control.cert_file", "control.key_file")
+    };
+    c.check(
+        s.control.cert_file.is_empty() == s.control.key_file.is_empty(),
+        set,
+        format!(
+            "is set but `{unset}` is empty: the control API serves HTTPS with both, plain HTTP \
+             with neither"
+        ),
+    )?;
     c.within(s.ui.fps.into(), 1, 60, "ui.fps")?;
     c.within(s.ui.window_secs.into(), 10, 3600, "ui.window_secs")?;
     c.within(

@@ -1,7 +1,9 @@
-//! The other end of the control API: what `casstop attach` asks a loader, over plain HTTP/1.1
-//! (hyper's client, the stack the server runs on). One connection per request: a loader is asked
-//! a few times a second, and a connection that broke never lingers.
+//! The other end of the control API: what `casstop attach` asks a loader, over HTTP/1.1 (hyper's
+//! client, the stack the server runs on), inside TLS when `control.ca_file` is set. One
+//! connection per request: a loader is asked a few times a second, and a connection that broke
+//! never lingers.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -20,6 +22,7 @@ pub struct Client {
     pub addr: String,
     token: Option<String>,
     timeout: Duration,
+    tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 /// An answer: its status and body.
@@ -71,6 +74,16 @@ impl Client {
             addr: addr.to_string(),
             token,
             timeout: Duration::from_secs(2),
+            tls: None,
+        }
+    }
+
+    /// The same client over TLS: the loader's certificate must chain to `config`'s roots and
+    /// name the host of `addr`.
+    pub fn with_tls(self, config: Arc<rustls::ClientConfig>) -> Client {
+        Client {
+            tls: Some(config),
+            ..self
         }
     }
 
@@ -89,8 +102,31 @@ impl Client {
         let stream = tokio::net::TcpStream::connect(&self.addr)
             .await
             .with_context(|| format!("connecting to {}", self.addr))?;
+        let Some(config) = &self.tls else {
+            return self.send(stream, method, path, body).await;
+        };
+        let host = host_of(&self.addr);
+        let name = rustls::pki_types::ServerName::try_from(host.to_string())
+            .with_context(|| format!("`{host}` is not a name a certificate can be checked for"))?;
+        let stream = tokio_rustls::TlsConnector::from(config.clone())
+            .connect(name, stream)
+            .await
+            .with_context(|| format!("TLS to {}", self.addr))?;
+        self.send(stream, method, path, body).await
+    }
+
+    async fn send<IO>(
+        &self,
+        io: IO,
+        method: Method,
+        path: &str,
+        body: Option<String>,
+    ) -> Result<Answer>
+    where
+        IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
         let (mut sender, connection) =
-            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+            hyper::client::conn::http1::handshake(TokioIo::new(io)).await?;
         tokio::spawn(connection);
         let mut request = Request::builder()
             .method(method)
@@ -131,5 +167,25 @@ impl Client {
             .json::<Intervals>(&format!("/intervals?since={since}"))
             .await?
             .intervals)
+    }
+}
+
+/// The host of `host:port` (`[::1]:9180` → `::1`).
+fn host_of(addr: &str) -> &str {
+    let host = addr.rsplit_once(':').map_or(addr, |(host, _)| host);
+    host.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_of;
+
+    #[test]
+    fn the_host_is_what_the_certificate_must_name() {
+        assert_eq!(host_of("127.0.0.1:9180"), "127.0.0.1");
+        assert_eq!(host_of("loader-2.example:9180"), "loader-2.example");
+        assert_eq!(host_of("[::1]:9180"), "::1");
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod client;
+mod https;
 pub mod prometheus;
 pub mod remote;
 pub mod state;
@@ -25,6 +26,7 @@ pub const TOKEN_VAR: &str = "CASSTOP_CONTROL_TOKEN";
 /// A listening control API; dropping it closes the port.
 pub struct Control {
     addr: SocketAddr,
+    https: bool,
     shared: Arc<Shared>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
@@ -43,10 +45,14 @@ fn generated_token() -> Result<String> {
 }
 
 impl Control {
-    /// Binds `listen` and starts serving. A token from the environment is required for an
-    /// address other than loopback: a generated one would be printed on a screen others may see
-    /// the port of, and nothing else guards it.
-    pub fn start(listen: &str, stop: StopAction) -> Result<(Control, Option<String>)> {
+    /// Binds `listen` and starts serving, over HTTPS when `tls` is given. A token from the
+    /// environment is required for an address other than loopback: a generated one would be
+    /// printed on a screen others may see the port of, and nothing else guards it.
+    pub fn start(
+        listen: &str,
+        tls: Option<Arc<rustls::ServerConfig>>,
+        stop: StopAction,
+    ) -> Result<(Control, Option<String>)> {
         let addr: SocketAddr = listen.parse().map_err(|_| {
             crate::error::UsageError(format!(
                 "control.listen `{listen}` is not an address with a port (e.g. 127.0.0.1:9180)"
@@ -79,6 +85,7 @@ impl Control {
         });
         let (shutdown, on_shutdown) = tokio::sync::oneshot::channel::<()>();
         let router = api::router(shared.clone());
+        let https = tls.is_some();
         let thread = std::thread::Builder::new()
             .name("casstop-control".into())
             .spawn(move || {
@@ -100,6 +107,10 @@ impl Control {
                             return;
                         }
                     };
+                    if let Some(config) = tls {
+                        https::serve(listener, router, config, on_shutdown).await;
+                        return;
+                    }
                     let serve = axum::serve(listener, router).with_graceful_shutdown(async {
                         let _ = on_shutdown.await;
                     });
@@ -112,6 +123,7 @@ impl Control {
         Ok((
             Control {
                 addr,
+                https,
                 shared,
                 shutdown: Some(shutdown),
                 thread: Some(thread),
@@ -122,6 +134,12 @@ impl Control {
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// `http://ADDR` or `https://ADDR`.
+    pub fn url(&self) -> String {
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// From now on the API steers this run, until the guard is dropped.

@@ -96,13 +96,10 @@ pub struct Remote {
 }
 
 impl Remote {
-    /// Starts polling `addrs` (`host:port` each) with `token` for what needs it.
-    pub fn start(addrs: &[String], token: Option<String>) -> Result<Remote> {
-        let clients: Vec<Client> = addrs
-            .iter()
-            .map(|a| Client::new(a, token.clone()))
-            .collect();
-        let merger = Merger::new(addrs);
+    /// Starts polling the loaders, one client each.
+    pub fn start(clients: Vec<Client>) -> Result<Remote> {
+        let addrs: Vec<String> = clients.iter().map(|c| c.addr.clone()).collect();
+        let merger = Merger::new(&addrs);
         let (view_tx, view) = watch::channel(Arc::new(merger.view()));
         let (commands, command_rx) = mpsc::unbounded_channel();
         let (reply_tx, replies) = std::sync::mpsc::channel();

@@ -11,12 +11,14 @@ use super::input::Inputs;
 use super::screen::Screen;
 use super::session::next_action;
 use crate::config::Settings;
+use crate::control::client::Client;
 use crate::control::remote::{Command, Remote};
 use crate::engine::EngineInfo;
 
-pub fn run(settings: &Settings, addrs: &[String], token: Option<String>) -> Result<()> {
+pub fn run(settings: &Settings, clients: Vec<Client>) -> Result<()> {
     super::check_terminal()?;
-    let remote = Remote::start(addrs, token)?;
+    let addrs: Vec<String> = clients.iter().map(|c| c.addr.clone()).collect();
+    let remote = Remote::start(clients)?;
     let info = EngineInfo {
         hosts: addrs.to_vec(),
         server_version: "?".into(),

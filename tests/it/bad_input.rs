@@ -254,6 +254,21 @@ fn usage_mistakes_exit_2_naming_the_culprit() {
             &["--profile", "profiler.duration", "between 100ms"],
         ),
         Case::new(
+            "an API certificate without its key",
+            &["bench", "--listen", "127.0.0.1:0"],
+            2,
+            &["CASSTOP_CONTROL_CERT_FILE", "control.key_file"],
+        )
+        .env("CASSTOP_CONTROL_CERT_FILE", "/etc/hostname"),
+        Case::new(
+            "an API certificate file with no certificate in it",
+            &["bench", "--listen", "127.0.0.1:0"],
+            2,
+            &["control.cert_file", "/etc/hostname", "no PEM certificate"],
+        )
+        .env("CASSTOP_CONTROL_CERT_FILE", "/etc/hostname")
+        .env("CASSTOP_CONTROL_KEY_FILE", "/etc/hostname"),
+        Case::new(
             "interactive session with stdout not a terminal",
             &["tui"],
             2,

@@ -474,3 +474,183 @@ fn readers_that_never_read_their_intervals_do_not_hold_the_load_back() {
         );
     }
 }
+
+/// `curl` against the TLS API: (exit code, status, body, stderr). curl (OpenSSL) checks the
+/// certificate, not casstop.
+fn curl(url: &str, ca: Option<&std::path::Path>, extra: &[&str]) -> (i32, u16, String, String) {
+    let mut command = std::process::Command::new("curl");
+    command.args(["-sS", "--max-time", "20", "-w", "\n%{http_code}"]);
+    if let Some(ca) = ca {
+        command.arg("--cacert").arg(ca);
+    }
+    let out = command.args(extra).arg(url).output().expect("curl runs");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
+    (
+        out.status.code().unwrap_or(-1),
+        code.trim().parse().unwrap_or(0),
+        body.to_string(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// curl refused the server's certificate (exit 60: "peer certificate cannot be authenticated").
+fn refused_certificate(what: &str, (exit, _, _, stderr): (i32, u16, String, String)) {
+    assert_eq!(exit, 60, "curl accepted {what}: {stderr}");
+}
+
+/// A CA of another name, made by openssl: neither casstop's generator nor its key.
+fn other_ca(dir: &std::path::Path) -> std::path::PathBuf {
+    let ca = dir.join("other-ca.pem");
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "2", "-subj", "/CN=another CA", "-keyout"])
+        .arg(dir.join("other-ca-key.pem"))
+        .arg("-out")
+        .arg(&ca)
+        .output()
+        .expect("openssl runs");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    ca
+}
+
+/// With `control.cert_file`/`key_file` the API speaks HTTPS only: curl with the CA gets the
+/// status and changes a knob with the token; without the CA, curl refuses the certificate; plain
+/// HTTP gets no HTTP answer; attach's own client checks the chain and the name too.
+#[test]
+fn the_api_over_tls_is_verified_by_curl_and_by_attachs_client() {
+    let _load = common::loading();
+    common::node_pid();
+    let dir = tempfile::tempdir().unwrap();
+    let certs = casstop::tls::LocalCertificates::new(dir.path());
+    certs.ensure().expect("certificates");
+    let ca = certs.ca_file();
+    let other_ca = other_ca(dir.path());
+
+    let port = common::free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut child = common::casstop()
+        .args(["bench", "--no-record", "-q", "--listen", &listen])
+        .args([
+            "--strategy",
+            "callbacks",
+            "--depth",
+            "4",
+            "--duration",
+            "60s",
+        ])
+        .env("CASSTOP_CONTROL_TOKEN", TOKEN)
+        .env("CASSTOP_CONTROL_CERT_FILE", certs.node_keystore())
+        .env("CASSTOP_CONTROL_KEY_FILE", certs.node_keystore())
+        .env("CASSTOP_CLUSTER_KEYSPACE", "casstop_test")
+        .env("CASSTOP_CLUSTER_TABLE", "control_tls")
+        .env("CASSTOP_LOAD_INTERVAL", "500ms")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("casstop starts");
+    let _guard = KillOnDrop(&mut child);
+    let url = format!("https://127.0.0.1:{port}");
+    let status = common::wait_for(
+        "a running run behind the HTTPS API",
+        Duration::from_secs(60),
+        Duration::from_millis(200),
+        || {
+            let (_, code, body, _) = curl(&format!("{url}/status"), Some(&ca), &[]);
+            (code == 200 && json(&body)["state"] == "running").then(|| json(&body))
+        },
+    );
+    assert_eq!(status["knobs"]["depth"], 4, "{status}");
+
+    let (exit, code, body, _) = curl(
+        &format!("{url}/knobs"),
+        Some(&ca),
+        &[
+            "-X",
+            "PATCH",
+            "-H",
+            &format!("Authorization: Bearer {TOKEN}"),
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            r#"{"depth": 12}"#,
+        ],
+    );
+    assert_eq!((exit, code), (0, 200), "{body}");
+    let (_, _, body, _) = curl(&format!("{url}/status"), Some(&ca), &[]);
+    assert_eq!(json(&body)["knobs"]["depth"], 12, "{body}");
+
+    // curl without the CA, with another CA, or for a name the certificate does not hold (sent
+    // to the same socket under another name): the certificate is refused.
+    refused_certificate(
+        "a certificate it cannot verify",
+        curl(&format!("{url}/status"), None, &[]),
+    );
+    refused_certificate(
+        "a certificate of another CA",
+        curl(&format!("{url}/status"), Some(&other_ca), &[]),
+    );
+    refused_certificate(
+        "a certificate for another name",
+        curl(
+            &format!("https://loader.invalid:{port}/status"),
+            Some(&ca),
+            &["--resolve", &format!("loader.invalid:{port}:127.0.0.1")],
+        ),
+    );
+
+    // Plain HTTP to the TLS port: no HTTP answer comes back.
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .unwrap();
+    write!(stream, "GET /status HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    assert!(
+        !answer.starts_with(b"HTTP/"),
+        "plain HTTP was answered: {}",
+        String::from_utf8_lossy(&answer)
+    );
+
+    // attach's client: the right CA gets the status; another CA is refused.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = |addr: &str, ca: &std::path::Path| {
+        let config = casstop::tls::ca_client_config(ca.to_str().unwrap()).unwrap();
+        casstop::control::client::Client::new(addr, Some(TOKEN.into())).with_tls(config)
+    };
+    let status = runtime
+        .block_on(client(&listen, &ca).status())
+        .expect("attach's client over TLS");
+    assert_eq!(status.state, "running");
+    let wrong_ca = runtime
+        .block_on(client(&listen, &other_ca).status())
+        .expect_err("another CA is refused");
+    assert!(
+        format!("{wrong_ca:#}").contains("certificate"),
+        "{wrong_ca:#}"
+    );
+}
+
+struct KillOnDrop<'a>(&'a mut Child);
+
+impl Drop for KillOnDrop<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
