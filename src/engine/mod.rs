@@ -103,9 +103,9 @@ pub struct Engine {
     pub info: EngineInfo,
     /// The commands, the knobs and the latest snapshot: what [`Engine::handle`] shares.
     handle: EngineHandle,
-    /// Kept only to subscribe from: the aggregator owns the sender, so subscribers see the
-    /// channel close when the run ends.
-    every: broadcast::Receiver<Arc<Snapshot>>,
+    /// Kept only to subscribe from, weakly: the aggregator owns the sender, so subscribers see
+    /// the channel close when the run ends.
+    every: broadcast::WeakSender<Arc<Snapshot>>,
     thread: Option<JoinHandle<Result<()>>>,
     aggregator: Option<JoinHandle<RunTotals>>,
 }
@@ -195,7 +195,11 @@ impl Engine {
 
     /// Every snapshot from now on (a slow reader skips some: it gets `Lagged`).
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Snapshot>> {
-        self.every.resubscribe()
+        match self.every.upgrade() {
+            Some(sender) => sender.subscribe(),
+            // The run has ended: a receiver of a closed channel says so at once.
+            None => broadcast::channel(1).1,
+        }
     }
 
     /// Whether the run has ended by itself (its `ops` or `duration` reached).

@@ -68,7 +68,10 @@ pub struct RunTotals {
 pub struct Aggregator {
     pub sender: SyncSender<MetricsMessage>,
     pub latest: watch::Receiver<Arc<Snapshot>>,
-    pub every: broadcast::Receiver<Arc<Snapshot>>,
+    /// Where subscribers come from. Weak, and no receiver is kept idle: a receiver that never
+    /// reads pins every snapshot in the channel's 1,024 slots (each one holding the run's
+    /// history), which grew a 16-minute run's RSS by 12 MiB.
+    pub every: broadcast::WeakSender<Arc<Snapshot>>,
     pub thread: JoinHandle<RunTotals>,
 }
 
@@ -95,7 +98,8 @@ impl Aggregator {
             ..Snapshot::empty(knobs.clone())
         });
         let (latest_tx, latest) = watch::channel(first);
-        let (every_tx, every) = broadcast::channel(1024);
+        let (every_tx, _) = broadcast::channel(1024);
+        let every = every_tx.downgrade();
         let mut state = State::new(knobs, interval, started, node_pid, latest_tx, every_tx);
         state.last_tasks = task_monitor.cumulative();
         state.task_monitor = Some(task_monitor);
