@@ -352,6 +352,10 @@ pub struct UpArgs {
     /// clients set tls.enabled and tls.ca_file (`local.tls`).
     #[arg(long)]
     pub tls: bool,
+    /// Start a cluster of N nodes on 127.0.0.1 … 127.0.0.N, same ports on each, in parallel;
+    /// up once every node lists the others as peers (`local.nodes`).
+    #[arg(long, value_name = "N")]
+    pub nodes: Option<u8>,
 }
 
 #[derive(Debug, Args)]
@@ -448,6 +452,9 @@ impl UpArgs {
         // The flags switch the options on; off stays the config's business.
         if self.auth {
             flags.push(FlagOverride::new("local.auth", "--auth", true));
+        }
+        if let Some(nodes) = self.nodes {
+            flags.push(FlagOverride::new("local.nodes", "--nodes", nodes));
         }
         if self.tls {
             flags.push(FlagOverride::new("local.tls", "--tls", true));

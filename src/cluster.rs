@@ -1,8 +1,10 @@
 //! Connecting to the cluster and creating the keyspace and table the load writes into.
 
+use std::num::NonZeroUsize;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use scylla::client::PoolSize;
 use scylla::client::execution_profile::ExecutionProfile;
 use scylla::client::session::Session;
 use scylla::client::session_builder::SessionBuilder;
@@ -37,7 +39,8 @@ fn with_port(host: &str, port: u16) -> String {
 pub async fn connect(settings: &Settings) -> Result<Session> {
     let cluster = &settings.cluster;
     let hosts = contact_points(cluster);
-    let mut policy = DefaultPolicy::builder().token_aware(true);
+    let token_aware = settings.knobs.routing == crate::knobs::Routing::TokenAware;
+    let mut policy = DefaultPolicy::builder().token_aware(token_aware);
     if !cluster.local_datacenter.is_empty() {
         policy = policy
             .prefer_datacenter(cluster.local_datacenter.clone())
@@ -53,7 +56,14 @@ pub async fn connect(settings: &Settings) -> Result<Session> {
         .connection_timeout(cluster.connect_timeout)
         .default_execution_profile_handle(profile.into_handle())
         .tcp_nodelay(true)
-        .fetch_schema_metadata(false);
+        .pool_size(PoolSize::PerHost(
+            NonZeroUsize::new(settings.knobs.connections_per_host as usize)
+                .unwrap_or(NonZeroUsize::MIN),
+        ))
+        // Token-aware routing needs the written keyspace's replication (the driver computes
+        // each row's replicas from it); the rest of the schema is not fetched.
+        .fetch_schema_metadata(true)
+        .keyspaces_to_fetch([cluster.keyspace.clone()]);
     if !settings.auth.username.is_empty() {
         builder = builder.user(&settings.auth.username, settings.auth.password.expose());
     }
@@ -321,6 +331,11 @@ pub async fn create_schema(session: &Session, settings: &Settings) -> Result<()>
         .query_unpaged(admin(keyspace), &[])
         .await
         .with_context(|| format!("creating keyspace `{}`", cluster.keyspace))?;
+    // Each DDL may go to another node: the table's must not get there before the keyspace.
+    session
+        .await_schema_agreement()
+        .await
+        .context("waiting for schema agreement on the keyspace")?;
     let table = format!(
         "CREATE TABLE IF NOT EXISTS {}.{} (key bigint PRIMARY KEY, payload blob)",
         cluster.keyspace, cluster.table
@@ -332,7 +347,13 @@ pub async fn create_schema(session: &Session, settings: &Settings) -> Result<()>
     session
         .await_schema_agreement()
         .await
-        .context("waiting for schema agreement")?;
+        .context("waiting for schema agreement on the table")?;
+    // A keyspace created just now is not in the metadata the session fetched at connect;
+    // without it every write would be routed as if token awareness were off.
+    session
+        .refresh_metadata()
+        .await
+        .context("reading the keyspace's replication back")?;
     Ok(())
 }
 

@@ -40,17 +40,19 @@ pub async fn prepare_cluster(settings: &mut Settings) -> Result<Option<u32>> {
             .is_ok();
     if !answers && settings.local.auto_start {
         eprintln!("nothing answers on {address}; starting the local node (casstop local up)");
-        let report = node.up(settings, &mut StderrProgress::new()).await?;
-        eprintln!(
-            "local node up: Apache Cassandra {} on {} (pid {}){}",
-            report.version,
-            report.address,
-            report.pid,
-            report
-                .boot_time
-                .map(|t| format!(", booted in {:.1}s", t.as_secs_f64()))
-                .unwrap_or_default()
-        );
+        let cluster = crate::local::LocalCluster::new(&settings.local);
+        for report in cluster.up(settings, &mut StderrProgress::new()).await? {
+            eprintln!(
+                "local node up: Apache Cassandra {} on {} (pid {}){}",
+                report.version,
+                report.address,
+                report.pid,
+                report
+                    .boot_time
+                    .map(|t| format!(", booted in {:.1}s", t.as_secs_f64()))
+                    .unwrap_or_default()
+            );
+        }
     }
     let pid = node.running_pid();
     if pid.is_some() {

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 
 use crate::cli::{HopServeArgs, LocalAction, UpArgs};
 use crate::config::{Loaded, Settings};
-use crate::local::{self, LocalNode, StderrProgress};
+use crate::local::{self, LocalCluster, LocalNode, StderrProgress};
 use crate::stdout::say;
 use crate::{hop, units};
 
@@ -15,10 +15,24 @@ pub async fn run(action: LocalAction, loaded: &Loaded) -> Result<()> {
     let settings = &loaded.settings;
     let node = LocalNode::new(&settings.local);
     match action {
-        LocalAction::Up(args) => up(&args, settings, &node).await,
-        LocalAction::Down { hop } => down(hop, settings, &node),
+        LocalAction::Up(args) => up(&args, settings).await,
+        LocalAction::Down { hop } => down(hop, settings),
         LocalAction::Status => {
-            status(settings, &node).await;
+            // The configured nodes, or whichever casstop nodes run if those do not.
+            let configured = LocalCluster::new(&settings.local).nodes;
+            let running: Vec<LocalNode> = LocalCluster::all_started(&settings.local)
+                .into_iter()
+                .filter(|n| n.running_pid().is_some())
+                .collect();
+            let shown =
+                if configured.iter().any(|n| n.running_pid().is_some()) || running.is_empty() {
+                    configured
+                } else {
+                    running
+                };
+            for node in &shown {
+                status(settings, node, shown.len() > 1).await;
+            }
             hop_status(settings);
             Ok(())
         }
@@ -46,8 +60,39 @@ pub fn hop_serve(args: &HopServeArgs) -> Result<()> {
     hop::process::serve(args.listen, args.upstream, settings, &args.dir)
 }
 
-async fn up(args: &UpArgs, settings: &Settings, node: &LocalNode) -> Result<()> {
-    let report = node.up(settings, &mut StderrProgress::new()).await?;
+async fn up(args: &UpArgs, settings: &Settings) -> Result<()> {
+    let cluster = LocalCluster::new(&settings.local);
+    let reports = cluster.up(settings, &mut StderrProgress::new()).await?;
+    for report in &reports {
+        say_up(report);
+    }
+    if reports.len() > 1 {
+        say!(
+            "local cluster up: {} nodes in one ring; clients need only {} (the driver finds the rest)",
+            reports.len(),
+            reports[0].address
+        );
+    }
+    if args.rtt.is_some() || !settings.local.rtt.is_zero() {
+        let wanted = hop::process::configured(settings, settings.local.rtt);
+        let exe = std::env::current_exe().context("finding casstop's own binary")?;
+        let (state, started) = hop::process::ensure(settings, wanted, &exe, true)?;
+        say!(
+            "latency hop {}: {} -> {}, {} (pid {}); casstop goes through it until `casstop local down --hop`",
+            if started { "started" } else { "changed" },
+            state.listen,
+            state.upstream,
+            state.settings,
+            state.pid
+        );
+    }
+    if let Some(report) = reports.first() {
+        print_client_hints(report);
+    }
+    Ok(())
+}
+
+fn say_up(report: &local::UpReport) {
     match report.boot_time {
         Some(boot) => say!(
             "local node up: Apache Cassandra {} on {} (pid {}){}, booted in {:.1}s",
@@ -67,24 +112,11 @@ async fn up(args: &UpArgs, settings: &Settings, node: &LocalNode) -> Result<()> 
             report.pid
         ),
     }
-    if args.rtt.is_some() || !settings.local.rtt.is_zero() {
-        let wanted = hop::process::configured(settings, settings.local.rtt);
-        let exe = std::env::current_exe().context("finding casstop's own binary")?;
-        let (state, started) = hop::process::ensure(settings, wanted, &exe, true)?;
-        say!(
-            "latency hop {}: {} -> {}, {} (pid {}); casstop goes through it until `casstop local down --hop`",
-            if started { "started" } else { "changed" },
-            state.listen,
-            state.upstream,
-            state.settings,
-            state.pid
-        );
-    }
-    print_client_hints(&report);
-    Ok(())
 }
 
-fn down(hop: bool, settings: &Settings, node: &LocalNode) -> Result<()> {
+/// Stops the hop and every local node casstop runs under `local.data_dir` (the single node and
+/// any cluster's), whatever `local.nodes` says now.
+fn down(hop: bool, settings: &Settings) -> Result<()> {
     let files = hop::process::HopFiles::new(&settings.local.data_dir());
     match hop::process::stop(&files)? {
         Some(pid) => say!("latency hop stopped (pid {pid})"),
@@ -92,22 +124,32 @@ fn down(hop: bool, settings: &Settings, node: &LocalNode) -> Result<()> {
         None => {}
     }
     if !hop {
-        match node.down()? {
-            Some(pid) => say!("local node stopped (pid {pid})"),
-            None => say!("local node is not running"),
+        let mut stopped = 0;
+        for node in LocalCluster::all_started(&settings.local) {
+            if let Some(pid) = node.down()? {
+                say!("local node stopped: {} (pid {pid})", node.address());
+                stopped += 1;
+            }
+        }
+        if stopped == 0 {
+            say!("local node is not running");
         }
     }
     Ok(())
 }
 
-async fn status(settings: &Settings, node: &LocalNode) {
+async fn status(settings: &Settings, node: &LocalNode, several: bool) {
     let status = node.status(settings).await;
     let state = match (status.pid, status.answers_cql) {
         (Some(_), true) => "up",
         (Some(_), false) => "starting (process runs, CQL does not answer yet)",
         (None, _) => "down",
     };
-    say!("local node: {state}");
+    if several {
+        say!("local node {}: {state}", node.index());
+    } else {
+        say!("local node: {state}");
+    }
     if let Some(pid) = status.pid {
         say!("  pid:       {pid}");
     }

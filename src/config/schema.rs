@@ -143,8 +143,10 @@ pub struct SweepSettings {
 pub struct LocalSettings {
     /// Apache Cassandra version fetched from Maven Central.
     pub version: String,
-    /// JVM heap, as `-Xmx` takes it (`1G`, `512M`).
+    /// JVM heap of each node, as `-Xmx` takes it (`1G`, `512M`).
     pub heap: String,
+    /// Nodes of the local cluster, on 127.0.0.1 … 127.0.0.N.
+    pub nodes: u8,
     /// Node data, logs and pid file; empty = the per-user data directory.
     pub data_dir: PathBuf,
     /// Downloaded jars; empty = the per-user cache directory.

@@ -243,6 +243,16 @@ fn local(c: &Checker, s: &Settings) -> Result<(), ConfigError> {
             s.local.heap
         ),
     )?;
+    c.within(s.local.nodes.into(), 1, 16, "local.nodes")?;
+    c.check(
+        s.local.nodes == 1 || !s.local.tls,
+        "local.tls",
+        format!(
+            "is not available for a cluster yet (`local.nodes` is {}): each node would get a \
+             CA of its own; use one node for TLS",
+            s.local.nodes
+        ),
+    )?;
     c.check(
         s.local.cql_port != s.local.storage_port,
         "local.storage_port",

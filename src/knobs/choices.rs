@@ -177,6 +177,33 @@ impl Retry {
     }
 }
 
+/// Which node coordinates each request. Fixed per run: it is the driver session's policy.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    Display,
+    EnumString,
+    EnumIter,
+    IntoStaticStr,
+    VariantNames,
+)]
+#[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case", ascii_case_insensitive)]
+pub enum Routing {
+    /// A replica of the row coordinates (the driver computes the token): no extra hop.
+    #[default]
+    TokenAware,
+    /// Every node in turn, whatever the row: with fewer replicas than nodes, most requests
+    /// take a hop from the coordinator to a replica.
+    RoundRobin,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub use choices::{Consistency, Retry, Runtime, Strategy};
+pub use choices::{Consistency, Retry, Routing, Runtime, Strategy};
 pub use list::parse_values;
 pub use shard::Shard;
 pub use value::{KnobType, Range, Scalar, Value, format_duration, parse_count, parse_duration};
@@ -219,6 +219,18 @@ registry! {
         help: "after a failed write: default (retry elsewhere only when the write was refused) \
                or never",
     }
+    routing: Routing = ROUTING {
+        section: "cluster", aliases: &[], value_name: "ROUTING", range: Range::Any,
+        live: false, steppable: false,
+        help: "which node coordinates each request: token-aware (a replica of the row, no \
+               extra hop) or round-robin (every node in turn; with fewer replicas than nodes \
+               most requests take a hop to a replica)",
+    }
+    connections_per_host: u32 = CONNECTIONS_PER_HOST {
+        section: "cluster", aliases: &[], value_name: "N",
+        range: Range::Count { min: 1, max: 64 }, live: false, steppable: false,
+        help: "the driver's connections to each node (each carries up to 32k requests at once)",
+    }
     throttle_cap: u32 = THROTTLE_CAP {
         section: "load", aliases: &["cap"], value_name: "N",
         range: Range::Count { min: 1, max: 10_000_000 }, live: true, steppable: false,
@@ -360,6 +372,8 @@ impl Knobs {
             consistency: Consistency::One,
             request_timeout: Duration::from_secs(1),
             retry: Retry::Default,
+            routing: Routing::TokenAware,
+            connections_per_host: 1,
             throttle_cap: 1,
             paused: false,
             runtime: Runtime::CurrentThread,

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use super::choices::{Consistency, Retry, Runtime, Strategy};
+use super::choices::{Consistency, Retry, Routing, Runtime, Strategy};
 use super::shard::Shard;
 
 /// Any knob's value.
@@ -18,6 +18,7 @@ pub enum Value {
     Runtime(Runtime),
     Consistency(Consistency),
     Retry(Retry),
+    Routing(Routing),
     Shard(Shard),
 }
 
@@ -34,6 +35,7 @@ impl fmt::Display for Value {
             Value::Runtime(r) => write!(f, "{r}"),
             Value::Consistency(c) => write!(f, "{c}"),
             Value::Retry(r) => write!(f, "{r}"),
+            Value::Routing(r) => write!(f, "{r}"),
             Value::Shard(s) => write!(f, "{s}"),
         }
     }
@@ -381,6 +383,7 @@ choice_type!(Strategy);
 choice_type!(Runtime);
 choice_type!(Consistency);
 choice_type!(Retry);
+choice_type!(Routing);
 
 impl KnobType for Shard {
     fn into_value(self) -> Value {

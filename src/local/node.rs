@@ -1,12 +1,5 @@
-//! The local node's lifecycle: a single Apache Cassandra 5.0 node that casstop installs from Maven
-//! Central and runs on the machine's JDK, for users without a cluster at hand and for our tests.
-//!
-//! Layout: jars in `<cache_dir>/cassandra-<version>/lib` (shared, reused); everything of the running
-//! node (rendered config, data, logs, pid file) in `<data_dir>`, created owner-only.
-
-mod install;
-pub(crate) mod process;
-mod progress;
+//! One local node: its directories, rendered config, start (install included), readiness, stop
+//! and status. Node `I` of `local.nodes` listens on 127.0.0.`I`.
 
 use std::fs::{self, File};
 use std::net::{SocketAddr, TcpStream};
@@ -21,8 +14,9 @@ use serde::{Deserialize, Serialize};
 use crate::config::{CommitlogSync, LocalSettings, Secret, Settings};
 use crate::tls::LocalCertificates;
 
-pub use install::{check_java, check_maven};
-pub use progress::{Progress, StderrProgress};
+use super::install::{self, check_java};
+use super::process;
+use super::progress::Progress;
 
 const YAML_TEMPLATE: &str = include_str!("../../assets/cassandra/cassandra.yaml");
 const LOGBACK_XML: &str = include_str!("../../assets/cassandra/logback.xml");
@@ -83,25 +77,56 @@ pub struct Status {
     pub installed: bool,
 }
 
-/// The local node as configured.
+/// The local node as configured: node 1 of `local.nodes` (the only one by default).
 #[derive(Debug, Clone)]
 pub struct LocalNode {
     settings: LocalSettings,
     data_dir: PathBuf,
     cache_dir: PathBuf,
+    /// 1-based: the node listens on 127.0.0.`index`.
+    index: u8,
+    /// How many nodes its cluster has (`local.nodes`).
+    count: u8,
 }
 
 impl LocalNode {
     pub fn new(settings: &LocalSettings) -> Self {
+        Self::member(settings, 1)
+    }
+
+    /// Node `index` (from 1) of the `local.nodes` nodes. A single node keeps `<data_dir>`; a
+    /// cluster of N lives in `<data_dir>/cluster-N/node<I>`, so a single node's data never
+    /// learns of peers that a later single start would wait for.
+    pub fn member(settings: &LocalSettings, index: u8) -> Self {
+        let count = settings.nodes.max(1);
+        let data_dir = if count == 1 {
+            settings.data_dir()
+        } else {
+            settings
+                .data_dir()
+                .join(format!("cluster-{count}"))
+                .join(format!("node{index}"))
+        };
         LocalNode {
             settings: settings.clone(),
-            data_dir: settings.data_dir(),
+            data_dir,
             cache_dir: settings.cache_dir(),
+            index,
+            count,
         }
     }
 
+    /// 127.0.0.`index`: all of 127/8 is loopback, so every node keeps the same ports.
+    pub fn ip(&self) -> std::net::IpAddr {
+        std::net::IpAddr::from([127, 0, 0, self.index])
+    }
+
+    pub fn index(&self) -> u8 {
+        self.index
+    }
+
     pub fn address(&self) -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], self.settings.cql_port))
+        SocketAddr::new(self.ip(), self.settings.cql_port)
     }
 
     pub fn lib_dir(&self) -> PathBuf {
@@ -276,17 +301,12 @@ impl LocalNode {
         };
         check_port_free(address, "CQL (local.cql_port)", grace)?;
         check_port_free(
-            SocketAddr::from(([127, 0, 0, 1], self.settings.storage_port)),
+            SocketAddr::new(self.ip(), self.settings.storage_port),
             "storage (local.storage_port)",
             grace,
         )?;
         let java = check_java()?;
-
-        let install_time = if install::is_installed(&self.lib_dir(), &self.settings.version) {
-            None
-        } else {
-            Some(install::install(&self.settings.version, &self.lib_dir(), progress).await?)
-        };
+        let install_time = self.install(progress).await?;
 
         self.render_config(options)?;
         let started = Instant::now();
@@ -322,6 +342,31 @@ impl LocalNode {
             options,
             ca_file: self.ca_file(options),
         })
+    }
+
+    /// Downloads the jars unless they are cached; how long it took when it did.
+    pub async fn install(&self, progress: &mut dyn Progress) -> Result<Option<Duration>> {
+        if install::is_installed(&self.lib_dir(), &self.settings.version) {
+            return Ok(None);
+        }
+        Ok(Some(
+            install::install(&self.settings.version, &self.lib_dir(), progress).await?,
+        ))
+    }
+
+    /// The yaml lines that place the node in the ring. One node allocates its own tokens; the
+    /// nodes of a cluster get fixed, interleaved ones and skip bootstrap, so they can all start
+    /// at once (nothing to stream into an empty cluster).
+    fn token_yaml(&self) -> String {
+        if self.count == 1 {
+            return "num_tokens: 16\nallocate_tokens_for_local_replication_factor: 1\n".into();
+        }
+        let tokens = interleaved_tokens(self.index, self.count, 16)
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        format!("num_tokens: 16\ninitial_token: {tokens}\nauto_bootstrap: false\n")
     }
 
     fn ca_file(&self, options: NodeOptions) -> Option<PathBuf> {
@@ -411,6 +456,10 @@ impl LocalNode {
             String::new()
         };
         let yaml = YAML_TEMPLATE
+            .replace("{{tokens}}", &self.token_yaml())
+            .replace("{{address}}", &self.ip().to_string())
+            // Node 1 is every node's seed.
+            .replace("{{seed}}", "127.0.0.1")
             .replace("{{data_dir}}", &self.data_dir.display().to_string())
             .replace("{{cql_port}}", &self.settings.cql_port.to_string())
             .replace("{{storage_port}}", &self.settings.storage_port.to_string())
@@ -543,6 +592,19 @@ impl LocalNode {
     }
 }
 
+/// Node `index`'s `per_node` tokens of `count` nodes: the Murmur3 range cut into
+/// `count × per_node` equal parts, dealt round-robin, so every node owns an equal share.
+fn interleaved_tokens(index: u8, count: u8, per_node: u32) -> Vec<i64> {
+    let parts = i128::from(count) * i128::from(per_node);
+    let step = (1i128 << 64) / parts;
+    (0..i128::from(per_node))
+        .map(|j| {
+            let k = j * i128::from(count) + i128::from(index - 1);
+            (i128::from(i64::MIN) + k * step) as i64
+        })
+        .collect()
+}
+
 /// Logs in over CQL with `probe` (see [`LocalNode::client_settings`]) and asks for the server
 /// version, bounded by `timeout`.
 async fn probe_version(probe: &Settings, timeout: Duration) -> Result<String> {
@@ -603,6 +665,41 @@ pub fn dir_size(dir: &Path) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_clusters_tokens_interleave_and_split_the_ring_evenly() {
+        let all: Vec<Vec<i64>> = (1..=3).map(|i| interleaved_tokens(i, 3, 16)).collect();
+        let mut sorted: Vec<(i64, u8)> = all
+            .iter()
+            .enumerate()
+            .flat_map(|(i, tokens)| tokens.iter().map(move |t| (*t, i as u8)))
+            .collect();
+        sorted.sort_unstable();
+        assert_eq!(sorted.len(), 48);
+        assert_eq!(sorted[0].0, i64::MIN);
+        // Neighbours on the ring belong to different nodes, one step apart.
+        let step = ((1i128 << 64) / 48) as i64;
+        for pair in sorted.windows(2) {
+            assert_ne!(pair[0].1, pair[1].1, "{pair:?}");
+            assert_eq!(pair[1].0 - pair[0].0, step);
+        }
+        let single = LocalNode::new(&Settings::default().local);
+        assert!(
+            single
+                .token_yaml()
+                .contains("allocate_tokens_for_local_replication_factor")
+        );
+        let member = LocalNode::member(
+            &LocalSettings {
+                nodes: 3,
+                ..Settings::default().local
+            },
+            2,
+        );
+        assert_eq!(member.address().ip().to_string(), "127.0.0.2");
+        assert!(member.token_yaml().contains("auto_bootstrap: false"));
+        assert!(member.data_dir.ends_with("cluster-3/node2"));
+    }
 
     #[test]
     fn rendered_yaml_has_no_placeholders_left() {

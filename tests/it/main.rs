@@ -9,6 +9,7 @@ mod common;
 mod bad_input;
 mod bad_input_generated;
 mod cli;
+mod cluster;
 mod control;
 mod engine;
 mod fault_matrix;
