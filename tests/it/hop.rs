@@ -102,8 +102,10 @@ fn sync_at_2ms_rtt_pays_the_round_trip_loses_nothing_and_carries_1mib_rows() {
         stats.bytes_to_node > 300 * 100,
         "the writes' payloads went through the hop: {stats:?}"
     );
-    // Every write request went through the hop (the driver adds a couple of its own per session).
-    assert!((300..=300 + 4 * 4).contains(&stats.requests), "{stats:?}");
+    // Every write request went through the hop. The driver adds its own EXECUTEs: the written
+    // keyspace's schema, read with prepared statements at connect and after each schema change
+    // (about 60 here), so the bound is loose above and exact below.
+    assert!((300..=300 + 120).contains(&stats.requests), "{stats:?}");
     assert_eq!(stats.scheduling, expected_scheduling(), "{stats:?}");
 
     // 1 MiB rows: the engine's writes all land, and a known blob reads back byte for byte.
