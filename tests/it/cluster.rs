@@ -15,20 +15,13 @@ use std::time::Duration;
 use casstop::config::Settings;
 use casstop::engine::Engine;
 use casstop::knobs::{Routing, Strategy};
-use casstop::local::{LocalCluster, Progress};
+use casstop::local::LocalCluster;
+
+use crate::common::Quiet;
 
 const CQL_PORT: u16 = 9442;
 const STORAGE_PORT: u16 = 7442;
 const NODES: u8 = 3;
-
-struct Quiet;
-
-impl Progress for Quiet {
-    fn update(&mut self, _line: &str) {}
-    fn finish(&mut self, line: &str) {
-        eprintln!("{line}");
-    }
-}
 
 fn cluster_settings(table: &str) -> Settings {
     let mut settings = Settings::default();

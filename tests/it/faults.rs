@@ -14,21 +14,14 @@ use std::time::{Duration, Instant};
 use casstop::config::Settings;
 use casstop::engine::Engine;
 use casstop::knobs::Strategy;
-use casstop::local::{LocalNode, Progress};
+use casstop::local::LocalNode;
+
+use crate::common::Quiet;
 use casstop::metrics::NodeHealth;
 use casstop::metrics::aggregate::RunTotals;
 
 const CQL_PORT: u16 = 9342;
 const STORAGE_PORT: u16 = 7342;
-
-struct Quiet;
-
-impl Progress for Quiet {
-    fn update(&mut self, _line: &str) {}
-    fn finish(&mut self, line: &str) {
-        eprintln!("{line}");
-    }
-}
 
 /// Settings for the fault node: its own directory and ports, the test keyspace, short intervals.
 fn fault_settings(table: &str) -> Settings {

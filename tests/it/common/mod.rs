@@ -9,7 +9,8 @@ use std::time::Duration;
 use casstop::config::Settings;
 use casstop::local::{LocalNode, Progress};
 
-struct Quiet;
+/// Progress of a node's start in a test: only the lines that stay.
+pub struct Quiet;
 
 impl Progress for Quiet {
     fn update(&mut self, _line: &str) {}
