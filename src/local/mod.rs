@@ -11,6 +11,7 @@ mod install;
 mod node;
 pub(crate) mod process;
 mod progress;
+mod ring;
 
 pub use cluster::{LocalCluster, on_node};
 pub use install::{check_java, check_maven};
