@@ -55,9 +55,36 @@ impl fmt::Display for Bytes {
     }
 }
 
+/// A count with thousands separated: 1,200.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Count(pub u64);
+
+impl fmt::Display for Count {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let digits = self.0.to_string();
+        let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+        for (i, digit) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
+                out.push(',');
+            }
+            out.push(digit);
+        }
+        f.write_str(&out)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_group_their_thousands() {
+        let shown: Vec<String> = [0, 999, 1_000, 1_200, 8_185_000]
+            .iter()
+            .map(|n| Count(*n).to_string())
+            .collect();
+        assert_eq!(shown, ["0", "999", "1,000", "1,200", "8,185,000"]);
+    }
 
     #[test]
     fn readable_numbers() {

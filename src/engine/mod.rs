@@ -12,6 +12,7 @@
 //! is all in one place, where the user's knobs put it.
 
 pub mod pacer;
+mod probe;
 pub mod slots;
 mod timer;
 pub mod worker;
@@ -562,6 +563,12 @@ async fn control(
         }
     };
     spawn_up_to(settings.knobs.workers, &mut spawned, &mut workers);
+    let probe = tokio::spawn(probe::run(
+        shared.session.clone(),
+        settings.knobs.interval,
+        metrics.clone(),
+        stop_tx.subscribe(),
+    ));
     let mut outbox = Outbox {
         sender: metrics.clone(),
         waiting: VecDeque::new(),
@@ -609,6 +616,7 @@ async fn control(
     outbox.send(MetricsMessage::State(RunState::Draining));
     let _ = stop_tx.send(true);
     while workers.join_next().await.is_some() {}
+    let _ = probe.await;
     // The end of the run must reach the aggregator: wait for room, a tick at a time.
     outbox.send(MetricsMessage::State(RunState::Finished));
     while !outbox.waiting.is_empty() {

@@ -202,13 +202,23 @@ impl Worker {
         self.report
             .pacer_late
             .saturating_record(us(done.sent.saturating_duration_since(done.intended)));
+        let service = us(done.service_time());
+        if let Some(node) = done.coordinator {
+            let counts = self.report.node(node);
+            counts.busy_us += service;
+            match &done.outcome {
+                Ok(()) => {
+                    counts.ok += 1;
+                    counts.service.saturating_record(service);
+                }
+                Err(failure) => counts.errors.add(failure.kind),
+            }
+        }
         match &done.outcome {
             Ok(()) => {
                 self.report.ok += 1;
                 self.report.ok_rows += u64::from(done.rows);
-                self.report
-                    .service
-                    .saturating_record(us(done.service_time()));
+                self.report.service.saturating_record(service);
                 self.report
                     .response
                     .saturating_record(us(done.response_time()));
@@ -261,7 +271,8 @@ impl Worker {
             .report
             .in_flight_max
             .max(self.slots.take_max_in_flight());
-        let report = std::mem::replace(&mut self.report, WorkerReport::new(self.id));
+        let next = self.report.next();
+        let report = std::mem::replace(&mut self.report, next);
         match self
             .metrics
             .try_send(MetricsMessage::Report(Box::new(report)))

@@ -1,6 +1,7 @@
 //! What one write is: a prepared INSERT (or an UNLOGGED BATCH of them) with a unique key and a
 //! payload, optionally preceded by the client's own CPU work, and how its failure is classified.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -10,6 +11,7 @@ use scylla::errors::{DbError, ExecutionError, RequestAttemptError};
 use scylla::statement::batch::{Batch, BatchType};
 use scylla::statement::prepared::PreparedStatement;
 
+use crate::cluster::coordinator;
 use crate::config::ClusterSettings;
 use crate::knobs::{Consistency, Knobs, Retry, Shard};
 use crate::metrics::ErrorKind;
@@ -226,6 +228,9 @@ pub struct Completion {
     pub sent: Instant,
     pub done: Instant,
     pub outcome: Result<(), Failure>,
+    /// The node that coordinated it (the last attempt's, for a failure); `None` when no attempt
+    /// was sent (no connection to any node).
+    pub coordinator: Option<SocketAddr>,
 }
 
 /// Why a write failed, and whether it may be in the table anyway.
@@ -262,19 +267,29 @@ pub async fn write(
 ) -> Completion {
     let sent = Instant::now();
     let payload: &[u8] = &template.payload;
-    let result = match &template.batch {
-        None => session
-            .execute_unpaged(&template.single, (key, payload))
-            .await
-            .map(drop),
-        Some(batch) => {
-            let values: Vec<(i64, &[u8])> = (0..i64::from(template.rows))
-                .map(|row| (key + row, payload))
-                .collect();
-            session.batch(batch, values).await.map(drop)
+    let (result, failed_on) = coordinator::noting_failures(async {
+        match &template.batch {
+            None => {
+                session
+                    .execute_unpaged(&template.single, (key, payload))
+                    .await
+            }
+            Some(batch) => {
+                let values: Vec<(i64, &[u8])> = (0..i64::from(template.rows))
+                    .map(|row| (key + row, payload))
+                    .collect();
+                session.batch(batch, values).await
+            }
         }
+    })
+    .await;
+    let coordinator = match &result {
+        Ok(answer) => Some(coordinator::address_of(answer.request_coordinator().node())),
+        Err(_) => failed_on,
     };
+    let result = result.map(drop);
     Completion {
+        coordinator,
         seq,
         rows: template.rows,
         intended,

@@ -5,11 +5,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use scylla::client::session::Session;
-use scylla::policies::load_balancing::{NodeIdentifier, SingleTargetLoadBalancingPolicy};
-use scylla::statement::unprepared::Statement;
 
 use super::node::{LocalNode, UpReport};
 use super::progress::Progress;
+use crate::cluster::on_node;
 use crate::config::{LocalSettings, Settings};
 
 /// The configured local nodes.
@@ -166,17 +165,6 @@ impl LocalCluster {
         }
         Ok(None)
     }
-}
-
-/// A statement that only `node` coordinates: for its node-local tables (`system.peers`,
-/// `system_views.*`).
-pub fn on_node(text: &str, node: std::net::SocketAddr) -> Statement {
-    let mut statement = crate::cluster::admin(text);
-    statement.set_load_balancing_policy(Some(SingleTargetLoadBalancingPolicy::new(
-        NodeIdentifier::NodeAddress(node),
-        None,
-    )));
-    statement
 }
 
 async fn peers_of(session: &Session, node: &LocalNode) -> Result<usize> {

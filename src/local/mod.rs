@@ -13,7 +13,7 @@ pub(crate) mod process;
 mod progress;
 mod ring;
 
-pub use cluster::{LocalCluster, on_node};
+pub use cluster::LocalCluster;
 pub use install::{check_java, check_maven};
 pub use node::{LocalNode, NodeOptions, Status, UpReport, create_private_dir, dir_size};
 pub use progress::{Progress, StderrProgress};

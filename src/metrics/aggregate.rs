@@ -12,9 +12,10 @@ use tokio::sync::{broadcast, watch};
 
 use super::encoded::EncodedRing;
 use super::feed::{ClosedInterval, Record, RecordFeed};
+use super::nodes::{Health, NodeBuckets, NodeTotals};
 use super::proc::CpuSampler;
 use super::stats::{
-    ErrorCounts, ErrorKind, Event, EventKind, IntervalStats, LatencySummary, NodeHealth, RunState,
+    ErrorCounts, ErrorKind, Event, EventKind, IntervalStats, LatencySummary, NodeSeen, RunState,
     SlotTime, Snapshot, TaskSplit, Totals, WorkerReport, new_histogram,
 };
 use super::verdict::{self, Evidence, Verdict};
@@ -42,6 +43,8 @@ pub enum MetricsMessage {
         at: Instant,
     },
     State(RunState),
+    /// What the engine's probe saw of each node at the end of an interval.
+    Nodes(Vec<NodeSeen>),
     /// A CPU profile finished: category shares for the verdict, and a line for the event log.
     Profile {
         categories: Vec<(String, f64)>,
@@ -62,6 +65,8 @@ pub struct RunTotals {
     pub paced: bool,
     pub events: Vec<Event>,
     pub history: Vec<IntervalStats>,
+    /// Per coordinator node, by address.
+    pub nodes: Vec<NodeTotals>,
 }
 
 /// Handles to a running aggregator.
@@ -198,13 +203,11 @@ struct State {
     cores: u32,
     /// OS threads the load runs on (1 for the current-thread runtime).
     load_threads: u32,
-    node: NodeHealth,
-    /// When `node` last changed.
-    node_since: Option<Instant>,
+    /// The cluster as the client sees it, and each node.
+    health: Health,
+    nodes: NodeBuckets,
     /// The last error message put in the event log.
     last_error_text: Option<String>,
-    /// Seconds of consecutive intervals with writes in flight and no outcome at all.
-    silent_s: f64,
     /// The run's recording, while it lasts: each closed interval and event goes there.
     record: Option<RecordFeed>,
     /// While the control API listens: the recent intervals' histograms, encoded.
@@ -245,10 +248,9 @@ impl State {
             application_share: None,
             cores: online_cores(),
             load_threads: 1,
-            node: NodeHealth::Unknown,
-            node_since: None,
+            health: Health::default(),
+            nodes: NodeBuckets::default(),
             last_error_text: None,
-            silent_s: 0.0,
             record: None,
             encoded: None,
         }
@@ -294,6 +296,7 @@ impl State {
             knobs: self.knobs,
             events: self.events.iter().map(|e| (**e).clone()).collect(),
             history: self.history.iter().map(|i| (**i).clone()).collect(),
+            nodes: self.nodes.totals(),
         }
     }
 
@@ -385,6 +388,7 @@ impl State {
                 };
                 self.push_event(event);
             }
+            MetricsMessage::Nodes(seen) => self.nodes.saw(seen),
             MetricsMessage::State(state) => {
                 if state == RunState::Finished {
                     self.ended = Some(Instant::now());
@@ -412,6 +416,7 @@ impl State {
         let max = bucket.in_flight_max.entry(report.worker).or_default();
         *max = (*max).max(report.in_flight_max);
         self.in_flight.insert(report.worker, report.in_flight);
+        self.nodes.absorb(report.nodes);
         for (version, latency) in report.knobs_applied {
             // The first worker to write under a change reports it; the others find it gone.
             if let Some((at, text)) = self.pending_versions.remove(&version) {
@@ -461,10 +466,17 @@ impl State {
             head_of_line_percent: bucket.slots.head_of_line_percent(),
             cpu,
             tasks,
-            node: self.node,
+            node: self.health.current(),
+            nodes: self.nodes.close(length.as_secs_f64()),
             verdict: Verdict::default(),
         };
-        self.judge_node(&mut stats, edge);
+        if let Some((text, kind)) = self.health.judge(&mut stats, edge) {
+            self.push_event(Event {
+                at_s: self.at_s(edge),
+                text,
+                kind,
+            });
+        }
         if let Some((kind, detail)) = bucket.first_error {
             self.note_error(kind, detail, edge);
         }
@@ -528,56 +540,6 @@ impl State {
         self.last_error_text = Some(text);
     }
 
-    /// Updates the node's health from the interval and notes a change in the event log.
-    fn judge_node(&mut self, stats: &mut IntervalStats, edge: Instant) {
-        let Some(health) = NodeHealth::judge(stats.ok, &stats.errors, stats.in_flight_max) else {
-            return;
-        };
-        // Writes merely unanswered for one short interval are a pause (GC, a flush), not a
-        // stuck node: silence must last a second before it is called unresponsive.
-        let silent = health == NodeHealth::Unresponsive && stats.errors.total() == 0;
-        self.silent_s = if silent {
-            self.silent_s + stats.length_s
-        } else {
-            0.0
-        };
-        if silent && self.silent_s < 1.0 {
-            return;
-        }
-        if health != self.node {
-            let since = self.node_since.replace(edge);
-            let text = match (self.node, health) {
-                (NodeHealth::Unknown, NodeHealth::Up) => None,
-                (_, NodeHealth::Up) => Some(format!(
-                    "node back: writes succeed again after {:.1} s",
-                    since.map_or(0.0, |s| edge.saturating_duration_since(s).as_secs_f64())
-                )),
-                (_, NodeHealth::Down) => {
-                    Some(format!("node down: no connection ({})", stats.errors))
-                }
-                (_, NodeHealth::Unresponsive) => Some(format!(
-                    "node unresponsive: no write succeeded ({}; {} in flight)",
-                    stats.errors, stats.in_flight_max
-                )),
-                (_, NodeHealth::Unknown) => None,
-            };
-            if let Some(text) = text {
-                let kind = if health == NodeHealth::Up {
-                    EventKind::Info
-                } else {
-                    EventKind::Error
-                };
-                self.push_event(Event {
-                    at_s: self.at_s(edge),
-                    text,
-                    kind,
-                });
-            }
-            self.node = health;
-        }
-        stats.node = health;
-    }
-
     fn task_split(&mut self, length: Duration) -> TaskSplit {
         let Some(monitor) = &self.task_monitor else {
             return TaskSplit::default();
@@ -629,6 +591,8 @@ impl State {
             client_percent: stats.cpu.process_percent,
             cores: self.cores,
             application_share: self.application_share,
+            outlier: super::nodes::outlier(&stats.nodes),
+            server_queued: super::nodes::queued(&stats.nodes),
         }
     }
 

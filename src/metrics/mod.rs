@@ -10,6 +10,7 @@
 pub mod aggregate;
 pub mod encoded;
 pub mod feed;
+pub mod nodes;
 pub mod proc;
 mod stats;
 pub mod verdict;

@@ -3,6 +3,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -229,6 +230,8 @@ pub struct WorkerReport {
     /// Knob versions this worker issued its first write under, each with the time from the
     /// change being asked for to that write.
     pub knobs_applied: Vec<(u64, Duration)>,
+    /// Per coordinator node, in the order the worker first met them.
+    pub nodes: Vec<NodeCounts>,
 }
 
 impl WorkerReport {
@@ -249,7 +252,29 @@ impl WorkerReport {
             in_flight_max: 0,
             slots: SlotTime::default(),
             knobs_applied: Vec::new(),
+            nodes: Vec::new(),
         }
+    }
+
+    /// A report for the next interval, with room made already for the nodes this one met: a
+    /// write's record then never allocates.
+    pub fn next(&self) -> Self {
+        WorkerReport {
+            nodes: self.nodes.iter().map(|n| NodeCounts::new(n.node)).collect(),
+            ..WorkerReport::new(self.worker)
+        }
+    }
+
+    /// The counts of coordinator `node`, made on first sight (a few nodes: a scan is quickest).
+    pub fn node(&mut self, node: SocketAddr) -> &mut NodeCounts {
+        let at = match self.nodes.iter().position(|n| n.node == node) {
+            Some(at) => at,
+            None => {
+                self.nodes.push(NodeCounts::new(node));
+                self.nodes.len() - 1
+            }
+        };
+        &mut self.nodes[at]
     }
 
     /// Adds a later report's counts to this one (histograms merged, in-flight from the later).
@@ -270,7 +295,90 @@ impl WorkerReport {
         self.in_flight = later.in_flight;
         self.in_flight_max = self.in_flight_max.max(later.in_flight_max);
         self.knobs_applied.extend(later.knobs_applied);
+        for counts in later.nodes {
+            self.node(counts.node).absorb(&counts);
+        }
     }
+}
+
+/// One coordinator node's share of a worker's interval, from the driver's record of which node
+/// served each write.
+#[derive(Clone, Debug)]
+pub struct NodeCounts {
+    pub node: SocketAddr,
+    pub ok: u64,
+    pub errors: ErrorCounts,
+    /// Service times of its successes, to two significant digits (a per-node p99 to 1 %, at a
+    /// tenth of the memory of the run's own histograms).
+    pub service: Histogram<u64>,
+    /// Its writes' service times summed, in µs: over the interval's length, the writes it held in
+    /// flight on average (Little's L, measured).
+    pub busy_us: u64,
+}
+
+impl NodeCounts {
+    pub fn new(node: SocketAddr) -> Self {
+        NodeCounts {
+            node,
+            ok: 0,
+            errors: ErrorCounts::default(),
+            service: Histogram::new_with_bounds(1, MAX_LATENCY_US, 2)
+                .expect("static histogram bounds are valid"),
+            busy_us: 0,
+        }
+    }
+
+    pub fn absorb(&mut self, other: &NodeCounts) {
+        self.ok += other.ok;
+        self.errors.merge(&other.errors);
+        let _ = self.service.add(&other.service);
+        self.busy_us += other.busy_us;
+    }
+}
+
+/// A node's own load, from its `system_views.thread_pools` (Cassandra 4.0 and later).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerLoad {
+    /// MutationStage: writes being applied, waiting for a thread, refused for a full queue.
+    pub mutation_active: u64,
+    pub mutation_pending: u64,
+    pub mutation_blocked: u64,
+    /// Native-Transport-Requests: requests read off client connections being served (in 4.0 and
+    /// later a write whose replica is the coordinator is applied there, not in MutationStage),
+    /// waiting for a thread, refused.
+    pub native_active: u64,
+    pub native_pending: u64,
+    pub native_blocked: u64,
+}
+
+/// A node as the engine's probe found it at the end of an interval.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeSeen {
+    pub node: SocketAddr,
+    pub datacenter: Option<String>,
+    /// The driver holds at least one connection to it.
+    pub connected: bool,
+    /// `None` where the node has no such table (ScyllaDB) or did not answer.
+    pub server: Option<ServerLoad>,
+}
+
+/// One node over one interval: what its coordinated writes did, and how it looked.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NodeStats {
+    pub node: SocketAddr,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub datacenter: Option<String>,
+    /// The driver holds a connection to it (`false` also for a node it never reached).
+    pub connected: bool,
+    /// Writes it coordinated that succeeded, per second, and their service time.
+    pub ok: u64,
+    pub throughput: f64,
+    pub service: LatencySummary,
+    /// Writes whose last attempt it coordinated and that failed.
+    pub errors: ErrorCounts,
+    pub in_flight_mean: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<ServerLoad>,
 }
 
 /// One interval over all workers.
@@ -306,6 +414,9 @@ pub struct IntervalStats {
     pub tasks: TaskSplit,
     /// How the node looked from the client over this interval.
     pub node: NodeHealth,
+    /// Per coordinator node, by address; empty before the first write or probe.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<NodeStats>,
     pub verdict: verdict::Verdict,
 }
 

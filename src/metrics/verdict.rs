@@ -21,6 +21,23 @@ pub const MACHINE_SATURATED_SHARE: f64 = 0.9;
 pub const HEAD_OF_LINE_PERCENT: f64 = 10.0;
 /// Under a target rate, at least this share of it succeeding per interval is holding it.
 pub const RATE_HELD_SHARE: f64 = 0.95;
+/// Requests the servers hold queued (MutationStage and Native-Transport-Requests pending, over
+/// all nodes) at an interval's end from which they, not the client, are the limit.
+pub const SERVER_QUEUED: u64 = 32;
+
+/// A node that stands out in one interval (see `metrics::nodes::outlier`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outlier {
+    /// The driver has no connection to it while it has to others.
+    Down(std::net::SocketAddr),
+    /// Its p99 is `ratio` times the median of the others'.
+    Slow {
+        node: std::net::SocketAddr,
+        ratio: f64,
+        p99_us: u64,
+        mutation_pending: Option<u64>,
+    },
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -104,6 +121,11 @@ pub struct Evidence {
     pub cores: u32,
     /// Share of profile samples in the application's own work, from the last capture.
     pub application_share: Option<f64>,
+    /// A node down or slow beside the others.
+    pub outlier: Option<Outlier>,
+    /// Requests queued in the servers' MutationStage and Native-Transport-Requests pools at the
+    /// interval's end, summed over the nodes that show them; `None` where none does.
+    pub server_queued: Option<u64>,
 }
 
 fn verdict(kind: VerdictKind, text: String) -> Verdict {
@@ -126,18 +148,33 @@ pub fn judge(e: &Evidence) -> Verdict {
         );
     }
     if e.errors_per_s > e.ok_per_s {
+        let why = match &e.outlier {
+            Some(Outlier::Down(node)) => {
+                format!(
+                    "node {} is down (the driver has no connection to it)",
+                    node.ip()
+                )
+            }
+            _ => "the node is down, overloaded or refusing".into(),
+        };
         return verdict(
             VerdictKind::Failing,
             format!(
-                "failing: {:.0} errors/s against {:.0} ok/s — the node is down, overloaded or refusing",
+                "failing: {:.0} errors/s against {:.0} ok/s — {why}",
                 e.errors_per_s, e.ok_per_s
             ),
         );
     }
-    if e.target_rate > 0.0 {
-        return judge_rate(e);
+    let mut judged = if e.target_rate > 0.0 {
+        judge_rate(e)
+    } else {
+        limit(e)
+    };
+    // A node lost while the others carry the load changes no limit, but must not go unsaid.
+    if let Some(Outlier::Down(node)) = &e.outlier {
+        judged.text += &format!("; node {} is down", node.ip());
     }
-    limit(e)
+    judged
 }
 
 /// Under a target rate: held, with the headroom left; or not held, and what holds it back.
@@ -207,6 +244,39 @@ fn limit(e: &Evidence) -> Verdict {
     // flight is the first fix, even when the node is busy (compacting, say).
     if e.in_flight <= 1 && e.busiest_percent < IO_BOUND_PERCENT {
         return io_bound(e);
+    }
+    if let Some(Outlier::Slow {
+        node,
+        ratio,
+        p99_us,
+        mutation_pending,
+    }) = &e.outlier
+    {
+        let queue = mutation_pending
+            .map(|n| format!(", MutationStage pending {}", crate::units::Count(n)))
+            .unwrap_or_default();
+        return verdict(
+            VerdictKind::ServerBound,
+            format!(
+                "server-bound: node {} is slow (p99 {}, {} the others'{queue}) — the writes it \
+                 coordinates wait on it; look at that node (GC, disk, compaction, network)",
+                node.ip(),
+                crate::units::Micros(*p99_us as f64),
+                times(*ratio)
+            ),
+        );
+    }
+    if let Some(queued) = e.server_queued.filter(|n| *n >= SERVER_QUEUED) {
+        return verdict(
+            VerdictKind::ServerBound,
+            format!(
+                "server-bound: the nodes hold {} requests queued (MutationStage, \
+                 Native-Transport-Requests pending), p99 {} — the servers are the limit; more \
+                 depth only adds latency",
+                crate::units::Count(queued),
+                crate::units::Micros(e.p99_us as f64)
+            ),
+        );
     }
     if let Some(node) = e.node_percent {
         let cores = f64::from(e.cores.max(1));
@@ -619,5 +689,68 @@ mod tests {
         // Failing once errors outnumber successes.
         assert_eq!(at(&|e| e.errors_per_s = 10_000.0), Balanced);
         assert_eq!(at(&|e| e.errors_per_s = 10_001.0), Failing);
+    }
+
+    #[test]
+    fn a_slow_node_or_queueing_servers_are_named_for_clusters_casstop_did_not_start() {
+        let node = std::net::SocketAddr::from(([127, 0, 0, 3], 9042));
+        // A remote cluster: no node CPU, but the per-node view and the servers' pools.
+        let remote = Evidence {
+            node_percent: None,
+            ..evidence()
+        };
+        let slow = Evidence {
+            outlier: Some(Outlier::Slow {
+                node,
+                ratio: 9.2,
+                p99_us: 9_200,
+                mutation_pending: Some(1_200),
+            }),
+            ..remote.clone()
+        };
+        let v = judge(&slow);
+        assert_eq!(v.kind, VerdictKind::ServerBound);
+        assert_eq!(
+            v.text,
+            "server-bound: node 127.0.0.3 is slow (p99 9.20 ms, 9.2× the others', MutationStage \
+             pending 1,200) — the writes it coordinates wait on it; look at that node (GC, disk, \
+             compaction, network)"
+        );
+        // The client's own CPU still comes first.
+        let busy = Evidence {
+            busiest_percent: 97.0,
+            ..slow
+        };
+        assert_eq!(judge(&busy).kind, VerdictKind::CpuBound);
+        // Queues in the servers' pools: server-bound from SERVER_QUEUED on.
+        let queued = |n| Evidence {
+            server_queued: Some(n),
+            ..remote.clone()
+        };
+        assert_eq!(
+            judge(&queued(SERVER_QUEUED - 1)).kind,
+            VerdictKind::Balanced
+        );
+        let v = judge(&queued(SERVER_QUEUED));
+        assert_eq!(v.kind, VerdictKind::ServerBound);
+        assert!(v.text.contains("hold 32 requests queued"), "{}", v.text);
+        // A node down beside the others: said whatever the limit, and named when writes fail.
+        let down = Evidence {
+            outlier: Some(Outlier::Down(node)),
+            ..remote.clone()
+        };
+        assert!(judge(&down).text.ends_with("; node 127.0.0.3 is down"));
+        let failing = Evidence {
+            errors_per_s: 20_000.0,
+            ..down
+        };
+        let v = judge(&failing);
+        assert_eq!(v.kind, VerdictKind::Failing);
+        assert!(
+            v.text
+                .ends_with("node 127.0.0.3 is down (the driver has no connection to it)"),
+            "{}",
+            v.text
+        );
     }
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::knobs::Knobs;
-use crate::metrics::{ErrorKind, Event, EventKind, IntervalStats};
+use crate::metrics::{ErrorKind, Event, EventKind, IntervalStats, NodeStats};
 
 /// One line per interval: what the interval measured and the knobs in force at its end.
 pub const INTERVALS: &str = "intervals.jsonl";
@@ -92,6 +92,10 @@ pub struct IntervalLine {
     pub verdict: String,
     pub verdict_text: String,
     pub knobs: Knobs,
+    /// Per coordinator node: its writes, p50/p99, errors, in flight, the driver's connection
+    /// and the server's own thread pools.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<NodeStats>,
 }
 
 impl IntervalLine {
@@ -122,6 +126,7 @@ impl IntervalLine {
             verdict: stats.verdict.kind.to_string(),
             verdict_text: stats.verdict.text.clone(),
             knobs: knobs.clone(),
+            nodes: stats.nodes.clone(),
         }
     }
 

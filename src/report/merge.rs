@@ -321,6 +321,7 @@ fn empty_interval(
         verdict: "idle".into(),
         verdict_text: "no loader recorded this interval".into(),
         knobs: knobs.clone(),
+        nodes: Vec::new(),
     }
 }
 

@@ -12,6 +12,7 @@ use crate::engine::EngineInfo;
 use crate::hop::control::HopState;
 use crate::knobs::{Knobs, Strategy};
 use crate::metrics::aggregate::RunTotals;
+use crate::metrics::nodes::NodeTotals;
 use crate::metrics::verdict::{Verdict, VerdictKind};
 use crate::metrics::{ErrorCounts, ErrorKind, IntervalStats, LatencySummary, NodeHealth};
 use crate::profiler::ProfileSummary;
@@ -72,6 +73,8 @@ pub struct BenchResult {
     /// What went wrong around the run without stopping it, one line each: the hop stopped
     /// answering, the node died with acknowledged writes not yet synced.
     pub warnings: Vec<String>,
+    /// Per coordinator node over the run: writes, share, p50/p99, errors.
+    pub nodes: Vec<NodeTotals>,
 }
 
 /// The latency hop's share of one run: its own thread's CPU, so its cost can be told apart.
@@ -234,6 +237,7 @@ impl BenchResult {
                 .unsynced_window
                 .map(|window| lost_acknowledgements(&totals.history, window))
                 .unwrap_or_default(),
+            nodes: totals.nodes.clone(),
         }
     }
 }

@@ -76,7 +76,7 @@ fn server_counts(settings: &Settings, cluster: &LocalCluster) -> Vec<ServerCount
                     owned.keyspace, owned.table
                 );
                 let rows = session
-                    .query_unpaged(casstop::local::on_node(&text, address), &[])
+                    .query_unpaged(casstop::cluster::on_node(&text, address), &[])
                     .await?
                     .into_rows_result()?;
                 Ok(rows.first_row::<(i64,)>().map(|(c,)| c).unwrap_or(0))
@@ -85,7 +85,7 @@ fn server_counts(settings: &Settings, cluster: &LocalCluster) -> Vec<ServerCount
             let stored = table_count("local_write_latency").await?;
             let rows = session
                 .query_unpaged(
-                    casstop::local::on_node(
+                    casstop::cluster::on_node(
                         "SELECT sent_count FROM system_views.internode_outbound",
                         address,
                     ),

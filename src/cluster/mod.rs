@@ -1,5 +1,7 @@
 //! Connecting to the cluster and creating the keyspace and table the load writes into.
 
+pub mod coordinator;
+
 use std::num::NonZeroUsize;
 use std::time::{Duration, Instant};
 
@@ -49,7 +51,7 @@ pub async fn connect(settings: &Settings) -> Result<Session> {
     let profile = ExecutionProfile::builder()
         .consistency(settings.knobs.consistency.to_driver())
         .request_timeout(Some(settings.knobs.request_timeout))
-        .load_balancing_policy(policy.build())
+        .load_balancing_policy(std::sync::Arc::new(coordinator::Noting(policy.build())))
         .build();
     let mut builder = SessionBuilder::new()
         .known_nodes(&hosts)
@@ -295,6 +297,18 @@ pub fn admin(text: impl Into<String>) -> Statement {
 }
 
 /// The server's `release_version` (e.g. "5.0.9").
+/// A statement that only `node` coordinates: for its node-local tables (`system.peers`,
+/// `system_views.*`).
+pub fn on_node(text: &str, node: std::net::SocketAddr) -> Statement {
+    use scylla::policies::load_balancing::{NodeIdentifier, SingleTargetLoadBalancingPolicy};
+    let mut statement = admin(text);
+    statement.set_load_balancing_policy(Some(SingleTargetLoadBalancingPolicy::new(
+        NodeIdentifier::NodeAddress(node),
+        None,
+    )));
+    statement
+}
+
 pub async fn release_version(session: &Session) -> Result<String> {
     let result = session
         .query_unpaged(admin("SELECT release_version FROM system.local"), &[])
