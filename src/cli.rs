@@ -59,7 +59,8 @@ pub enum Command {
     /// Open the session's screen on running headless loaders (`bench`/`sweep --listen`): their
     /// histograms merged, each loader's health and verdict, knob changes sent to all or one.
     Attach(AttachArgs),
-    /// Install, start, stop and inspect a local single-node Apache Cassandra 5.0.
+    /// Install, start, stop and inspect local Apache Cassandra 5.0 nodes: one, or a cluster
+    /// (`local up --nodes 3`) whose nodes can be stopped, killed and started one by one.
     Local(LocalArgs),
 }
 
@@ -321,6 +322,21 @@ pub enum LocalAction {
         /// Stop only the latency hop; the node keeps running.
         #[arg(long)]
         hop: bool,
+    },
+    /// Stop node N of the local cluster (SIGTERM: it drains, like a planned restart).
+    Stop {
+        /// The node, numbered from 1 as `local status` shows them (127.0.0.N).
+        node: u8,
+    },
+    /// Kill node N at once (SIGKILL: like a crash); `local start N` brings it back.
+    Kill {
+        /// The node, numbered from 1 (127.0.0.N).
+        node: u8,
+    },
+    /// Start node N again with its data, after `stop` or `kill`; returns once it answers CQL.
+    Start {
+        /// The node, numbered from 1 (127.0.0.N).
+        node: u8,
     },
     /// Print whether the node is up, its pid, version, address and data size.
     Status,

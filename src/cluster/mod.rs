@@ -73,11 +73,14 @@ pub async fn connect(settings: &Settings) -> Result<Session> {
         let config = crate::tls::client_config(&settings.tls)?;
         builder = builder.tls_context(Some(config));
     }
-    if let Some(hop) = cluster.through_hop {
+    if cluster.through_hop.is_some() || !cluster.node_hops.is_empty() {
         // A ScyllaDB node would also advertise its shard-aware port, which the driver dials
-        // directly (untranslated): through the hop, only the hop's port may be used.
+        // directly (untranslated): through a hop, only the hop's port may be used.
         builder = builder
-            .address_translator(std::sync::Arc::new(ThroughHop(hop)))
+            .address_translator(std::sync::Arc::new(ThroughHop {
+                all: cluster.through_hop,
+                nodes: cluster.node_hops.clone(),
+            }))
             .disallow_shard_aware_port(true);
     }
     // The driver bounds only the TCP connect by the timeout; this outer bound covers the CQL
@@ -113,20 +116,25 @@ pub async fn connect(settings: &Settings) -> Result<Session> {
     }
 }
 
-/// Sends every node the driver discovers to the latency hop. After connecting to the contact
+/// Sends the nodes the driver discovers to their latency hop. After connecting to the contact
 /// point (the hop), the driver reads the node's own address from `system.local` / `system.peers`
-/// and would open its pool there — around the hop. The hop forwards to exactly one node, the
-/// local one, so every discovered address maps to the hop.
+/// and would open its pool there — around the hop. A hop in front of the single local node
+/// (`all`) takes every discovered address; a hop of one node's own takes that node's.
 #[derive(Debug)]
-struct ThroughHop(std::net::SocketAddr);
+struct ThroughHop {
+    all: Option<std::net::SocketAddr>,
+    nodes: Vec<(std::net::SocketAddr, std::net::SocketAddr)>,
+}
 
 #[async_trait::async_trait]
 impl scylla::policies::address_translator::AddressTranslator for ThroughHop {
     async fn translate_address(
         &self,
-        _peer: &scylla::policies::address_translator::UntranslatedPeer,
+        peer: &scylla::policies::address_translator::UntranslatedPeer,
     ) -> Result<std::net::SocketAddr, scylla::errors::TranslationError> {
-        Ok(self.0)
+        let address = peer.untranslated_address();
+        let own = self.nodes.iter().find(|(node, _)| *node == address);
+        Ok(own.map(|(_, hop)| *hop).or(self.all).unwrap_or(address))
     }
 }
 

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 
 use crate::cli::{HopServeArgs, LocalAction, UpArgs};
 use crate::config::{Loaded, Settings};
-use crate::local::{self, LocalCluster, LocalNode, StderrProgress};
+use crate::local::{self, LocalCluster, LocalNode, NodeAction, StderrProgress};
 use crate::stdout::say;
 use crate::{hop, units};
 
@@ -17,6 +17,9 @@ pub async fn run(action: LocalAction, loaded: &Loaded) -> Result<()> {
     match action {
         LocalAction::Up(args) => up(&args, settings).await,
         LocalAction::Down { hop } => down(hop, settings),
+        LocalAction::Stop { node } => act(node, NodeAction::Stop, settings).await,
+        LocalAction::Kill { node } => act(node, NodeAction::Kill, settings).await,
+        LocalAction::Start { node } => act(node, NodeAction::Start, settings).await,
         LocalAction::Status => {
             // The configured nodes, or whichever casstop nodes run if those do not.
             let configured = LocalCluster::new(&settings.local).nodes;
@@ -44,6 +47,15 @@ pub async fn run(action: LocalAction, loaded: &Loaded) -> Result<()> {
         }
         LocalAction::HopServe(args) => hop_serve(&args),
     }
+}
+
+/// `local stop|kill|start N`: one node of the configured cluster.
+async fn act(node: u8, action: NodeAction, settings: &Settings) -> Result<()> {
+    let line = LocalCluster::in_use(&settings.local)
+        .act(node, action, settings)
+        .await?;
+    say!("{line}");
+    Ok(())
 }
 
 /// The detached hop process: no settings, no runtime of the CLI's, just the hop.

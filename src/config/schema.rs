@@ -47,6 +47,10 @@ pub struct ClusterSettings {
     /// bypasses it.
     #[serde(skip)]
     pub through_hop: Option<std::net::SocketAddr>,
+    /// Set at run time: nodes whose connections go through a latency hop of their own, as
+    /// (node's address, hop's address): one slow node among fast ones.
+    #[serde(skip)]
+    pub node_hops: Vec<(std::net::SocketAddr, std::net::SocketAddr)>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

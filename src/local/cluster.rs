@@ -25,7 +25,109 @@ impl Progress for Quiet {
     fn finish(&mut self, _line: &str) {}
 }
 
+/// What `local stop|kill|start N` and the session's `:node N …` do to one node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeAction {
+    /// SIGTERM: Cassandra drains and shuts down, as in a planned restart.
+    Stop,
+    /// SIGKILL: the node is gone at once, as in a crash.
+    Kill,
+    /// Start it again with its data, and wait until it answers CQL.
+    Start,
+}
+
+impl NodeAction {
+    pub const ALL: [NodeAction; 3] = [NodeAction::Stop, NodeAction::Kill, NodeAction::Start];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            NodeAction::Stop => "stop",
+            NodeAction::Kill => "kill",
+            NodeAction::Start => "start",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Self, String> {
+        NodeAction::ALL
+            .into_iter()
+            .find(|a| a.name() == text)
+            .ok_or_else(|| format!("`{text}` is not a node action: stop, kill or start"))
+    }
+}
+
 impl LocalCluster {
+    /// Node `index` (numbered from 1, as `local status` shows them), or why there is none.
+    pub fn member(&self, index: u8) -> Result<&LocalNode, String> {
+        let count = self.nodes.len();
+        usize::from(index)
+            .checked_sub(1)
+            .and_then(|i| self.nodes.get(i))
+            .ok_or_else(|| {
+                format!(
+                    "there is no node {index}: the local cluster has {count} (1–{count}, local.nodes)"
+                )
+            })
+    }
+
+    /// Stops, kills or starts node `index`; returns the line saying what happened.
+    pub async fn act(&self, index: u8, action: NodeAction, settings: &Settings) -> Result<String> {
+        let node = self.member(index).map_err(anyhow::Error::msg)?;
+        let name = format!("node {index} ({})", node.ip());
+        Ok(match action {
+            NodeAction::Stop | NodeAction::Kill => {
+                let ended = if action == NodeAction::Kill {
+                    node.kill()
+                } else {
+                    node.down()
+                }
+                .with_context(|| name.clone())?;
+                match ended {
+                    Some(pid) if action == NodeAction::Kill => {
+                        format!("{name} killed (SIGKILL, pid {pid})")
+                    }
+                    Some(pid) => format!("{name} stopped (SIGTERM, pid {pid})"),
+                    None => format!("{name} was not running"),
+                }
+            }
+            NodeAction::Start => {
+                let report = node
+                    .up(settings, &mut Quiet)
+                    .await
+                    .with_context(|| name.clone())?;
+                match report.boot_time {
+                    Some(boot) => format!(
+                        "{name} started (pid {}), answering CQL after {:.1} s",
+                        report.pid,
+                        boot.as_secs_f64()
+                    ),
+                    None => format!("{name} was running already (pid {})", report.pid),
+                }
+            }
+        })
+    }
+
+    /// The cluster a command about one node means: the configured one while any of its nodes
+    /// runs, else the one whose nodes run (started with `local up --nodes 3` and no
+    /// `local.nodes` in the config), else the configured one.
+    pub fn in_use(settings: &LocalSettings) -> Self {
+        let configured = LocalCluster::new(settings);
+        if configured.nodes.iter().any(|n| n.running_pid().is_some()) {
+            return configured;
+        }
+        let running = LocalCluster::all_started(settings)
+            .into_iter()
+            .filter(|n| n.running_pid().is_some())
+            .map(|n| n.count())
+            .max();
+        match running {
+            Some(count) => LocalCluster::new(&LocalSettings {
+                nodes: count,
+                ..settings.clone()
+            }),
+            None => configured,
+        }
+    }
+
     pub fn new(settings: &LocalSettings) -> Self {
         let count = settings.nodes.max(1);
         LocalCluster {
@@ -72,9 +174,9 @@ impl LocalCluster {
 
     /// Starts every node that does not run yet, all at once, and returns once each answers
     /// CQL, the driver sees all of them and each lists the others in `system.peers`.
-    pub async fn up(
-        &self,
-        settings: &Settings,
+    pub async fn up<'a>(
+        &'a self,
+        settings: &'a Settings,
         progress: &mut dyn Progress,
     ) -> Result<Vec<UpReport>> {
         let [first, rest @ ..] = self.nodes.as_slice() else {
@@ -91,15 +193,25 @@ impl LocalCluster {
             self.nodes.len(),
             self.nodes.len()
         ));
-        let ups = futures::future::join_all(self.nodes.iter().map(|node| async move {
+        let up = |node: &'a LocalNode| async move {
             node.up(settings, &mut Quiet)
                 .await
                 .with_context(|| format!("node {} ({})", node.index(), node.address()))
-        }))
-        .await;
-        let mut reports = Vec::with_capacity(ups.len());
-        for up in ups {
-            reports.push(up?);
+        };
+        // A node that has run before (it has a log) checks with a seed before it starts, and
+        // gives up when none answers: node 1, the seed, goes first then. New nodes skip that
+        // check and start side by side.
+        let restarting =
+            first.running_pid().is_none() && rest.iter().any(|n| n.log_file().exists());
+        let mut reports = Vec::with_capacity(self.nodes.len());
+        let parallel = if restarting {
+            reports.push(up(first).await?);
+            rest
+        } else {
+            self.nodes.as_slice()
+        };
+        for report in futures::future::join_all(parallel.iter().map(up)).await {
+            reports.push(report?);
         }
         self.wait_for_ring(settings, started, progress).await?;
         progress.clear();

@@ -13,7 +13,7 @@ pub(crate) mod process;
 mod progress;
 mod ring;
 
-pub use cluster::LocalCluster;
+pub use cluster::{LocalCluster, NodeAction};
 pub use install::{check_java, check_maven};
-pub use node::{LocalNode, NodeOptions, Status, UpReport, create_private_dir, dir_size};
+pub use node::{LocalNode, NodeOptions, Status, UpReport, create_private_dir};
 pub use progress::{Progress, StderrProgress};

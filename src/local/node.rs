@@ -126,6 +126,11 @@ impl LocalNode {
         self.index
     }
 
+    /// How many nodes its cluster has.
+    pub fn count(&self) -> u8 {
+        self.count
+    }
+
     pub fn address(&self) -> SocketAddr {
         SocketAddr::new(self.ip(), self.settings.cql_port)
     }
@@ -374,13 +379,27 @@ impl LocalNode {
         options.tls.then(|| self.certificates().ca_file())
     }
 
-    /// Stops the node casstop started. Returns its pid, or `None` when none was running.
+    /// Stops the node casstop started: SIGTERM (Cassandra drains; SIGKILL after 60 s). Returns
+    /// its pid, or `None` when none was running.
     pub fn down(&self) -> Result<Option<u32>> {
+        self.end(false)
+    }
+
+    /// Kills the node at once (SIGKILL: a crash, nothing drained or flushed).
+    pub fn kill(&self) -> Result<Option<u32>> {
+        self.end(true)
+    }
+
+    fn end(&self, crash: bool) -> Result<Option<u32>> {
         let Some(pid) = self.running_pid() else {
             return Ok(None);
         };
-        let stopped = process::terminate(pid, Duration::from_secs(60))
-            .with_context(|| format!("stopping the local node (pid {pid})"))?;
+        let stopped = if crash {
+            process::kill(pid)
+        } else {
+            process::terminate(pid, Duration::from_secs(60))
+        }
+        .with_context(|| format!("stopping the local node (pid {pid})"))?;
         if !stopped {
             bail!("local node (pid {pid}) did not stop after SIGTERM and SIGKILL");
         }
@@ -404,7 +423,7 @@ impl LocalNode {
             version,
             address,
             data_dir: self.data_dir.clone(),
-            data_bytes: dir_size(&self.data_dir),
+            data_bytes: crate::files::dir_size(&self.data_dir),
             installed: install::is_installed(&self.lib_dir(), &self.settings.version),
         }
     }
@@ -633,21 +652,6 @@ pub fn create_private_dir(dir: &Path) -> Result<()> {
         .with_context(|| format!("creating {}", dir.display()))?;
     fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
         .with_context(|| format!("making {} owner-only", dir.display()))
-}
-
-/// Total size of the files under `dir`.
-pub fn dir_size(dir: &Path) -> u64 {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
-        .flatten()
-        .map(|entry| match entry.file_type() {
-            Ok(t) if t.is_dir() => dir_size(&entry.path()),
-            Ok(_) => entry.metadata().map(|m| m.len()).unwrap_or(0),
-            Err(_) => 0,
-        })
-        .sum()
 }
 
 #[cfg(test)]

@@ -156,6 +156,14 @@ pub fn terminate(pid: u32, grace: Duration) -> Result<bool> {
     Ok(wait_until_gone(pid, Duration::from_secs(10)))
 }
 
+/// SIGKILL: the process ends at once, as in a crash. True once every thread of it is gone.
+pub fn kill(pid: u32) -> Result<bool> {
+    if !signal(pid, Signal::KILL)? {
+        return Ok(true);
+    }
+    Ok(wait_until_gone(pid, Duration::from_secs(10)))
+}
+
 /// Records `pid` in `path`, the way `up` does.
 pub fn write_pid_file(path: &Path, pid: u32) -> Result<()> {
     fs::write(path, format!("{pid}\n")).with_context(|| format!("writing {}", path.display()))

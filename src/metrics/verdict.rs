@@ -170,9 +170,24 @@ pub fn judge(e: &Evidence) -> Verdict {
     } else {
         limit(e)
     };
-    // A node lost while the others carry the load changes no limit, but must not go unsaid.
-    if let Some(Outlier::Down(node)) = &e.outlier {
-        judged.text += &format!("; node {} is down", node.ip());
+    // A node lost or slow while the others carry the load (a rate held, the client's own CPU
+    // the limit) must not go unsaid.
+    match &e.outlier {
+        Some(Outlier::Down(node)) => judged.text += &format!("; node {} is down", node.ip()),
+        Some(Outlier::Slow {
+            node,
+            ratio,
+            p99_us,
+            ..
+        }) if !judged.text.contains(" is slow") => {
+            judged.text += &format!(
+                "; node {} is slow (p99 {}, {} the others')",
+                node.ip(),
+                crate::units::Micros(*p99_us as f64),
+                times(*ratio)
+            );
+        }
+        _ => {}
     }
     judged
 }
@@ -721,7 +736,14 @@ mod tests {
             busiest_percent: 97.0,
             ..slow
         };
-        assert_eq!(judge(&busy).kind, VerdictKind::CpuBound);
+        let v = judge(&busy);
+        assert_eq!(v.kind, VerdictKind::CpuBound);
+        assert!(
+            v.text
+                .ends_with("; node 127.0.0.3 is slow (p99 9.20 ms, 9.2× the others')"),
+            "{}",
+            v.text
+        );
         // Queues in the servers' pools: server-bound from SERVER_QUEUED on.
         let queued = |n| Evidence {
             server_queued: Some(n),

@@ -341,6 +341,19 @@ pub fn print_result(result: &BenchResult) {
     if let Some(late) = &r.pacer_late_us {
         latency("pacer late   ", late);
     }
+    // One line per coordinator, once there are several: where the writes went and how each did.
+    if r.nodes.len() > 1 {
+        for node in &r.nodes {
+            say!(
+                "  node {:<15} {:>5.1}% of ok  p50 {}  p99 {}  errors {}",
+                node.node.ip(),
+                node.ok_percent,
+                Micros(node.service.p50 as f64),
+                Micros(node.service.p99 as f64),
+                node.errors
+            );
+        }
+    }
     if matches!(r.knobs.strategy, Strategy::Pipeline | Strategy::Batches) {
         say!(
             "  head-of-line {:.1}% of slot time held by finished writes ({:.1} in flight on average)",

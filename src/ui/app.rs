@@ -11,6 +11,7 @@ use crossterm::event::{KeyCode, KeyEvent};
 use crate::engine::EngineInfo;
 use crate::hop::HopSettings;
 use crate::knobs::{KnobChange, Knobs};
+use crate::local::NodeAction;
 use crate::metrics::Snapshot;
 
 /// What a key asks for, beyond changing the app's own state.
@@ -22,6 +23,8 @@ pub enum Action {
     Profile,
     /// Under `attach`: send knob changes to this loader (counted from 0), or to all.
     Target(Option<usize>),
+    /// Stop, kill or start node N (from 1) of the local cluster.
+    Node(u8, NodeAction),
     Quit,
     /// A second Ctrl-C: leave now, without waiting for writes in flight.
     QuitNow,
@@ -150,6 +153,7 @@ impl App {
                 Some(Action::Quit)
             }
             Ok(CommandLine::Profile) => Some(Action::Profile),
+            Ok(CommandLine::Node(index, action)) => Some(Action::Node(index, action)),
             Ok(CommandLine::Loader(target)) => {
                 match (&self.loaders, target) {
                     (None, _) => {
@@ -198,6 +202,7 @@ impl App {
 pub enum CommandLine {
     Change(KnobChange),
     Rtt(Duration),
+    Node(u8, NodeAction),
     Profile,
     /// `:loader N` (from 1 as shown; held from 0) or `:loader all`.
     Loader(Option<usize>),
@@ -212,6 +217,11 @@ pub const SESSION_COMMANDS: &[(&str, &[&str], &str)] = &[
     ("pause", &[], "issue no new writes"),
     ("resume", &[], "issue writes again"),
     ("profile", &[], "capture a CPU profile"),
+    (
+        "node",
+        &[],
+        "N stop|kill|start: a node of the local cluster, e.g. `:node 2 kill`",
+    ),
     (
         "loader",
         &[],
@@ -250,7 +260,7 @@ pub fn parse_command(text: &str) -> Result<CommandLine, String> {
     let value = match rest[..] {
         [] => None,
         [one] => Some(one.to_string()),
-        _ if is_duration => Some(rest.join(" ")),
+        _ if is_duration || name == "node" => Some(rest.join(" ")),
         [_, extra, ..] => {
             return Err(format!("`:{name}` takes one value; what is `{extra}`?"));
         }
@@ -290,6 +300,21 @@ fn session_command(name: &str, value: Option<&str>, takes: &str) -> Result<Comma
         "pause" => no_value(CommandLine::Change(KnobChange::new(&knobs::PAUSED, true))),
         "resume" => no_value(CommandLine::Change(KnobChange::new(&knobs::PAUSED, false))),
         "profile" => no_value(CommandLine::Profile),
+        "node" => {
+            let usage =
+                || format!("`:node` takes a node's number and stop, kill or start ({takes})");
+            let text = value.ok_or_else(usage)?;
+            let [index, action] = text.split_whitespace().collect::<Vec<_>>()[..] else {
+                return Err(usage());
+            };
+            let index = index
+                .parse::<u8>()
+                .ok()
+                .filter(|n| *n >= 1)
+                .ok_or_else(|| format!("`:node` takes a node's number (from 1), got `{index}`"))?;
+            let action = NodeAction::parse(action).map_err(|m| format!("`:node`: {m}"))?;
+            Ok(CommandLine::Node(index, action))
+        }
         "loader" => match value {
             Some("all") => Ok(CommandLine::Loader(None)),
             Some(n) => match n.parse::<usize>() {
@@ -426,6 +451,34 @@ mod tests {
             parse_command("timeout soon")
                 .unwrap_err()
                 .contains("`soon`")
+        );
+    }
+
+    #[test]
+    fn node_command_takes_a_number_and_an_action() {
+        assert_eq!(
+            parse_command("node 2 kill"),
+            Ok(CommandLine::Node(2, NodeAction::Kill))
+        );
+        assert_eq!(
+            parse_command("node 3 start"),
+            Ok(CommandLine::Node(3, NodeAction::Start))
+        );
+        for (text, expected) in [
+            ("node", "takes a node's number and stop, kill or start"),
+            ("node 2", "takes a node's number and stop, kill or start"),
+            ("node 0 kill", "from 1), got `0`"),
+            ("node two kill", "got `two`"),
+            ("node 2 reboot", "`reboot` is not a node action"),
+            ("node 2 kill now", "takes a node's number and stop"),
+        ] {
+            let message = parse_command(text).unwrap_err();
+            assert!(message.contains(expected), "{text}: {message}");
+        }
+        let mut app = app();
+        assert_eq!(
+            type_command(&mut app, "node 1 stop"),
+            Some(Action::Node(1, NodeAction::Stop))
         );
     }
 

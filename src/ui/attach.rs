@@ -129,6 +129,14 @@ fn apply(app: &mut App, remote: &Remote, action: Action) {
                 Severity::Error,
             ));
         }
+        Action::Node(..) => {
+            app.message = Some((
+                "`:node` acts on the local cluster from the session that drives it; under attach, \
+                 use `casstop local stop|kill|start N`"
+                    .into(),
+                Severity::Error,
+            ));
+        }
         Action::Quit | Action::QuitNow => app.quitting = true,
     }
 }

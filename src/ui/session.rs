@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::mpsc::{Receiver, Sender};
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
@@ -15,6 +16,7 @@ use super::screen::Screen;
 use crate::config::Settings;
 use crate::engine::{Changed, Engine};
 use crate::hop::process::HopRoute;
+use crate::local::{LocalCluster, NodeAction};
 use crate::metrics::Snapshot;
 use crate::profiler::{self, CaptureRequest, ProfileSummary, Profiler};
 use crate::record::Recorder;
@@ -35,7 +37,13 @@ pub(super) struct Session<'a> {
     /// A capture was running at the quit and is being cut short.
     profile_cut_at_quit: bool,
     cut_profile: Option<Result<ProfileSummary>>,
+    /// Node actions take seconds (a stop drains, a start boots): each runs on a thread of its
+    /// own and says here how it went.
+    node_done: (Sender<NodeOutcome>, Receiver<NodeOutcome>),
 }
+
+/// What a node action said: its line, or why it failed.
+type NodeOutcome = Result<String, String>;
 
 impl<'a> Session<'a> {
     /// Connects and starts the load; before the terminal is taken over, so a connection error
@@ -73,6 +81,7 @@ impl<'a> Session<'a> {
             stopping: false,
             profile_cut_at_quit: false,
             cut_profile: None,
+            node_done: std::sync::mpsc::channel(),
         })
     }
 
@@ -100,6 +109,43 @@ impl<'a> Session<'a> {
             .map(|since| (capture - since.elapsed().as_secs_f64()).max(0.0));
         if let Some(result) = self.profiler.poll() {
             self.profile_done(result);
+        }
+        while let Ok(done) = self.node_done.1.try_recv() {
+            let (text, severity) = match done {
+                Ok(text) => (text, Severity::Info),
+                Err(text) => (text, Severity::Error),
+            };
+            self.engine.note(text.clone());
+            self.app.message = Some((text, severity));
+        }
+    }
+
+    /// Stops, kills or starts a node of the local cluster, off the UI thread; the event log
+    /// has the asking and the outcome, so the charts show where the node went.
+    fn act_on_node(&mut self, index: u8, action: NodeAction) {
+        let cluster = LocalCluster::in_use(&self.settings.local);
+        if let Err(why) = cluster.member(index) {
+            self.app.message = Some((why, Severity::Error));
+            return;
+        }
+        let asked = format!("node {index}: {} asked", action.name());
+        self.engine.note(asked.clone());
+        self.app.message = Some((asked, Severity::Info));
+        let settings = self.settings.clone();
+        let done = self.node_done.0.clone();
+        let spawned = std::thread::Builder::new()
+            .name("casstop-node".into())
+            .spawn(move || {
+                let outcome = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(anyhow::Error::from)
+                    .and_then(|rt| rt.block_on(cluster.act(index, action, &settings)))
+                    .map_err(|err| format!("node {index} {}: {err:#}", action.name()));
+                let _ = done.send(outcome);
+            });
+        if let Err(err) = spawned {
+            self.app.message = Some((format!("starting the node action: {err}"), Severity::Error));
         }
     }
 
@@ -157,6 +203,7 @@ impl<'a> Session<'a> {
             }
             Action::SetRtt(rtt) => self.set_rtt(rtt),
             Action::Profile => self.start_profile(),
+            Action::Node(index, action) => self.act_on_node(index, action),
             // Refused by the command line outside `attach`.
             Action::Target(_) => {}
             Action::Quit => self.quit(),

@@ -10,6 +10,7 @@ mod footer;
 mod header;
 pub mod help;
 mod loaders;
+mod nodes;
 #[cfg(test)]
 pub(crate) mod testing;
 mod wrap;
@@ -50,7 +51,8 @@ pub fn draw(frame: &mut Frame, app: &App) {
     }
 }
 
-/// The body between header and footer: two charts above, three panels below.
+/// The body between header and footer: two charts above, three panels below (the per-node
+/// table above the events once the load reaches several nodes).
 fn draw_full(frame: &mut Frame, body: Rect, app: &App) {
     let [charts, panels] =
         Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(body);
@@ -69,7 +71,19 @@ fn draw_full(frame: &mut Frame, body: Rect, app: &App) {
         Some(loaders) => loaders::draw_loaders(frame, cpu, app, loaders),
         None => cpu::draw_cpu(frame, cpu, app),
     }
-    events::draw_events(frame, events, app);
+    match nodes::shown(app) {
+        // Above the events, as tall as it needs (the events keep at least a few rows).
+        Some(shown) if events.height >= nodes::height(shown.len()) + 4 => {
+            let [table, rest] = Layout::vertical([
+                Constraint::Length(nodes::height(shown.len())),
+                Constraint::Min(0),
+            ])
+            .areas(events);
+            nodes::draw_nodes(frame, table, shown);
+            events::draw_events(frame, rest, app);
+        }
+        _ => events::draw_events(frame, events, app),
+    }
 }
 
 #[cfg(test)]
