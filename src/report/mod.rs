@@ -7,8 +7,10 @@
 //! A `bench --matrix` directory gets `matrix.{svg,png}`; a sweep's directory its `sweep.{svg,png}`.
 
 pub use crate::record::hlog;
+pub mod canvas;
 mod matrix;
 mod merge;
+mod nodes;
 pub mod plot;
 mod recording;
 pub mod sweep;
@@ -195,6 +197,9 @@ fn write_run_report(
     let mut pictures = Vec::new();
     pictures.extend(plot::timeline(out, recordings)?);
     pictures.extend(plot::percentiles(out, recordings)?);
+    if let [one] = recordings {
+        pictures.extend(nodes::nodes(out, one)?);
+    }
     if let Some(sweep) = sweep {
         pictures.extend(plot::sweep(out, sweep)?);
     }
@@ -339,6 +344,15 @@ fn markdown_report(recordings: &[Recording], out: &Path, shape: Shape<'_>) -> St
         "\n## Throughput and latency over time\n\n![throughput and latency over time](timeline.png)\n\n[SVG](timeline.svg)\n\
          \n## Latency distribution\n\n![latency percentiles](percentiles.png)\n\n[SVG](percentiles.svg)\n"
     );
+    if let (Shape::Runs(_), [one]) = (&shape, recordings)
+        && !nodes::series(one).is_empty()
+    {
+        md.push_str(
+            "\n## Per coordinator node\n\nWrites/s each node coordinated and their p99 (from the \
+             driver's record of each write's coordinator); a red cross marks an interval the \
+             driver had no connection to the node.\n\n![per node](nodes.png)\n\n[SVG](nodes.svg)\n",
+        );
+    }
     if let Some(sweep) = sweep {
         md.push_str("\n## Sweep\n\n");
         md.push_str(&crate::report::sweep::markdown_table(sweep));

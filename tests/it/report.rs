@@ -8,7 +8,7 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 
-use casstop::report::plot::{CHART_SIZE, TIMELINE_SIZE};
+use casstop::report::canvas::{CHART_SIZE, TIMELINE_SIZE};
 use casstop::units::Micros;
 
 fn fixture(name: &str) -> PathBuf {
@@ -406,4 +406,53 @@ fn a_report_that_fails_says_what_is_missing_and_creates_nothing() {
             run.display()
         );
     }
+}
+
+#[test]
+fn a_run_on_three_nodes_gets_a_per_node_chart_with_the_killed_node_marked_down() {
+    let _load = crate::common::loading();
+    // Recorded here: `bench --rate 2000` on `local up --nodes 3` (RF 3, QUORUM), node 3 killed
+    // at 5 s with `casstop local kill 3`.
+    let run = fixture("bench-3-nodes-kill");
+    let out = tempfile::tempdir().unwrap();
+    casstop_report(&[&run], out.path());
+    let svg = svg_text(&out.path().join("nodes.svg"));
+    for expected in [
+        ">casstop: bench-3-nodes-kill, per coordinator node<",
+        ">writes/s each node coordinated<",
+        ">p99 service time per node (log scale)<",
+        ">127.0.0.1<",
+        ">127.0.0.2<",
+        ">127.0.0.3<",
+    ] {
+        assert!(svg.contains(expected), "nodes.svg lacks {expected}");
+    }
+    // One red cross per interval node 3 had no connection (drawn as two lines each).
+    let down = std::fs::read_to_string(run.join("intervals.jsonl"))
+        .unwrap()
+        .lines()
+        .filter(|l| {
+            l.contains(r#""node":"127.0.0.3:9442","datacenter":"datacenter1","connected":false"#)
+        })
+        .count();
+    assert!(
+        down > 30,
+        "{down} intervals with node 3 down in the fixture"
+    );
+    let source = std::fs::read_to_string(out.path().join("nodes.svg")).unwrap();
+    let red = source.matches(r##"stroke="#FF0000""##).count();
+    assert_eq!(red, 2 * down, "a cross for each interval node 3 was down");
+    assert_eq!(png_size(&out.path().join("nodes.png")), TIMELINE_SIZE);
+    let md = std::fs::read_to_string(out.path().join("report.md")).unwrap();
+    assert!(
+        md.contains("## Per coordinator node") && md.contains("(nodes.png)"),
+        "{md}"
+    );
+
+    // A run on one node has no such chart.
+    let single = tempfile::tempdir().unwrap();
+    casstop_report(&[&fixture("bench-pipeline")], single.path());
+    assert!(!single.path().join("nodes.svg").exists());
+    let md = std::fs::read_to_string(single.path().join("report.md")).unwrap();
+    assert!(!md.contains("Per coordinator node"));
 }
