@@ -354,9 +354,10 @@ pub enum LocalAction {
 #[derive(Debug, Args, Default)]
 pub struct UpArgs {
     /// Also start the latency hop (port `local.hop_port`) in front of the node, delaying each
-    /// direction by half this round trip; a running hop takes the new RTT live.
-    #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
-    pub rtt: Option<Duration>,
+    /// direction by half this round trip; a running hop takes the new RTT live. On a cluster,
+    /// `node3=5ms` puts a hop of its own in front of node 3 only: one slow node among fast ones.
+    #[arg(long, value_name = "[nodeN=]DURATION", value_parser = parse_up_rtt)]
+    pub rtt: Option<UpRtt>,
     /// Spread of each direction's delay (see `local.jitter_distribution`).
     #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
     pub jitter: Option<Duration>,
@@ -372,6 +373,33 @@ pub struct UpArgs {
     /// up once every node lists the others as peers (`local.nodes`).
     #[arg(long, value_name = "N")]
     pub nodes: Option<u8>,
+}
+
+/// `local up --rtt`: the single node's hop (`2ms`) or one cluster node's own (`node3=5ms`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct UpRtt {
+    pub node: Option<u8>,
+    pub rtt: Duration,
+}
+
+fn parse_up_rtt(text: &str) -> Result<UpRtt, String> {
+    let (node, rtt) = match text.split_once('=') {
+        Some((node, rtt)) => {
+            let index = node
+                .strip_prefix("node")
+                .and_then(|n| n.parse::<u8>().ok())
+                .filter(|n| *n >= 1)
+                .ok_or_else(|| {
+                    format!("`{node}` names no node: write node1, node2 … (as `local status` numbers them)")
+                })?;
+            (Some(index), rtt)
+        }
+        None => (None, text),
+    };
+    Ok(UpRtt {
+        node,
+        rtt: duration::parse(rtt)?,
+    })
 }
 
 #[derive(Debug, Args)]
@@ -451,7 +479,8 @@ impl Cli {
 
 impl UpArgs {
     fn push_overrides(&self, flags: &mut Vec<FlagOverride>) {
-        if let Some(rtt) = &self.rtt {
+        // A node's own hop is not the configured one.
+        if let Some(UpRtt { node: None, rtt }) = &self.rtt {
             flags.push(FlagOverride::new(
                 "local.rtt",
                 "--rtt",

@@ -3,9 +3,9 @@
 //! Output goes through [`say!`], which stops quietly when stdout is a closed pipe
 //! (`casstop local logs | head -1`), like every Unix tool.
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 
-use crate::cli::{HopServeArgs, LocalAction, UpArgs};
+use crate::cli::{HopServeArgs, LocalAction, UpArgs, UpRtt};
 use crate::config::{Loaded, Settings};
 use crate::local::{self, LocalCluster, LocalNode, NodeAction, StderrProgress};
 use crate::stdout::say;
@@ -85,12 +85,37 @@ async fn up(args: &UpArgs, settings: &Settings) -> Result<()> {
             reports[0].address
         );
     }
-    if args.rtt.is_some() || !settings.local.rtt.is_zero() {
-        let wanted = hop::process::configured(settings, settings.local.rtt);
-        let exe = std::env::current_exe().context("finding casstop's own binary")?;
-        let (state, started) = hop::process::ensure(settings, wanted, &exe, true)?;
+    let exe = || std::env::current_exe().context("finding casstop's own binary");
+    let hop = match args.rtt {
+        Some(UpRtt {
+            node: Some(index),
+            rtt,
+        }) => {
+            let node = cluster.member(index).map_err(anyhow::Error::msg)?;
+            let place = hop::process::HopPlace::of_node(node, settings);
+            let wanted = hop::process::configured(settings, rtt);
+            Some((format!("of node {index} "), place, wanted))
+        }
+        _ if args.rtt.is_some() || !settings.local.rtt.is_zero() => {
+            if reports.len() > 1 {
+                bail!(
+                    "the latency hop fronts one node; on a cluster give the node: --rtt node3=5ms \
+                     (local.rtt is for the single node)"
+                );
+            }
+            let wanted = hop::process::configured(settings, settings.local.rtt);
+            Some((
+                String::new(),
+                hop::process::HopPlace::single(settings),
+                wanted,
+            ))
+        }
+        None | Some(_) => None,
+    };
+    if let Some((whose, place, wanted)) = hop {
+        let (state, started) = hop::process::ensure(&place, wanted, &exe()?, true)?;
         say!(
-            "latency hop {}: {} -> {}, {} (pid {}); casstop goes through it until `casstop local down --hop`",
+            "latency hop {whose}{}: {} -> {}, {} (pid {}); casstop goes through it until `casstop local down --hop`",
             if started { "started" } else { "changed" },
             state.listen,
             state.upstream,
@@ -130,10 +155,19 @@ fn say_up(report: &local::UpReport) {
 /// any cluster's), whatever `local.nodes` says now.
 fn down(hop: bool, settings: &Settings) -> Result<()> {
     let files = hop::process::HopFiles::new(&settings.local.data_dir());
-    match hop::process::stop(&files)? {
-        Some(pid) => say!("latency hop stopped (pid {pid})"),
-        None if hop => say!("no latency hop is running"),
-        None => {}
+    let mut hops = 0;
+    if let Some(pid) = hop::process::stop(&files)? {
+        say!("latency hop stopped (pid {pid})");
+        hops += 1;
+    }
+    for node in LocalCluster::all_started(&settings.local) {
+        if let Some(pid) = hop::process::stop(&hop::process::HopFiles::new(node.dir()))? {
+            say!("latency hop of node {} stopped (pid {pid})", node.index());
+            hops += 1;
+        }
+    }
+    if hop && hops == 0 {
+        say!("no latency hop is running");
     }
     if !hop {
         let mut stopped = 0;
@@ -199,6 +233,18 @@ async fn status(settings: &Settings, node: &LocalNode, several: bool) {
 }
 
 fn hop_status(settings: &Settings) {
+    for node in LocalCluster::all_started(&settings.local) {
+        if let Some(state) = hop::process::HopFiles::new(node.dir()).state() {
+            say!(
+                "latency hop of node {}: up, {} -> {} (pid {}), emulates {}",
+                node.index(),
+                state.listen,
+                state.upstream,
+                state.pid,
+                state.settings
+            );
+        }
+    }
     let files = hop::process::HopFiles::new(&settings.local.data_dir());
     match files.state() {
         Some(state) => {

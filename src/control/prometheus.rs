@@ -122,6 +122,7 @@ impl Collector for Run {
                 node / 100.0,
             )?;
         }
+        coordinator_metrics(&mut encoder, s)?;
         gauge_f64(
             &mut encoder,
             "casstop_elapsed_seconds",
@@ -143,6 +144,65 @@ impl Collector for Run {
         )?)?;
         Ok(())
     }
+}
+
+/// A per-node gauge's value from its row; `None` leaves the node out of that family.
+type NodeGauge = fn(&crate::metrics::NodeStats) -> Option<f64>;
+
+/// Per coordinator node (`node` label, its address as the driver knows it): the run's outcomes
+/// as counters; the last interval's p99, the driver's connection and the server's queue as
+/// gauges. Nothing when the run has not reached a node yet.
+fn coordinator_metrics(encoder: &mut DescriptorEncoder, s: &Snapshot) -> Result<(), fmt::Error> {
+    if s.totals.nodes.is_empty() && s.interval.nodes.is_empty() {
+        return Ok(());
+    }
+    {
+        let mut writes = encoder.encode_descriptor(
+            "casstop_coordinator_writes",
+            "requests each node coordinated, by outcome (a failure counts at its last attempt's node)",
+            None,
+            MetricType::Counter,
+        )?;
+        for n in &s.totals.nodes {
+            let node = n.node.to_string();
+            for (outcome, count) in [("ok", n.ok), ("error", n.errors)] {
+                ConstCounter::new(count).encode(
+                    writes.encode_family(&[("node", node.as_str()), ("outcome", outcome)])?,
+                )?;
+            }
+        }
+    }
+    let rows = &s.interval.nodes;
+    let families: [(&str, &str, NodeGauge); 3] = [
+        (
+            "casstop_coordinator_p99_seconds",
+            "the p99 service time of the writes each node coordinated, last interval",
+            |n| (n.ok > 0).then(|| n.service.p99 as f64 / 1e6),
+        ),
+        (
+            "casstop_coordinator_connected",
+            "1 while the driver holds a connection to the node",
+            |n| Some(f64::from(u8::from(n.connected))),
+        ),
+        (
+            "casstop_server_queued",
+            "requests the node holds queued (MutationStage + Native-Transport-Requests pending)",
+            |n| {
+                n.server
+                    .map(|l| (l.mutation_pending + l.native_pending) as f64)
+            },
+        ),
+    ];
+    for (name, help, value) in families {
+        let mut family = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+        for row in rows {
+            if let Some(v) = value(row) {
+                let node = row.node.to_string();
+                ConstGauge::new(v).encode(family.encode_family(&[("node", node.as_str())])?)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Numeric knobs as one gauge family (`knob` label; durations in seconds, flags 0/1), the
@@ -230,6 +290,47 @@ fn histogram(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_coordinator_node_has_its_counters_and_gauges() {
+        let mut snapshot = Snapshot::empty(knobs::Knobs::default());
+        let node = std::net::SocketAddr::from(([127, 0, 0, 3], 9042));
+        let mut row = crate::metrics::NodeStats {
+            node,
+            datacenter: None,
+            connected: true,
+            ok: 40,
+            throughput: 40.0,
+            service: crate::metrics::LatencySummary {
+                count: 40,
+                p99: 9_000,
+                ..Default::default()
+            },
+            errors: crate::metrics::ErrorCounts::default(),
+            in_flight_mean: 1.0,
+            server: Some(crate::metrics::ServerLoad {
+                native_pending: 5,
+                mutation_pending: 2,
+                ..Default::default()
+            }),
+        };
+        row.errors.add(ErrorKind::Timeout);
+        snapshot.totals.add_nodes(&[row.clone()]);
+        snapshot.totals.add_nodes(&[row.clone()]);
+        let mut interval = (*snapshot.interval).clone();
+        interval.nodes = vec![row];
+        snapshot.interval = std::sync::Arc::new(interval);
+        let text = render(Some(std::sync::Arc::new(snapshot)));
+        for expected in [
+            "casstop_coordinator_writes_total{node=\"127.0.0.3:9042\",outcome=\"ok\"} 80",
+            "casstop_coordinator_writes_total{node=\"127.0.0.3:9042\",outcome=\"error\"} 2",
+            "casstop_coordinator_p99_seconds{node=\"127.0.0.3:9042\"} 0.009",
+            "casstop_coordinator_connected{node=\"127.0.0.3:9042\"} 1",
+            "casstop_server_queued{node=\"127.0.0.3:9042\"} 7",
+        ] {
+            assert!(text.contains(expected), "missing {expected}:\n{text}");
+        }
+    }
 
     #[test]
     fn a_run_is_exposed_with_totals_buckets_and_knobs() {

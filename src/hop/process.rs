@@ -14,7 +14,7 @@ use rustix::process::Signal;
 use super::control::{self, HopState, Request, SettingsChange};
 use super::{Hop, HopSettings};
 use crate::config::Settings;
-use crate::local::process;
+use crate::local::{LocalCluster, LocalNode, process};
 
 /// The subcommand the detached hop process runs (hidden from help).
 pub const SERVE_SUBCOMMAND: &str = "hop-serve";
@@ -92,6 +92,44 @@ fn is_hop_command_line(args: &[String], dir: &Path) -> bool {
         && args.windows(2).any(|w| w[0] == "--dir" && w[1] == dir)
 }
 
+/// Sends each node of the local cluster that has a hop of its own (`local up --rtt node3=5ms`)
+/// through it; the others stay direct.
+fn route_node_hops(settings: &mut Settings) {
+    let cluster = LocalCluster::in_use(&settings.local);
+    if cluster.nodes.len() < 2 {
+        return;
+    }
+    for node in &cluster.nodes {
+        if let Some(state) = HopFiles::new(node.dir()).state() {
+            eprintln!(
+                "node {} through its latency hop on {} ({})",
+                node.index(),
+                state.listen,
+                state.settings
+            );
+            settings
+                .cluster
+                .node_hops
+                .push((node.address(), state.listen));
+        }
+    }
+}
+
+/// Changes the round trip of node `index`'s own hop live (`:rtt node3 5ms`).
+pub fn set_node_rtt(settings: &Settings, index: u8, rtt: Duration) -> Result<HopState> {
+    let cluster = LocalCluster::in_use(&settings.local);
+    let node = cluster.member(index).map_err(anyhow::Error::msg)?;
+    let files = HopFiles::new(node.dir());
+    if files.running_pid().is_none() {
+        bail!(
+            "node {index} has no latency hop of its own; start one before the run with \
+             `casstop local up --rtt node{index}=5ms` (the run's connections are made at its start)"
+        );
+    }
+    control::request(&files.socket(), &Request::Set(SettingsChange::rtt(rtt)))
+        .with_context(|| format!("changing node {index}'s hop"))
+}
+
 /// What the detached process runs: the hop, and its control channel on this thread, until it is
 /// signalled.
 pub fn serve(
@@ -128,16 +166,44 @@ pub fn configured(settings: &Settings, rtt: Duration) -> HopSettings {
     }
 }
 
-/// Makes sure a hop serves the local node with `wanted`: changes the running one live, or starts
-/// one (`exe` is casstop's own binary) that outlives this process when `outlive`, else ends with
+/// Where a hop sits: the directory of its files, where it listens, the node it forwards to.
+#[derive(Clone, Debug)]
+pub struct HopPlace {
+    pub dir: PathBuf,
+    pub listen: SocketAddr,
+    pub upstream: SocketAddr,
+}
+
+impl HopPlace {
+    /// In front of the single local node: 127.0.0.1, `local.hop_port`.
+    pub fn single(settings: &Settings) -> Self {
+        HopPlace {
+            dir: settings.local.data_dir(),
+            listen: SocketAddr::from(([127, 0, 0, 1], settings.local.hop_port)),
+            upstream: SocketAddr::from(([127, 0, 0, 1], settings.local.cql_port)),
+        }
+    }
+
+    /// In front of one node of a local cluster, on that node's own address.
+    pub fn of_node(node: &LocalNode, settings: &Settings) -> Self {
+        HopPlace {
+            dir: node.dir().to_path_buf(),
+            listen: SocketAddr::new(node.ip(), settings.local.hop_port),
+            upstream: node.address(),
+        }
+    }
+}
+
+/// Makes sure a hop serves `place` with `wanted`: changes the running one live, or starts one
+/// (`exe` is casstop's own binary) that outlives this process when `outlive`, else ends with
 /// it. Returns its state and whether this call started it.
 pub fn ensure(
-    settings: &Settings,
+    place: &HopPlace,
     wanted: HopSettings,
     exe: &Path,
     outlive: bool,
 ) -> Result<(HopState, bool)> {
-    let dir = settings.local.data_dir();
+    let dir = place.dir.clone();
     let files = HopFiles::new(&dir);
     if files.running_pid().is_some() {
         let change = SettingsChange {
@@ -150,8 +216,7 @@ pub fn ensure(
             .context("changing the running hop's RTT")?;
         return Ok((state, false));
     }
-    let listen = SocketAddr::from(([127, 0, 0, 1], settings.local.hop_port));
-    let upstream = SocketAddr::from(([127, 0, 0, 1], settings.local.cql_port));
+    let (listen, upstream) = (place.listen, place.upstream);
     if std::net::TcpStream::connect_timeout(&listen, Duration::from_millis(300)).is_ok() {
         bail!(
             "another process already listens on {listen}, the hop's port (local.hop_port), and \
@@ -302,11 +367,12 @@ pub fn route(settings: &mut Settings, rtt_flag: bool, exe: &Path) -> Result<Opti
     let files = HopFiles::new(&settings.local.data_dir());
     let (state, started) = if rtt_flag || !settings.local.rtt.is_zero() {
         let wanted = configured(settings, settings.local.rtt);
-        let (state, started) = ensure(settings, wanted, exe, false)?;
+        let (state, started) = ensure(&HopPlace::single(settings), wanted, exe, false)?;
         (state, started.then(|| StartedHop(files.clone())))
     } else if let Some(state) = files.state() {
         (state, None)
     } else {
+        route_node_hops(settings);
         return Ok(None);
     };
     settings.cluster.hosts = vec![state.listen.to_string()];

@@ -9,6 +9,7 @@
 mod cluster;
 mod install;
 mod node;
+mod ports;
 pub(crate) mod process;
 mod progress;
 mod ring;

@@ -15,6 +15,7 @@ use crate::config::{CommitlogSync, LocalSettings, Secret, Settings};
 use crate::tls::LocalCertificates;
 
 use super::install::{self, check_java};
+use super::ports;
 use super::process;
 use super::progress::Progress;
 use super::ring::interleaved_tokens;
@@ -129,6 +130,11 @@ impl LocalNode {
     /// How many nodes its cluster has.
     pub fn count(&self) -> u8 {
         self.count
+    }
+
+    /// Its directory: data, logs, pid file (and its latency hop's files, when it has one).
+    pub fn dir(&self) -> &Path {
+        &self.data_dir
     }
 
     pub fn address(&self) -> SocketAddr {
@@ -305,8 +311,8 @@ impl LocalNode {
         } else {
             Duration::ZERO
         };
-        check_port_free(address, "CQL (local.cql_port)", grace)?;
-        check_port_free(
+        ports::check_port_free(address, "CQL (local.cql_port)", grace)?;
+        ports::check_port_free(
             SocketAddr::new(self.ip(), self.settings.storage_port),
             "storage (local.storage_port)",
             grace,
@@ -619,28 +625,6 @@ async fn probe_version(probe: &Settings, timeout: Duration) -> Result<String> {
     probe.cluster.connect_timeout = timeout;
     let session = crate::cluster::connect(&probe).await?;
     crate::cluster::release_version(&session).await
-}
-
-/// Fails when something listens on `address`. Within `grace` it asks again while something
-/// does: a node killed a moment ago can hold its listening socket a little past its last thread.
-fn check_port_free(address: SocketAddr, role: &str, grace: Duration) -> Result<()> {
-    let asked = Instant::now();
-    let taken = || TcpStream::connect_timeout(&address, Duration::from_millis(500)).is_ok();
-    while taken() {
-        if asked.elapsed() >= grace {
-            return Err(port_taken(address, role));
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Ok(())
-}
-
-fn port_taken(address: SocketAddr, role: &str) -> anyhow::Error {
-    anyhow::anyhow!(
-        "another process already listens on {address}, the local node's {role} port, and it \
-             is not a node casstop started; stop it, or point casstop at it with --hosts {address}, \
-             or set another port in [local]"
-    )
 }
 
 /// Creates `dir` (and its parents) readable by its owner only.

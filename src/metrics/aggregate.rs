@@ -12,6 +12,7 @@ use tokio::sync::{broadcast, watch};
 
 use super::encoded::EncodedRing;
 use super::feed::{ClosedInterval, Record, RecordFeed};
+use super::little::LittleTrack;
 use super::nodes::{Health, NodeBuckets, NodeTotals};
 use super::proc::CpuSampler;
 use super::stats::{
@@ -206,6 +207,8 @@ struct State {
     /// The cluster as the client sees it, and each node.
     health: Health,
     nodes: NodeBuckets,
+    /// The in-flight limit's settings, for Little's law across a change.
+    little: LittleTrack,
     /// The last error message put in the event log.
     last_error_text: Option<String>,
     /// The run's recording, while it lasts: each closed interval and event goes there.
@@ -250,6 +253,7 @@ impl State {
             load_threads: 1,
             health: Health::default(),
             nodes: NodeBuckets::default(),
+            little: LittleTrack::default(),
             last_error_text: None,
             record: None,
             encoded: None,
@@ -480,7 +484,17 @@ impl State {
         if let Some((kind, detail)) = bucket.first_error {
             self.note_error(kind, detail, edge);
         }
-        stats.verdict = verdict::judge(&self.evidence(&stats));
+        let knobs = &self.knobs;
+        let saturation = self.little.observe(
+            knobs.in_flight_limit().saturating_mul(knobs.workers),
+            stats.in_flight_mean,
+            stats.throughput,
+            !paced && !knobs.paused && stats.ok > 0 && stats.errors.total() * 2 < stats.ok,
+        );
+        stats.verdict = verdict::judge(&Evidence {
+            saturation,
+            ..self.evidence(&stats)
+        });
         let _ = self.service.add(&bucket.service);
         let _ = self.response.add(&bucket.response);
         self.totals.service_buckets.add(&bucket.service);
@@ -512,6 +526,7 @@ impl State {
         totals.errors.merge(&stats.errors);
         totals.maybe += stats.maybe;
         totals.maybe_rows += stats.maybe_rows;
+        totals.add_nodes(&stats.nodes);
         totals.service = LatencySummary::of(&self.service);
         totals.response = LatencySummary::of(&self.response);
         totals.pacer_late = LatencySummary::of(&self.pacer_late);
@@ -593,6 +608,7 @@ impl State {
             application_share: self.application_share,
             outlier: super::nodes::outlier(&stats.nodes),
             server_queued: super::nodes::queued(&stats.nodes),
+            saturation: None,
         }
     }
 

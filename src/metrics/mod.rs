@@ -10,6 +10,7 @@
 pub mod aggregate;
 pub mod encoded;
 pub mod feed;
+pub mod little;
 pub mod nodes;
 pub mod proc;
 mod stats;

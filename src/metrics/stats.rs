@@ -545,11 +545,45 @@ pub struct Totals {
     pub slots: SlotTime,
     pub client_cpu_s: f64,
     pub rss_max_bytes: u64,
+    /// Per coordinator node, by address: its successes and failures so far.
+    pub nodes: Vec<CoordinatorTotals>,
     /// Service and response time in Prometheus' fixed buckets (response: paced intervals only).
     #[serde(skip)]
     pub service_buckets: LatencyBuckets,
     #[serde(skip)]
     pub response_buckets: LatencyBuckets,
+}
+
+/// One coordinator node's counts over the run so far.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct CoordinatorTotals {
+    pub node: SocketAddr,
+    pub ok: u64,
+    pub errors: u64,
+}
+
+impl Totals {
+    /// Adds an interval's per-node rows to the run's, keeping them by address.
+    pub fn add_nodes(&mut self, rows: &[NodeStats]) {
+        for row in rows {
+            let at = match self.nodes.binary_search_by_key(&row.node, |n| n.node) {
+                Ok(at) => at,
+                Err(at) => {
+                    self.nodes.insert(
+                        at,
+                        CoordinatorTotals {
+                            node: row.node,
+                            ok: 0,
+                            errors: 0,
+                        },
+                    );
+                    at
+                }
+            };
+            self.nodes[at].ok += row.ok;
+            self.nodes[at].errors += row.errors.total();
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -25,6 +25,16 @@ pub const RATE_HELD_SHARE: f64 = 0.95;
 /// all nodes) at an interval's end from which they, not the client, are the limit.
 pub const SERVER_QUEUED: u64 = 32;
 
+/// More writes in flight bought no throughput (see `metrics::little`): the means of the setting
+/// before and of the current one.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Saturation {
+    pub in_flight_before: f64,
+    pub in_flight_now: f64,
+    pub throughput_before: f64,
+    pub throughput_now: f64,
+}
+
 /// A node that stands out in one interval (see `metrics::nodes::outlier`).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Outlier {
@@ -126,6 +136,8 @@ pub struct Evidence {
     /// Requests queued in the servers' MutationStage and Native-Transport-Requests pools at the
     /// interval's end, summed over the nodes that show them; `None` where none does.
     pub server_queued: Option<u64>,
+    /// The current setting let more writes be in flight than the one before, for flat throughput.
+    pub saturation: Option<Saturation>,
 }
 
 fn verdict(kind: VerdictKind, text: String) -> Verdict {
@@ -281,18 +293,6 @@ fn limit(e: &Evidence) -> Verdict {
             ),
         );
     }
-    if let Some(queued) = e.server_queued.filter(|n| *n >= SERVER_QUEUED) {
-        return verdict(
-            VerdictKind::ServerBound,
-            format!(
-                "server-bound: the nodes hold {} requests queued (MutationStage, \
-                 Native-Transport-Requests pending), p99 {} — the servers are the limit; more \
-                 depth only adds latency",
-                crate::units::Count(queued),
-                crate::units::Micros(e.p99_us as f64)
-            ),
-        );
-    }
     if let Some(node) = e.node_percent {
         let cores = f64::from(e.cores.max(1));
         if node >= SERVER_BOUND_SHARE * cores * 100.0 {
@@ -322,6 +322,39 @@ fn limit(e: &Evidence) -> Verdict {
                 ),
             );
         }
+    }
+    // The servers' own queues: what stands in for the node's CPU on a cluster casstop did not
+    // start (the local node's CPU, above, says more where it is known).
+    if let Some(queued) = e.server_queued.filter(|n| *n >= SERVER_QUEUED) {
+        return verdict(
+            VerdictKind::ServerBound,
+            format!(
+                "server-bound: the nodes hold {} requests queued (MutationStage, \
+                 Native-Transport-Requests pending), p99 {} — the servers are the limit; more \
+                 depth only adds latency",
+                crate::units::Count(queued),
+                crate::units::Micros(e.p99_us as f64)
+            ),
+        );
+    }
+    if let Some(sat) = &e.saturation {
+        // Little's law: X = L / W. L grew, X did not: W grew by as much.
+        let latency = (sat.in_flight_now / sat.throughput_now.max(1e-9))
+            / (sat.in_flight_before / sat.throughput_before.max(1e-9));
+        return verdict(
+            VerdictKind::ServerBound,
+            format!(
+                "server-bound: {:.0} → {:.0} writes in flight gave {:+.0}% writes/s ({} → {}) and \
+                 {} the latency (Little's law) — the servers serve a fixed rate; more depth only \
+                 queues",
+                sat.in_flight_before,
+                sat.in_flight_now,
+                (sat.throughput_now / sat.throughput_before - 1.0) * 100.0,
+                crate::units::PerSecond(sat.throughput_before),
+                crate::units::PerSecond(sat.throughput_now),
+                times(latency)
+            ),
+        );
     }
     let waits_on_slowest = matches!(e.strategy, Some(Strategy::Pipeline | Strategy::Batches));
     if waits_on_slowest && e.head_of_line_percent >= HEAD_OF_LINE_PERCENT {
@@ -704,6 +737,28 @@ mod tests {
         // Failing once errors outnumber successes.
         assert_eq!(at(&|e| e.errors_per_s = 10_000.0), Balanced);
         assert_eq!(at(&|e| e.errors_per_s = 10_001.0), Failing);
+    }
+
+    #[test]
+    fn more_in_flight_for_flat_throughput_is_server_bound_by_littles_law() {
+        let e = Evidence {
+            node_percent: None,
+            saturation: Some(Saturation {
+                in_flight_before: 60.0,
+                in_flight_now: 250.0,
+                throughput_before: 10_000.0,
+                throughput_now: 10_400.0,
+            }),
+            ..evidence()
+        };
+        let v = judge(&e);
+        assert_eq!(v.kind, VerdictKind::ServerBound);
+        assert_eq!(
+            v.text,
+            "server-bound: 60 → 250 writes in flight gave +4% writes/s (10.0k/s → 10.4k/s) and \
+             4.0× the latency (Little's law) — the servers serve a fixed rate; more depth only \
+             queues"
+        );
     }
 
     #[test]

@@ -18,8 +18,8 @@ use crate::metrics::Snapshot;
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
     Change(KnobChange),
-    /// Change the latency hop's round trip live.
-    SetRtt(Duration),
+    /// Change the latency hop's round trip live: the run's hop, or node N's own.
+    SetRtt(Option<u8>, Duration),
     Profile,
     /// Under `attach`: send knob changes to this loader (counted from 0), or to all.
     Target(Option<usize>),
@@ -173,9 +173,10 @@ impl App {
                     _ => Some(Action::Target(target)),
                 }
             }
-            Ok(CommandLine::Rtt(rtt)) => {
+            Ok(CommandLine::Rtt(Some(node), rtt)) => Some(Action::SetRtt(Some(node), rtt)),
+            Ok(CommandLine::Rtt(None, rtt)) => {
                 if self.hop.is_some() {
-                    Some(Action::SetRtt(rtt))
+                    Some(Action::SetRtt(None, rtt))
                 } else {
                     self.say(
                         "no latency hop in this session: start it with --rtt 1ms (or `casstop local up --rtt 1ms`)",
@@ -201,7 +202,7 @@ impl App {
 #[derive(Clone, Debug, PartialEq)]
 pub enum CommandLine {
     Change(KnobChange),
-    Rtt(Duration),
+    Rtt(Option<u8>, Duration),
     Node(u8, NodeAction),
     Profile,
     /// `:loader N` (from 1 as shown; held from 0) or `:loader all`.
@@ -213,7 +214,11 @@ pub enum CommandLine {
 
 /// The session's own `:` commands, beside one per knob: `(name, aliases, what it takes)`.
 pub const SESSION_COMMANDS: &[(&str, &[&str], &str)] = &[
-    ("rtt", &[], "round trip the latency hop adds, e.g. 1ms, 0"),
+    (
+        "rtt",
+        &[],
+        "round trip the latency hop adds, e.g. 1ms, 0; `nodeN 5ms` for node N's own hop",
+    ),
     ("pause", &[], "issue no new writes"),
     ("resume", &[], "issue writes again"),
     ("profile", &[], "capture a CPU profile"),
@@ -260,7 +265,7 @@ pub fn parse_command(text: &str) -> Result<CommandLine, String> {
     let value = match rest[..] {
         [] => None,
         [one] => Some(one.to_string()),
-        _ if is_duration || name == "node" => Some(rest.join(" ")),
+        _ if is_duration || name == "node" || name == "rtt" => Some(rest.join(" ")),
         [_, extra, ..] => {
             return Err(format!("`:{name}` takes one value; what is `{extra}`?"));
         }
@@ -291,11 +296,25 @@ fn session_command(name: &str, value: Option<&str>, takes: &str) -> Result<Comma
     match name {
         "rtt" => {
             let text = value.ok_or_else(|| format!("`:rtt` needs a value: {takes}"))?;
+            // `:rtt node3 5ms`: node 3's own hop.
+            let (node, text) = match text.split_once(' ') {
+                Some((first, rest)) if first.starts_with("node") => {
+                    let index = first["node".len()..]
+                        .parse::<u8>()
+                        .ok()
+                        .filter(|n| *n >= 1)
+                        .ok_or_else(|| {
+                            format!("`:rtt`: `{first}` names no node (node1, node2 …)")
+                        })?;
+                    (Some(index), rest.trim())
+                }
+                _ => (None, text),
+            };
             let rtt = knobs::parse_duration(text).map_err(|err| format!("`:rtt`: {err}"))?;
             if rtt > Duration::from_secs(10) {
                 return Err(format!("`:rtt` is at most 10s, got `{text}`"));
             }
-            Ok(CommandLine::Rtt(rtt))
+            Ok(CommandLine::Rtt(node, rtt))
         }
         "pause" => no_value(CommandLine::Change(KnobChange::new(&knobs::PAUSED, true))),
         "resume" => no_value(CommandLine::Change(KnobChange::new(&knobs::PAUSED, false))),
@@ -483,6 +502,25 @@ mod tests {
     }
 
     #[test]
+    fn rtt_command_names_a_node_for_its_own_hop() {
+        assert_eq!(
+            parse_command("rtt node3 5ms"),
+            Ok(CommandLine::Rtt(Some(3), Duration::from_millis(5)))
+        );
+        assert!(
+            parse_command("rtt node0 5ms")
+                .unwrap_err()
+                .contains("`node0` names no node")
+        );
+        // Without a hop of the session's own, a node's is still asked for (the node says).
+        let mut app = app();
+        assert_eq!(
+            type_command(&mut app, "rtt node2 0"),
+            Some(Action::SetRtt(Some(2), Duration::ZERO))
+        );
+    }
+
+    #[test]
     fn rtt_command_needs_a_hop_and_a_duration() {
         let mut app = app();
         assert_eq!(type_command(&mut app, "rtt 1ms"), None);
@@ -493,11 +531,11 @@ mod tests {
         });
         assert_eq!(
             type_command(&mut app, "rtt 1ms"),
-            Some(Action::SetRtt(Duration::from_millis(1)))
+            Some(Action::SetRtt(None, Duration::from_millis(1)))
         );
         assert_eq!(
             type_command(&mut app, "rtt 0"),
-            Some(Action::SetRtt(Duration::ZERO))
+            Some(Action::SetRtt(None, Duration::ZERO))
         );
         assert_eq!(type_command(&mut app, "rtt soon"), None);
         assert!(app.message.as_ref().unwrap().0.contains("500ms"));

@@ -123,7 +123,7 @@ fn apply(app: &mut App, remote: &Remote, action: Action) {
             };
             app.message = Some((text, Severity::Info));
         }
-        Action::SetRtt(_) => {
+        Action::SetRtt(..) => {
             app.message = Some((
                 "`:rtt` changes a latency hop this process started; attach started none".into(),
                 Severity::Error,

@@ -201,7 +201,8 @@ impl<'a> Session<'a> {
                     Err(message) => Some((message, Severity::Error)),
                 };
             }
-            Action::SetRtt(rtt) => self.set_rtt(rtt),
+            Action::SetRtt(None, rtt) => self.set_rtt(rtt),
+            Action::SetRtt(Some(node), rtt) => self.set_node_rtt(node, rtt),
             Action::Profile => self.start_profile(),
             Action::Node(index, action) => self.act_on_node(index, action),
             // Refused by the command line outside `attach`.
@@ -229,6 +230,21 @@ impl<'a> Session<'a> {
                     port: state.listen.port(),
                     settings: state.settings,
                 });
+            }
+            Err(err) => self.app.message = Some((format!("{err:#}"), Severity::Error)),
+        }
+    }
+
+    /// Changes node `index`'s own hop (`local up --rtt node3=5ms`): a local socket, as above.
+    fn set_node_rtt(&mut self, index: u8, rtt: Duration) {
+        match crate::hop::process::set_node_rtt(self.settings, index, rtt) {
+            Ok(state) => {
+                let text = format!(
+                    "rtt {} through node {index}'s latency hop",
+                    crate::hop::format_rtt(state.settings.rtt)
+                );
+                self.engine.note(text.clone());
+                self.app.message = Some((text, Severity::Info));
             }
             Err(err) => self.app.message = Some((format!("{err:#}"), Severity::Error)),
         }

@@ -15,7 +15,6 @@
 
 use crate::common;
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -28,8 +27,8 @@ use casstop::metrics::{ErrorKind, NodeStats};
 
 use crate::common::Quiet;
 
-const CQL_PORT: u16 = 9442;
-const STORAGE_PORT: u16 = 7442;
+const CQL_PORT: u16 = 9742;
+const STORAGE_PORT: u16 = 7742;
 const NODES: u8 = 3;
 
 fn cluster_settings(table: &str) -> Settings {
@@ -427,50 +426,99 @@ fn dropping_and_creating_the_schema_again_and_again_on_three_nodes_never_races()
     }
 }
 
+/// The group's cluster as a config file, for the casstop binary.
+fn config_file(dir: &std::path::Path, table: &str) -> PathBuf {
+    let settings = cluster_settings(table);
+    let path = dir.join("config.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[cluster]\nhosts = [\"127.0.0.1:{CQL_PORT}\"]\nport = {CQL_PORT}\nkeyspace = \"{}\"\n\
+             table = \"{table}\"\nreplication_factor = 1\nconsistency = \"one\"\n\
+             [local]\nnodes = {NODES}\ncql_port = {CQL_PORT}\nstorage_port = {STORAGE_PORT}\n\
+             heap = \"512M\"\ndata_dir = \"{}\"\n",
+            settings.cluster.keyspace,
+            settings.local.data_dir.display()
+        ),
+    )
+    .unwrap();
+    path
+}
+
 #[test]
 fn a_node_slowed_by_a_hop_of_its_own_is_named_by_the_verdict_and_has_the_highest_p99() {
     let _alone = common::measuring();
     cluster();
-    let mut settings = cluster_settings("slow_node");
-    // Node 3's connections go through a hop that adds 20 ms; nodes 1 and 2 are direct.
-    let node3 = SocketAddr::from(([127, 0, 0, 3], CQL_PORT));
-    let hop = casstop::hop::Hop::start(
-        "127.0.0.3:0".parse().unwrap(),
-        node3,
-        casstop::hop::HopSettings {
-            rtt: Duration::from_millis(20),
-            ..Default::default()
-        },
-    )
-    .expect("the hop starts");
-    settings.cluster.node_hops = vec![(node3, hop.listen())];
-    settings.knobs.strategy = Strategy::Callbacks;
-    settings.knobs.depth = 16;
-    settings.knobs.rate = 600.0;
-    settings.knobs.interval = Duration::from_secs(1);
-    common::fresh_table(&settings);
-    let engine = Engine::start(&settings, None).expect("engine starts");
-    let verdict = common::wait_for(
-        "a verdict naming node 3",
-        Duration::from_secs(30),
-        Duration::from_millis(250),
-        || {
-            let text = engine.latest().borrow().interval.verdict.text.clone();
-            text.contains("node 127.0.0.3 is slow").then_some(text)
-        },
-    );
-    let rows = engine.latest().borrow().interval.nodes.clone();
-    let run = engine.stop().expect("run ends");
-    eprintln!("{verdict}; {rows:?}");
-    let slowest = rows.iter().max_by_key(|r| r.service.p99).expect("rows");
-    assert_eq!(slowest.node, node3, "{rows:?}");
-    assert!(slowest.service.p50 >= 20_000, "the hop's 20 ms: {rows:?}");
-    // Medians: three JVMs on two cores give every node a tail of their own.
-    let per_node: Vec<_> = run.nodes.iter().map(|n| (n.node, n.service.p50)).collect();
+    let scratch = tempfile::tempdir().unwrap();
+    let config = config_file(scratch.path(), "slow_node");
+    let casstop = |args: &[&str]| {
+        let out = common::casstop()
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .output()
+            .expect("casstop runs");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "casstop {args:?}: {text}");
+        text
+    };
+    // Node 3 gets a hop of its own, adding 20 ms; nodes 1 and 2 stay direct.
+    let up = casstop(&["local", "up", "--rtt", "node3=20ms"]);
     assert!(
-        run.nodes
+        up.contains("latency hop of node 3 started: 127.0.0.3:9043 -> 127.0.0.3:9742"),
+        "{up}"
+    );
+    struct HopDown<'a>(&'a dyn Fn(&[&str]) -> String);
+    impl Drop for HopDown<'_> {
+        fn drop(&mut self) {
+            (self.0)(&["local", "down", "--hop"]);
+        }
+    }
+    let _hop_down = HopDown(&casstop);
+    let status = casstop(&["local", "status"]);
+    assert!(status.contains("latency hop of node 3: up"), "{status}");
+
+    let json = scratch.path().join("bench.json");
+    let bench = casstop(&[
+        "bench",
+        "--duration",
+        "8s",
+        "--rate",
+        "600",
+        "--depth",
+        "16",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(
+        bench.contains("node 3 through its latency hop on 127.0.0.3:9043"),
+        "{bench}"
+    );
+    let result: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let verdict = result["verdict"]["text"].as_str().unwrap();
+    assert!(verdict.contains("node 127.0.0.3 is slow"), "{verdict}");
+    let nodes = result["nodes"].as_array().unwrap();
+    let p50 = |ip: &str| {
+        nodes
             .iter()
-            .all(|n| n.node == node3 || n.service.p50 < 10_000),
-        "only node 3 is slow: {per_node:?}"
+            .find(|n| n["node"].as_str().unwrap().starts_with(ip))
+            .unwrap_or_else(|| panic!("no row for {ip}: {nodes:?}"))["service"]["p50"]
+            .as_u64()
+            .unwrap()
+    };
+    // Medians: three JVMs on two cores give every node a tail of its own.
+    assert!(p50("127.0.0.3:") >= 20_000, "the hop's 20 ms: {nodes:?}");
+    assert!(
+        p50("127.0.0.1:") < 10_000 && p50("127.0.0.2:") < 10_000,
+        "{nodes:?}"
+    );
+    assert!(
+        bench.contains("node 127.0.0.3") && bench.contains("% of ok"),
+        "bench prints a line per node: {bench}"
     );
 }
