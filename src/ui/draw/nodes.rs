@@ -33,7 +33,7 @@ pub(super) fn draw_nodes(frame: &mut Frame, area: Rect, nodes: &[NodeStats]) {
 
 fn node_lines(nodes: &[NodeStats], width: usize) -> Vec<Line<'static>> {
     // The server's queue only where there is room for it.
-    let wide = width >= 62;
+    let wide = width >= 66;
     let mut header = format!(
         "{:<15} {:>8} {:>9} {:>9} {:>6}",
         "node", "ok/s", "p50", "p99", "errors"
@@ -129,7 +129,7 @@ mod tests {
             node(2, 2_100, false),
             node(3, 9_000, true),
         ];
-        let shown = text(&node_lines(&nodes, 70));
+        let shown = text(&node_lines(&nodes, 72));
         // Down comes first among what stands out: no node is called slow while one is down.
         assert!(
             shown[2].contains("127.0.0.2") && shown[2].contains("DOWN"),
@@ -141,7 +141,7 @@ mod tests {
             node(3, 9_000, true),
             node(4, 2_100, true),
         ];
-        let shown = text(&node_lines(&nodes, 70));
+        let shown = text(&node_lines(&nodes, 72));
         assert_eq!(
             shown[2],
             "127.0.0.3         4000/s    900 µs   9.00 ms      0   12.5       7 slow"
