@@ -349,27 +349,22 @@ pub async fn create_schema(session: &Session, settings: &Settings) -> Result<()>
         "CREATE KEYSPACE IF NOT EXISTS {} WITH replication = {{'class': 'SimpleStrategy', 'replication_factor': {}}}",
         cluster.keyspace, cluster.replication_factor
     );
-    session
-        .query_unpaged(admin(keyspace), &[])
-        .await
-        .with_context(|| format!("creating keyspace `{}`", cluster.keyspace))?;
-    // Each DDL may go to another node: the table's must not get there before the keyspace.
-    session
-        .await_schema_agreement()
-        .await
-        .context("waiting for schema agreement on the keyspace")?;
+    ddl(
+        session,
+        keyspace,
+        &format!("keyspace `{}`", cluster.keyspace),
+    )
+    .await?;
     let table = format!(
         "CREATE TABLE IF NOT EXISTS {}.{} (key bigint PRIMARY KEY, payload blob)",
         cluster.keyspace, cluster.table
     );
-    session
-        .query_unpaged(admin(table), &[])
-        .await
-        .with_context(|| format!("creating table `{}.{}`", cluster.keyspace, cluster.table))?;
-    session
-        .await_schema_agreement()
-        .await
-        .context("waiting for schema agreement on the table")?;
+    ddl(
+        session,
+        table,
+        &format!("table `{}.{}`", cluster.keyspace, cluster.table),
+    )
+    .await?;
     // A keyspace created just now is not in the metadata the session fetched at connect;
     // without it every write would be routed as if token awareness were off.
     session
@@ -380,6 +375,20 @@ pub async fn create_schema(session: &Session, settings: &Settings) -> Result<()>
 }
 
 /// Empties the write table, so its row count can be compared with the successes of one run.
+/// Creates `what` and waits until every node agrees on the schema: each DDL may go to another
+/// node, and the next one (a table after its keyspace) must not get there first.
+async fn ddl(session: &Session, text: String, what: &str) -> Result<()> {
+    session
+        .query_unpaged(admin(text), &[])
+        .await
+        .with_context(|| format!("creating {what}"))?;
+    session
+        .await_schema_agreement()
+        .await
+        .with_context(|| format!("waiting for schema agreement on the {what}"))?;
+    Ok(())
+}
+
 pub async fn truncate(session: &Session, cluster: &ClusterSettings) -> Result<()> {
     session
         .query_unpaged(

@@ -47,6 +47,7 @@ impl RequestTemplate {
         single.set_consistency(knobs.consistency.to_driver());
         single.set_request_timeout(Some(knobs.request_timeout));
         single.set_retry_policy(Some(knobs.retry.to_driver()));
+        single.set_is_idempotent(knobs.retry.marks_idempotent());
         let batch = (knobs.rows_per_request > 1).then(|| {
             let mut batch = Batch::new(BatchType::Unlogged);
             for _ in 0..knobs.rows_per_request {
@@ -55,6 +56,7 @@ impl RequestTemplate {
             batch.set_consistency(knobs.consistency.to_driver());
             batch.set_request_timeout(Some(knobs.request_timeout));
             batch.set_retry_policy(Some(knobs.retry.to_driver()));
+            batch.set_is_idempotent(knobs.retry.marks_idempotent());
             batch
         });
         RequestTemplate {

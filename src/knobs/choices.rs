@@ -165,13 +165,22 @@ pub enum Retry {
     Default,
     /// Never retry: every failed attempt is reported as it happened.
     Never,
+    /// The default policy with the writes marked idempotent (an INSERT of a fixed row writes the
+    /// same row however often it runs): a broken connection or an overloaded node is retried on
+    /// the next node, so a node lost mid-run costs no write.
+    Idempotent,
 }
 
 impl Retry {
+    /// Whether the writes are sent as idempotent, which lets the driver retry them.
+    pub fn marks_idempotent(self) -> bool {
+        self == Retry::Idempotent
+    }
+
     pub fn to_driver(self) -> std::sync::Arc<dyn scylla::policies::retry::RetryPolicy> {
         use scylla::policies::retry::{DefaultRetryPolicy, FallthroughRetryPolicy};
         match self {
-            Retry::Default => std::sync::Arc::new(DefaultRetryPolicy::new()),
+            Retry::Default | Retry::Idempotent => std::sync::Arc::new(DefaultRetryPolicy::new()),
             Retry::Never => std::sync::Arc::new(FallthroughRetryPolicy::new()),
         }
     }

@@ -216,8 +216,8 @@ registry! {
     retry: Retry = RETRY {
         section: "cluster", aliases: &[], value_name: "POLICY", range: Range::Any,
         live: true, steppable: false,
-        help: "after a failed write: default (retry elsewhere only when the write was refused) \
-               or never",
+        help: "after a failed write: default (retry elsewhere only when the write was refused), \
+               never, or idempotent (also retry a broken connection on the next node)",
     }
     routing: Routing = ROUTING {
         section: "cluster", aliases: &[], value_name: "ROUTING", range: Range::Any,

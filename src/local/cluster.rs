@@ -185,6 +185,12 @@ impl LocalCluster {
         if rest.is_empty() {
             return Ok(vec![first.up(settings, progress).await?]);
         }
+        let starting = self
+            .nodes
+            .iter()
+            .filter(|n| n.running_pid().is_none())
+            .count();
+        check_memory(starting, &settings.local.heap, available_memory())?;
         // One download for all (they share the jars), before they start side by side.
         let install_time = first.install(progress).await?;
         let started = Instant::now();
@@ -279,6 +285,54 @@ impl LocalCluster {
     }
 }
 
+/// What a node takes beyond its heap (metaspace, thread stacks, off-heap buffers): ~930 MiB
+/// RSS was measured per node with a 512M heap.
+const NODE_OVERHEAD: u64 = 512 << 20;
+
+/// `-Xmx`'s size in bytes (`512M`, `1G`, `1048576k`, plain bytes).
+fn heap_bytes(heap: &str) -> Option<u64> {
+    let (digits, unit) = match heap.char_indices().last()? {
+        (at, c) if c.is_ascii_alphabetic() => (&heap[..at], c.to_ascii_lowercase()),
+        _ => (heap, 'b'),
+    };
+    let n: u64 = digits.parse().ok()?;
+    Some(match unit {
+        'k' => n << 10,
+        'm' => n << 20,
+        'g' => n << 30,
+        _ => n,
+    })
+}
+
+/// The machine's available memory (`MemAvailable`), when it can be read.
+fn available_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib << 10)
+}
+
+/// Refuses to start `nodes` nodes of `heap` each when they would not fit in `available`: a
+/// machine that swaps, or whose OOM killer takes a node, measures nothing.
+fn check_memory(nodes: usize, heap: &str, available: Option<u64>) -> Result<()> {
+    let (Some(each), Some(available)) = (heap_bytes(heap), available) else {
+        return Ok(());
+    };
+    let needed = (each + NODE_OVERHEAD) * nodes as u64;
+    if nodes > 1 && needed > available {
+        let fits = (available / nodes as u64).saturating_sub(NODE_OVERHEAD) >> 20;
+        bail!(
+            "{nodes} nodes of local.heap {heap} need ~{} MiB, and the machine has {} MiB \
+             available; set local.heap to at most {fits}M (CASSTOP_LOCAL_HEAP={}M), or start \
+             fewer nodes",
+            needed >> 20,
+            available >> 20,
+            (fits / 128 * 128).max(256)
+        );
+    }
+    Ok(())
+}
+
 async fn peers_of(session: &Session, node: &LocalNode) -> Result<usize> {
     let rows = session
         .query_unpaged(
@@ -289,4 +343,31 @@ async fn peers_of(session: &Session, node: &LocalNode) -> Result<usize> {
         .with_context(|| format!("reading system.peers of {}", node.address()))?
         .into_rows_result()?;
     Ok(rows.rows_num())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cluster_that_would_not_fit_in_memory_is_refused_with_a_heap_that_would() {
+        assert_eq!(heap_bytes("512M"), Some(512 << 20));
+        assert_eq!(heap_bytes("1g"), Some(1 << 30));
+        assert_eq!(heap_bytes("1048576k"), Some(1 << 30));
+        assert_eq!(heap_bytes("lots"), None);
+        let gib = 1u64 << 30;
+        // 3 × (1 GiB + 512 MiB) = 4.5 GiB.
+        assert!(check_memory(3, "1G", Some(5 * gib)).is_ok());
+        let err = check_memory(3, "1G", Some(4 * gib))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "3 nodes of local.heap 1G need ~4608 MiB, and the machine has 4096 MiB available; set \
+             local.heap to at most 853M (CASSTOP_LOCAL_HEAP=768M), or start fewer nodes"
+        );
+        // One node, or an unknown machine, is never refused here.
+        assert!(check_memory(1, "64G", Some(gib)).is_ok());
+        assert!(check_memory(3, "64G", None).is_ok());
+    }
 }

@@ -187,15 +187,21 @@ impl Health {
         }
         let since = self.since.replace(edge);
         let previous = std::mem::replace(&mut self.current, health);
+        // Judged from all writes: on several nodes it is the cluster, each node has its row.
+        let what = if stats.nodes.len() > 1 {
+            "cluster"
+        } else {
+            "node"
+        };
         let text = match (previous, health) {
             (NodeHealth::Unknown, NodeHealth::Up) | (_, NodeHealth::Unknown) => return None,
             (_, NodeHealth::Up) => format!(
-                "node back: writes succeed again after {:.1} s",
+                "{what} back: writes succeed again after {:.1} s",
                 since.map_or(0.0, |s| edge.saturating_duration_since(s).as_secs_f64())
             ),
-            (_, NodeHealth::Down) => format!("node down: no connection ({})", stats.errors),
+            (_, NodeHealth::Down) => format!("{what} down: no connection ({})", stats.errors),
             (_, NodeHealth::Unresponsive) => format!(
-                "node unresponsive: no write succeeded ({}; {} in flight)",
+                "{what} unresponsive: no write succeeded ({}; {} in flight)",
                 stats.errors, stats.in_flight_max
             ),
         };
