@@ -109,6 +109,9 @@ pub struct Worker {
     /// Current wait after a connection error, and until when it holds writes back.
     backoff: Duration,
     backoff_until: Option<Instant>,
+    /// The driver knows more than one node: each write then notes its coordinator (on one node
+    /// the interval's own numbers are that node's, and the noting cost ~0.8 µs a write).
+    several_nodes: bool,
 }
 
 impl Worker {
@@ -121,6 +124,7 @@ impl Worker {
     ) -> Self {
         let state = knobs_rx.borrow().clone();
         let now = Instant::now();
+        let several_nodes = shared.session.get_cluster_state().get_nodes_info().len() > 1;
         let template = Arc::new(RequestTemplate::new(
             &shared.insert,
             &state.knobs,
@@ -146,6 +150,7 @@ impl Worker {
             report,
             backoff: Duration::ZERO,
             backoff_until: None,
+            several_nodes,
         }
     }
 
@@ -271,6 +276,13 @@ impl Worker {
             .report
             .in_flight_max
             .max(self.slots.take_max_in_flight());
+        self.several_nodes = self
+            .shared
+            .session
+            .get_cluster_state()
+            .get_nodes_info()
+            .len()
+            > 1;
         let next = self.report.next();
         let report = std::mem::replace(&mut self.report, next);
         match self
@@ -383,6 +395,7 @@ impl Worker {
                     key,
                     self.seq,
                     intended,
+                    self.several_nodes,
                 ));
                 self.note_issued(now);
                 issued += 1;

@@ -266,10 +266,11 @@ pub async fn write(
     key: i64,
     seq: u64,
     intended: Instant,
+    note_coordinator: bool,
 ) -> Completion {
     let sent = Instant::now();
     let payload: &[u8] = &template.payload;
-    let (result, failed_on) = coordinator::noting_failures(async {
+    let send = async {
         match &template.batch {
             None => {
                 session
@@ -283,11 +284,16 @@ pub async fn write(
                 session.batch(batch, values).await
             }
         }
-    })
-    .await;
-    let coordinator = match &result {
-        Ok(answer) => Some(coordinator::address_of(answer.request_coordinator().node())),
-        Err(_) => failed_on,
+    };
+    let (result, coordinator) = if note_coordinator {
+        let (result, failed_on) = coordinator::noting_failures(send).await;
+        let coordinator = match &result {
+            Ok(answer) => Some(coordinator::address_of(answer.request_coordinator().node())),
+            Err(_) => failed_on,
+        };
+        (result, coordinator)
+    } else {
+        (send.await, None)
     };
     let result = result.map(drop);
     Completion {

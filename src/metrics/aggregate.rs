@@ -474,6 +474,18 @@ impl State {
             nodes: self.nodes.close(length.as_secs_f64()),
             verdict: Verdict::default(),
         };
+        // One node served every write: the workers do not note it per write, the interval's
+        // own numbers are its.
+        if let [only] = stats.nodes.as_mut_slice()
+            && only.ok == 0
+            && only.errors.total() == 0
+        {
+            only.ok = stats.ok;
+            only.throughput = stats.throughput;
+            only.service = stats.service;
+            only.errors = stats.errors;
+            only.in_flight_mean = stats.in_flight_mean;
+        }
         if let Some((text, kind)) = self.health.judge(&mut stats, edge) {
             self.push_event(Event {
                 at_s: self.at_s(edge),
