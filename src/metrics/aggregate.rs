@@ -11,6 +11,7 @@ use hdrhistogram::Histogram;
 use tokio::sync::{broadcast, watch};
 
 use super::encoded::EncodedRing;
+use super::evidence::Evidence;
 use super::feed::{ClosedInterval, Record, RecordFeed};
 use super::little::LittleTrack;
 use super::nodes::{Health, NodeBuckets, NodeTotals};
@@ -19,7 +20,7 @@ use super::stats::{
     ErrorCounts, ErrorKind, Event, EventKind, IntervalStats, LatencySummary, NodeSeen, RunState,
     SlotTime, Snapshot, TaskSplit, Totals, WorkerReport, new_histogram,
 };
-use super::verdict::{self, Evidence, Verdict};
+use super::verdict::{self, Verdict};
 use crate::knobs::{KnobChange, Knobs};
 
 /// Intervals kept for charts: an hour at the default 1 s.

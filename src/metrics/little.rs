@@ -3,7 +3,7 @@
 //! the same factor: the servers serve a fixed rate and the extra writes only queue. That says
 //! "server-bound" for any cluster, without the servers' CPU.
 
-use super::verdict::Saturation;
+use super::evidence::Saturation;
 
 /// In flight must grow at least this much from one setting to the next to judge the change.
 pub const MORE_IN_FLIGHT: f64 = 1.5;

@@ -9,6 +9,7 @@
 
 pub mod aggregate;
 pub mod encoded;
+pub mod evidence;
 pub mod feed;
 pub mod little;
 pub mod nodes;

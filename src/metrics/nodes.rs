@@ -7,10 +7,10 @@ use std::net::SocketAddr;
 
 use std::time::Instant;
 
+use super::evidence::Outlier;
 use super::stats::{
     EventKind, IntervalStats, LatencySummary, NodeCounts, NodeHealth, NodeSeen, NodeStats,
 };
-use super::verdict::Outlier;
 
 /// A node whose p99 is at least this many times the median of the others' is slow.
 pub const SLOW_NODE_RATIO: f64 = 3.0;

@@ -9,8 +9,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
 use crate::metrics::NodeStats;
+use crate::metrics::evidence::Outlier;
 use crate::metrics::nodes::outlier;
-use crate::metrics::verdict::Outlier;
 use crate::ui::app::App;
 use crate::units::{Micros, PerSecond};
 
