@@ -304,7 +304,6 @@ pub fn admin(text: impl Into<String>) -> Statement {
     statement
 }
 
-/// The server's `release_version` (e.g. "5.0.9").
 /// A statement that only `node` coordinates: for its node-local tables (`system.peers`,
 /// `system_views.*`).
 pub fn on_node(text: &str, node: std::net::SocketAddr) -> Statement {
@@ -317,6 +316,7 @@ pub fn on_node(text: &str, node: std::net::SocketAddr) -> Statement {
     statement
 }
 
+/// The server's `release_version` (e.g. "5.0.9").
 pub async fn release_version(session: &Session) -> Result<String> {
     let result = session
         .query_unpaged(admin("SELECT release_version FROM system.local"), &[])
@@ -374,7 +374,6 @@ pub async fn create_schema(session: &Session, settings: &Settings) -> Result<()>
     Ok(())
 }
 
-/// Empties the write table, so its row count can be compared with the successes of one run.
 /// Creates `what` and waits until every node agrees on the schema: each DDL may go to another
 /// node, and the next one (a table after its keyspace) must not get there first.
 async fn ddl(session: &Session, text: String, what: &str) -> Result<()> {
@@ -389,6 +388,7 @@ async fn ddl(session: &Session, text: String, what: &str) -> Result<()> {
     Ok(())
 }
 
+/// Empties the write table, so its row count can be compared with the successes of one run.
 pub async fn truncate(session: &Session, cluster: &ClusterSettings) -> Result<()> {
     session
         .query_unpaged(

@@ -21,18 +21,7 @@ pub async fn run(action: LocalAction, loaded: &Loaded) -> Result<()> {
         LocalAction::Kill { node } => act(node, NodeAction::Kill, settings).await,
         LocalAction::Start { node } => act(node, NodeAction::Start, settings).await,
         LocalAction::Status => {
-            // The configured nodes, or whichever casstop nodes run if those do not.
-            let configured = LocalCluster::new(&settings.local).nodes;
-            let running: Vec<LocalNode> = LocalCluster::all_started(&settings.local)
-                .into_iter()
-                .filter(|n| n.running_pid().is_some())
-                .collect();
-            let shown =
-                if configured.iter().any(|n| n.running_pid().is_some()) || running.is_empty() {
-                    configured
-                } else {
-                    running
-                };
+            let shown = LocalCluster::in_use(&settings.local).nodes;
             for node in &shown {
                 status(settings, node, shown.len() > 1).await;
             }

@@ -22,7 +22,7 @@ pub use crate::knobs::{DEFAULT_CONFIG_TOML, duration_serde as duration};
 pub use loaded::{ConfigError, Loaded, Origin};
 pub use schema::*;
 pub use secret::Secret;
-pub use validate::{is_cql_identifier, port_of};
+pub use validate::{heap_bytes, is_cql_identifier, port_of};
 
 /// Environment variables with the `CASSTOP_` prefix that are not settings.
 const NON_SETTING_VARS: &[&str] = &["CASSTOP_CONFIG", "CASSTOP_LOG", "CASSTOP_CONTROL_TOKEN"];

@@ -290,11 +290,21 @@ fn short(value: f64) -> String {
 }
 
 pub(super) fn is_heap_size(text: &str) -> bool {
-    let digits = text.trim_end_matches(['k', 'K', 'm', 'M', 'g', 'G']);
-    !digits.is_empty()
-        && digits.len() + 1 >= text.len()
-        && digits.chars().all(|c| c.is_ascii_digit())
-        && digits.parse::<u64>().is_ok_and(|n| n > 0)
+    heap_bytes(text).is_some_and(|n| n > 0)
+}
+
+/// A heap size as `-Xmx` takes it (`512M`, `1G`, `1048576k`, plain bytes), in bytes.
+pub fn heap_bytes(text: &str) -> Option<u64> {
+    let (digits, shift) = match text.chars().last()? {
+        'k' | 'K' => (&text[..text.len() - 1], 10),
+        'm' | 'M' => (&text[..text.len() - 1], 20),
+        'g' | 'G' => (&text[..text.len() - 1], 30),
+        _ => (text, 0),
+    };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse::<u64>().ok()?.checked_mul(1 << shift)
 }
 
 #[cfg(test)]

@@ -75,6 +75,11 @@ impl Budget {
     }
 }
 
+/// Whether the driver knows more than one node (it learns of nodes as they join or leave).
+fn knows_several_nodes(session: &Session) -> bool {
+    session.get_cluster_state().get_nodes_info().len() > 1
+}
+
 /// What every worker shares; nothing in it is locked on the write path.
 pub struct Shared {
     pub session: Arc<Session>,
@@ -124,7 +129,7 @@ impl Worker {
     ) -> Self {
         let state = knobs_rx.borrow().clone();
         let now = Instant::now();
-        let several_nodes = shared.session.get_cluster_state().get_nodes_info().len() > 1;
+        let several_nodes = knows_several_nodes(&shared.session);
         let template = Arc::new(RequestTemplate::new(
             &shared.insert,
             &state.knobs,
@@ -276,13 +281,7 @@ impl Worker {
             .report
             .in_flight_max
             .max(self.slots.take_max_in_flight());
-        self.several_nodes = self
-            .shared
-            .session
-            .get_cluster_state()
-            .get_nodes_info()
-            .len()
-            > 1;
+        self.several_nodes = knows_several_nodes(&self.shared.session);
         let next = self.report.next();
         let report = std::mem::replace(&mut self.report, next);
         match self

@@ -289,21 +289,6 @@ impl LocalCluster {
 /// RSS was measured per node with a 512M heap.
 const NODE_OVERHEAD: u64 = 512 << 20;
 
-/// `-Xmx`'s size in bytes (`512M`, `1G`, `1048576k`, plain bytes).
-fn heap_bytes(heap: &str) -> Option<u64> {
-    let (digits, unit) = match heap.char_indices().last()? {
-        (at, c) if c.is_ascii_alphabetic() => (&heap[..at], c.to_ascii_lowercase()),
-        _ => (heap, 'b'),
-    };
-    let n: u64 = digits.parse().ok()?;
-    Some(match unit {
-        'k' => n << 10,
-        'm' => n << 20,
-        'g' => n << 30,
-        _ => n,
-    })
-}
-
 /// The machine's available memory (`MemAvailable`), when it can be read.
 fn available_memory() -> Option<u64> {
     let text = std::fs::read_to_string("/proc/meminfo").ok()?;
@@ -315,7 +300,7 @@ fn available_memory() -> Option<u64> {
 /// Refuses to start `nodes` nodes of `heap` each when they would not fit in `available`: a
 /// machine that swaps, or whose OOM killer takes a node, measures nothing.
 fn check_memory(nodes: usize, heap: &str, available: Option<u64>) -> Result<()> {
-    let (Some(each), Some(available)) = (heap_bytes(heap), available) else {
+    let (Some(each), Some(available)) = (crate::config::heap_bytes(heap), available) else {
         return Ok(());
     };
     let needed = (each + NODE_OVERHEAD) * nodes as u64;
@@ -351,6 +336,7 @@ mod tests {
 
     #[test]
     fn a_cluster_that_would_not_fit_in_memory_is_refused_with_a_heap_that_would() {
+        use crate::config::heap_bytes;
         assert_eq!(heap_bytes("512M"), Some(512 << 20));
         assert_eq!(heap_bytes("1g"), Some(1 << 30));
         assert_eq!(heap_bytes("1048576k"), Some(1 << 30));
