@@ -38,6 +38,21 @@ pub struct Cli {
     )]
     pub hosts: Option<Vec<String>>,
 
+    /// A workload profile to write: a cassandra-stress user profile (YAML) as it is, or
+    /// casstop's TOML form (assets/workloads/); overrides `workload.file`.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub workload: Option<PathBuf>,
+
+    /// Write the python benchmarks' table instead of casstop's own: thekey text and N columns
+    /// col0..colN-1 of --column-type; overrides `workload.columns`.
+    #[arg(long, global = true, value_name = "N")]
+    pub columns: Option<u32>,
+
+    /// The type of --columns' columns (int, bigint, text, float, double, uuid, timestamp, ...);
+    /// overrides `workload.column_type`.
+    #[arg(long, global = true, value_name = "TYPE")]
+    pub column_type: Option<String>,
+
     /// Without a subcommand: the session's own flags (`casstop --rtt 1ms --depth 64`).
     #[command(flatten)]
     pub session: TuiArgs,
@@ -430,6 +445,19 @@ impl Cli {
         let mut flags = Vec::new();
         if let Some(hosts) = &self.hosts {
             flags.push(FlagOverride::new("cluster.hosts", "--hosts", hosts));
+        }
+        if let Some(file) = &self.workload {
+            flags.push(FlagOverride::new("workload.file", "--workload", file));
+        }
+        if let Some(columns) = self.columns {
+            flags.push(FlagOverride::new("workload.columns", "--columns", columns));
+        }
+        if let Some(column_type) = &self.column_type {
+            flags.push(FlagOverride::new(
+                "workload.column_type",
+                "--column-type",
+                column_type,
+            ));
         }
         let duration_flag = |d: &Duration| knobs::format_duration(*d);
         match &self.command {

@@ -37,6 +37,7 @@ mod target;
 pub mod tls;
 pub mod ui;
 pub mod units;
+pub mod workload;
 
 pub use commands::{load_settings, main_with_args, run};
 pub use error::UsageError;

@@ -345,26 +345,35 @@ pub async fn create_schema(session: &Session, settings: &Settings) -> Result<()>
         ))
         .into());
     }
-    let keyspace = format!(
-        "CREATE KEYSPACE IF NOT EXISTS {} WITH replication = {{'class': 'SimpleStrategy', 'replication_factor': {}}}",
-        cluster.keyspace, cluster.replication_factor
-    );
+    let profile = &settings.profile;
+    let keyspace = match &profile.keyspace_cql {
+        Some(cql) => cql.clone(),
+        None => format!(
+            "CREATE KEYSPACE IF NOT EXISTS {} WITH replication = {{'class': 'SimpleStrategy', 'replication_factor': {}}}",
+            cluster.keyspace, cluster.replication_factor
+        ),
+    };
     ddl(
         session,
         keyspace,
         &format!("keyspace `{}`", cluster.keyspace),
     )
     .await?;
-    let table = format!(
-        "CREATE TABLE IF NOT EXISTS {}.{} (key bigint PRIMARY KEY, payload blob)",
-        cluster.keyspace, cluster.table
-    );
-    ddl(
-        session,
-        table,
-        &format!("table `{}.{}`", cluster.keyspace, cluster.table),
-    )
-    .await?;
+    // The profile's CQL names its table and types without a keyspace, as cassandra-stress runs
+    // it: in the keyspace.
+    session
+        .use_keyspace(&cluster.keyspace, false)
+        .await
+        .with_context(|| format!("using keyspace `{}`", cluster.keyspace))?;
+    let statements = profile
+        .before_table
+        .iter()
+        .chain(std::iter::once(&profile.table_cql))
+        .chain(&profile.after_table);
+    for statement in statements {
+        let what = format!("`{}` (from {})", one_line(statement), profile.label());
+        ddl(session, crate::workload::if_not_exists(statement), &what).await?;
+    }
     // A keyspace created just now is not in the metadata the session fetched at connect;
     // without it every write would be routed as if token awareness were off.
     session
@@ -372,6 +381,38 @@ pub async fn create_schema(session: &Session, settings: &Settings) -> Result<()>
         .await
         .context("reading the keyspace's replication back")?;
     Ok(())
+}
+
+/// The first line of a statement, shortened for a message.
+fn one_line(cql: &str) -> String {
+    let line = cql.split_whitespace().collect::<Vec<_>>().join(" ");
+    match line.char_indices().nth(72) {
+        Some((at, _)) => format!("{}…", &line[..at]),
+        None => line,
+    }
+}
+
+/// The rows of the profile's table, from the driver's metadata of the table the node created.
+pub fn rows_of(
+    session: &Session,
+    profile: &crate::workload::Profile,
+) -> Result<crate::workload::rows::Rows> {
+    let state = session.get_cluster_state();
+    let keyspace = state.get_keyspace(&profile.keyspace).with_context(|| {
+        format!(
+            "the driver has no metadata of keyspace `{}`",
+            profile.keyspace
+        )
+    })?;
+    let table = keyspace.tables.get(&profile.table).with_context(|| {
+        format!(
+            "keyspace `{}` has no table `{}` after running the profile's table_definition: does \
+             it create a table of that name?",
+            profile.keyspace, profile.table
+        )
+    })?;
+    crate::workload::rows::Rows::new(profile, table)
+        .map_err(|message| anyhow::anyhow!("workload {}: {message}", profile.label()))
 }
 
 /// Creates `what` and waits until every node agrees on the schema: each DDL may go to another

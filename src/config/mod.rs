@@ -19,10 +19,11 @@ use serde::Serialize;
 
 use crate::knobs::{self, Knobs, Value};
 pub use crate::knobs::{DEFAULT_CONFIG_TOML, duration_serde as duration};
+pub use crate::workload::is_cql_identifier;
 pub use loaded::{ConfigError, Loaded, Origin};
 pub use schema::*;
 pub use secret::Secret;
-pub use validate::{heap_bytes, is_cql_identifier, port_of};
+pub use validate::{heap_bytes, port_of};
 
 /// Environment variables with the `CASSTOP_` prefix that are not settings.
 const NON_SETTING_VARS: &[&str] = &["CASSTOP_CONFIG", "CASSTOP_LOG", "CASSTOP_CONTROL_TOKEN"];
@@ -135,9 +136,74 @@ pub fn load(
     let mut settings: Settings = serde_path_to_error::deserialize(toml::Value::Table(table))
         .map_err(|err| deserialize_error(err, &origins))?;
     settings.knobs = knobs;
+    resolve_profile(&mut settings, &origins)?;
     let loaded = Loaded::new(settings, file, origins);
     validate::validate(&loaded)?;
     Ok(loaded)
+}
+
+/// Reads the profile `[workload]` names (or builds the built-in table's) into
+/// [`Settings::profile`]: its keyspace and table become the cluster's, and the knob values it
+/// starts with are taken where the user set none of their own.
+fn resolve_profile(
+    settings: &mut Settings,
+    origins: &BTreeMap<String, Origin>,
+) -> Result<(), ConfigError> {
+    use crate::workload::{self, Profile};
+    let origin = |key: &str| origins.get(key).cloned().unwrap_or(Origin::Default);
+    let workload = &settings.workload;
+    let cluster = &settings.cluster;
+    let profile = if !workload.file.as_os_str().is_empty() {
+        if workload.columns > 0 {
+            return Err(ConfigError::Invalid {
+                origin: origin("workload.columns"),
+                message: "workload.columns builds the python benchmarks' table, and \
+                          workload.file names a profile: give one of them"
+                    .into(),
+            });
+        }
+        workload::load(&workload.file).map_err(|err| ConfigError::Invalid {
+            origin: origin("workload.file"),
+            message: format!("workload profile {err}"),
+        })?
+    } else if workload.columns > 0 {
+        Profile::columns(
+            &cluster.keyspace,
+            &cluster.table,
+            workload.columns,
+            &workload.column_type,
+        )
+        .map_err(|message| ConfigError::Invalid {
+            origin: origin("workload.column_type"),
+            message,
+        })?
+    } else {
+        Profile::default_table(&cluster.keyspace, &cluster.table)
+    };
+    for (name, raw) in &profile.knob_defaults {
+        let Some(def) = knobs::find(name) else {
+            continue;
+        };
+        // A value of the user's own wins: a flag, a variable, or a config file's value other
+        // than the built-in one (a copy of the shipped config.toml sets every key).
+        let own = match origins.get(&def.key()) {
+            None | Some(Origin::Default) => false,
+            Some(Origin::File { .. }) => def.get(&settings.knobs) != def.get(&Knobs::default()),
+            Some(_) => true,
+        };
+        if own {
+            continue;
+        }
+        let value = def.parse(raw).map_err(|m| ConfigError::Invalid {
+            origin: origin("workload.file"),
+            message: format!("the profile's {} {m}", def.name),
+        })?;
+        settings.knobs.set(def, value);
+    }
+    settings.cluster.keyspace = profile.keyspace.clone();
+    settings.cluster.table = profile.table.clone();
+    settings.profile = std::sync::Arc::new(profile);
+    Ok(())
 }
 
 /// The shipped config.toml as a table: the bottom layer, so every key has a value.
@@ -237,7 +303,8 @@ fn take_knobs(
 }
 
 const SECTIONS: &[&str] = &[
-    "cluster", "auth", "tls", "load", "ui", "profiler", "output", "control", "sweep", "local",
+    "cluster", "auth", "tls", "load", "workload", "ui", "profiler", "output", "control", "sweep",
+    "local",
 ];
 
 /// `LOAD_PAYLOAD_BYTES` → `load.payload_bytes`: sections are single words, keys may hold `_`.

@@ -26,6 +26,21 @@ pub struct Settings {
     pub control: ControlSettings,
     pub sweep: SweepSettings,
     pub local: LocalSettings,
+    pub workload: WorkloadSettings,
+    /// The profile `workload` names (or the built-in table), read at load: its keyspace and
+    /// table are `cluster.keyspace` and `cluster.table`.
+    #[serde(skip)]
+    pub profile: std::sync::Arc<crate::workload::Profile>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadSettings {
+    /// A profile file; empty = a built-in table.
+    pub file: PathBuf,
+    /// The python benchmarks' table with this many columns (0 = casstop's own table).
+    pub columns: u32,
+    pub column_type: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

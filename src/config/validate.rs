@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::loaded::{ConfigError, Loaded};
 use super::schema::Settings;
+use crate::workload::is_cql_identifier;
 
 /// Names the key and its origin in an error.
 struct Checker<'a> {
@@ -271,15 +272,6 @@ fn local(c: &Checker, s: &Settings) -> Result<(), ConfigError> {
     )?;
     Ok(())
 }
-
-/// An unquoted CQL name: a letter, then letters, digits and underscores; at most 48 characters.
-pub fn is_cql_identifier(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic())
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && name.len() <= 48
-}
-
 /// A number short enough for one line: 1e300 is not printed in full.
 fn short(value: f64) -> String {
     if value.is_finite() && value.abs() < 1e6 {

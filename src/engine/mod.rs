@@ -77,6 +77,10 @@ pub struct EngineInfo {
     pub interval: Duration,
     pub cpu_rounds_per_us: f64,
     pub run_nonce: u16,
+    /// What is written: `default`, the profile's file name, `2×text columns`.
+    pub workload: String,
+    /// The table written, `keyspace.table`.
+    pub table: String,
     /// When the load goes to the local node and its commit log syncs periodically: how far back
     /// a crash of the node may lose acknowledged writes.
     pub unsynced_window: Option<Duration>,
@@ -94,6 +98,8 @@ impl EngineInfo {
             interval: Duration::from_secs(1),
             cpu_rounds_per_us: 100.0,
             run_nonce: 1,
+            workload: "default".into(),
+            table: "casstop.writes".into(),
             unsynced_window: None,
         }
     }
@@ -431,9 +437,9 @@ async fn setup(
         .await
         .unwrap_or_else(|_| "unknown".into());
     crate::cluster::create_schema(&session, settings).await?;
-    let insert = workload::prepare_insert(&session, &settings.cluster).await?;
-    let rounds_per_us = workload::calibrate_cpu_work();
     let keys = workload::KeySpace::of(&settings.knobs);
+    let writes = Arc::new(workload::prepare_writes(&session, settings, keys).await?);
+    let rounds_per_us = workload::calibrate_cpu_work();
 
     let knobs = settings.knobs.clone();
     let started = Instant::now();
@@ -463,7 +469,7 @@ async fn setup(
     let (stop_tx, _) = watch::channel(false);
     let shared = Arc::new(Shared {
         session: Arc::new(session),
-        insert,
+        writes,
         rounds_per_us,
         keys,
         started,
@@ -479,6 +485,8 @@ async fn setup(
         interval: settings.knobs.interval,
         cpu_rounds_per_us: rounds_per_us,
         run_nonce: keys.nonce,
+        workload: settings.profile.label(),
+        table: format!("{}.{}", settings.cluster.keyspace, settings.cluster.table),
         // What the node was started with, which the settings may no longer say.
         unsynced_window: node_pid
             .and_then(|_| crate::local::LocalNode::new(&settings.local).running_commitlog_sync())

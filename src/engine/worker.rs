@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use scylla::client::session::Session;
-use scylla::statement::prepared::PreparedStatement;
 use tokio::sync::watch;
 
 use super::pacer::Pacer;
@@ -83,7 +82,7 @@ fn knows_several_nodes(session: &Session) -> bool {
 /// What every worker shares; nothing in it is locked on the write path.
 pub struct Shared {
     pub session: Arc<Session>,
-    pub insert: PreparedStatement,
+    pub writes: Arc<workload::Writes>,
     pub rounds_per_us: f64,
     pub keys: workload::KeySpace,
     pub started: Instant,
@@ -131,7 +130,7 @@ impl Worker {
         let now = Instant::now();
         let several_nodes = knows_several_nodes(&shared.session);
         let template = Arc::new(RequestTemplate::new(
-            &shared.insert,
+            &shared.writes,
             &state.knobs,
             shared.rounds_per_us,
         ));
@@ -174,11 +173,13 @@ impl Worker {
             self.pacer.restart(now);
         }
         if self.template.is_stale(&self.knobs) {
-            self.template = Arc::new(RequestTemplate::new(
-                &self.shared.insert,
+            let next = Arc::new(RequestTemplate::new(
+                &self.shared.writes,
                 &self.knobs,
                 self.shared.rounds_per_us,
             ));
+            self.next_row = self.template.next_block(&next, self.next_row);
+            self.template = next;
         }
         self.knob_version = state.version;
         self.unapplied_change = Some(state.changed_at);
@@ -299,9 +300,13 @@ impl Worker {
 
     /// The next write's intended start and key, after the client's CPU work for it (which
     /// moves `now` on).
-    fn prepare_write(&mut self, now: &mut Instant) -> (Instant, i64) {
+    fn prepare_write(&mut self, now: &mut Instant) -> (Instant, i64, workload::Origin) {
         let intended = self.pacer.take(*now);
         let key = self.shared.keys.key(self.id, self.next_row);
+        let origin = workload::Origin {
+            worker: self.id,
+            counter: self.next_row,
+        };
         self.next_row += u64::from(self.template.rows);
         if self.template.cpu_work_us > 0 {
             std::hint::black_box(workload::burn_cpu(
@@ -312,7 +317,7 @@ impl Worker {
             ));
             *now = Instant::now();
         }
-        (intended, key)
+        (intended, key, origin)
     }
 
     /// Counts the write just issued as `seq`; the first under new knobs says how long after the
@@ -387,11 +392,12 @@ impl Worker {
                 && self.slots.may_issue(&self.knobs)
                 && self.take_quota()
             {
-                let (intended, key) = self.prepare_write(&mut now);
+                let (intended, key, origin) = self.prepare_write(&mut now);
                 in_flight.push(workload::write(
                     shared.session.clone(),
                     self.template.clone(),
                     key,
+                    origin,
                     self.seq,
                     intended,
                     self.several_nodes,

@@ -10,18 +10,43 @@ use scylla::client::session::Session;
 use scylla::errors::{DbError, ExecutionError, RequestAttemptError};
 use scylla::statement::batch::{Batch, BatchType};
 use scylla::statement::prepared::PreparedStatement;
+use scylla::statement::unprepared::Statement;
+use scylla::value::CqlValue;
 
 use crate::cluster::coordinator;
-use crate::config::ClusterSettings;
-use crate::knobs::{Consistency, Knobs, Retry, Shard};
+use crate::config::Settings;
+use crate::knobs::{
+    BatchSpread, BatchType as BatchKind, Consistency, Knobs, Retry, Shard,
+    Statement as StatementKind,
+};
 use crate::metrics::ErrorKind;
+use crate::workload::rows::{RowAt, Rows};
+
+/// What every write of the run sends, built once at start: the table's rows (none for
+/// casstop's own table, whose payload follows the `payload_bytes` knob) and the write prepared.
+pub struct Writes {
+    /// `None`: casstop's own `(key bigint, payload blob)` table.
+    pub rows: Option<Arc<Rows>>,
+    pub prepared: PreparedStatement,
+    /// The write's CQL text with `?` markers, for `statement = unprepared`.
+    pub text: String,
+    pub keys: KeySpace,
+}
 
 /// The statement and payload a worker sends; rebuilt only when a knob that shapes them changes.
 pub struct RequestTemplate {
+    pub writes: Arc<Writes>,
     pub single: PreparedStatement,
-    /// `rows_per_request` copies of the INSERT, when more than one.
+    /// The write as an unprepared statement (`statement = unprepared | literal`: the literal's
+    /// text replaces its contents per write, its settings stay).
+    pub simple: Statement,
+    /// `rows_per_request` copies of the prepared or unprepared write, when more than one.
     pub batch: Option<Batch>,
+    /// An empty batch of the right type and settings, for literal batches.
+    pub literal_batch: Batch,
     pub rows: u32,
+    pub statement: StatementKind,
+    pub spread: BatchSpread,
     pub payload: Arc<[u8]>,
     /// Microseconds of the client's own CPU work per write (see [`burn_cpu`]).
     pub cpu_work_us: u32,
@@ -39,30 +64,53 @@ struct Shape {
     consistency: Consistency,
     request_timeout: Duration,
     retry: Retry,
+    statement: StatementKind,
+    batch_type: BatchKind,
+    batch_spread: BatchSpread,
 }
 
 impl RequestTemplate {
-    pub fn new(insert: &PreparedStatement, knobs: &Knobs, rounds_per_us: f64) -> Self {
-        let mut single = insert.clone();
+    pub fn new(writes: &Arc<Writes>, knobs: &Knobs, rounds_per_us: f64) -> Self {
+        let mut single = writes.prepared.clone();
         single.set_consistency(knobs.consistency.to_driver());
         single.set_request_timeout(Some(knobs.request_timeout));
         single.set_retry_policy(Some(knobs.retry.to_driver()));
         single.set_is_idempotent(knobs.retry.marks_idempotent());
+        let mut simple = Statement::new(writes.text.clone());
+        simple.set_consistency(knobs.consistency.to_driver());
+        simple.set_request_timeout(Some(knobs.request_timeout));
+        simple.set_retry_policy(Some(knobs.retry.to_driver()));
+        simple.set_is_idempotent(knobs.retry.marks_idempotent());
+        // Counter updates go in counter batches whatever `batch_type` says: the node refuses
+        // them in any other.
+        let batch_type = match &writes.rows {
+            Some(rows) if rows.counter => BatchType::Counter,
+            _ => knobs.batch_type.to_driver(),
+        };
+        let mut literal_batch = Batch::new(batch_type);
+        literal_batch.set_consistency(knobs.consistency.to_driver());
+        literal_batch.set_request_timeout(Some(knobs.request_timeout));
+        literal_batch.set_retry_policy(Some(knobs.retry.to_driver()));
+        literal_batch.set_is_idempotent(knobs.retry.marks_idempotent());
         let batch = (knobs.rows_per_request > 1).then(|| {
-            let mut batch = Batch::new(BatchType::Unlogged);
+            let mut batch = literal_batch.clone();
             for _ in 0..knobs.rows_per_request {
-                batch.append_statement(single.clone());
+                match knobs.statement {
+                    StatementKind::Prepared => batch.append_statement(single.clone()),
+                    _ => batch.append_statement(simple.clone()),
+                }
             }
-            batch.set_consistency(knobs.consistency.to_driver());
-            batch.set_request_timeout(Some(knobs.request_timeout));
-            batch.set_retry_policy(Some(knobs.retry.to_driver()));
-            batch.set_is_idempotent(knobs.retry.marks_idempotent());
             batch
         });
         RequestTemplate {
+            writes: writes.clone(),
             single,
+            simple,
             batch,
+            literal_batch,
             rows: knobs.rows_per_request,
+            statement: knobs.statement,
+            spread: knobs.batch_spread,
             payload: payload(knobs.payload_bytes as usize),
             cpu_work_us: knobs.cpu_work_us,
             cpu_slice_rounds: (CPU_SLICE_US * rounds_per_us).round().max(1.0) as u64,
@@ -78,12 +126,60 @@ impl RequestTemplate {
             consistency: knobs.consistency,
             request_timeout: knobs.request_timeout,
             retry: knobs.retry,
+            statement: knobs.statement,
+            batch_type: knobs.batch_type,
+            batch_spread: knobs.batch_spread,
         }
     }
 
     /// Whether `knobs` need a different template.
     pub fn is_stale(&self, knobs: &Knobs) -> bool {
         self.shaped_by != Self::shape(knobs)
+    }
+
+    /// Rows of one partition the table holds at most (1 for a table without clustering rows).
+    pub fn rows_per_partition(&self) -> u64 {
+        self.writes
+            .rows
+            .as_ref()
+            .map_or(1, |rows| rows.rows_per_partition)
+    }
+
+    /// Where row `counter` of `worker` falls. Rows are laid out in blocks of `rows` partitions ×
+    /// rows per partition: with `partition` spread a request's rows are consecutive rows of one
+    /// partition, with `scatter` each is in another partition. Both lay a block out one-to-one,
+    /// so no two rows of a worker meet while the block size holds ([`Self::next_block`] keeps
+    /// that across a change).
+    pub fn place(&self, worker: u32, counter: u64) -> RowAt {
+        let per_partition = self.rows_per_partition();
+        let (partition, row) = match self.spread {
+            BatchSpread::Partition => (counter / per_partition, counter % per_partition),
+            BatchSpread::Scatter => {
+                let width = u64::from(self.rows.max(1));
+                let block = width * per_partition;
+                let (index, offset) = (counter / block, counter % block);
+                (index * width + offset % width, offset / width)
+            }
+        };
+        RowAt {
+            unique: self.writes.keys.key(worker, partition) as u64,
+            partition,
+            worker,
+            row,
+        }
+    }
+
+    /// The counter a worker moves on to when its template changes from `self` to `next`: past
+    /// the end of its current block under both layouts, so rows written under one never meet
+    /// rows written under the other (a table without clustering rows needs no jump).
+    pub fn next_block(&self, next: &RequestTemplate, counter: u64) -> u64 {
+        let per_partition = self.rows_per_partition();
+        if per_partition == 1 || (self.rows == next.rows && self.spread == next.spread) {
+            return counter;
+        }
+        let up = |value: u64, block: u64| value.div_ceil(block.max(1)) * block.max(1);
+        let old = up(counter, u64::from(self.rows) * per_partition);
+        up(old, u64::from(next.rows) * per_partition)
     }
 }
 
@@ -259,32 +355,26 @@ impl Completion {
     }
 }
 
-/// Sends one request: `template.rows` rows with keys `key, key + 1, ...`.
+/// Where a request's rows come from: the worker and its row counter at the first row.
+#[derive(Clone, Copy, Debug)]
+pub struct Origin {
+    pub worker: u32,
+    pub counter: u64,
+}
+
+/// Sends one request: `template.rows` rows, casstop's own table's with keys `key, key + 1,
+/// ...`, a profile's from [`RequestTemplate::place`] of `origin`'s counters.
 pub async fn write(
     session: Arc<Session>,
     template: Arc<RequestTemplate>,
     key: i64,
+    origin: Origin,
     seq: u64,
     intended: Instant,
     note_coordinator: bool,
 ) -> Completion {
     let sent = Instant::now();
-    let payload: &[u8] = &template.payload;
-    let send = async {
-        match &template.batch {
-            None => {
-                session
-                    .execute_unpaged(&template.single, (key, payload))
-                    .await
-            }
-            Some(batch) => {
-                let values: Vec<(i64, &[u8])> = (0..i64::from(template.rows))
-                    .map(|row| (key + row, payload))
-                    .collect();
-                session.batch(batch, values).await
-            }
-        }
-    };
+    let send = send(&session, &template, key, origin);
     let (result, coordinator) = if note_coordinator {
         let (result, failed_on) = coordinator::noting_failures(send).await;
         let coordinator = match &result {
@@ -309,6 +399,118 @@ pub async fn write(
             maybe_applied: may_have_applied(&err),
         }),
     }
+}
+
+/// The request itself, in the template's statement kind.
+async fn send(
+    session: &Session,
+    template: &RequestTemplate,
+    key: i64,
+    origin: Origin,
+) -> Result<scylla::response::query_result::QueryResult, ExecutionError> {
+    let payload: &[u8] = &template.payload;
+    let rows = template.rows;
+    let place = |i: u32| template.place(origin.worker, origin.counter + u64::from(i));
+    match (&template.writes.rows, template.statement) {
+        (None, StatementKind::Prepared) => match &template.batch {
+            None => {
+                session
+                    .execute_unpaged(&template.single, (key, payload))
+                    .await
+            }
+            Some(batch) => {
+                let values: Vec<(i64, &[u8])> = (0..i64::from(rows))
+                    .map(|row| (key + row, payload))
+                    .collect();
+                session.batch(batch, values).await
+            }
+        },
+        (None, StatementKind::Unprepared) => match &template.batch {
+            None => {
+                session
+                    .query_unpaged(template.simple.clone(), (key, payload))
+                    .await
+            }
+            Some(batch) => {
+                let values: Vec<(i64, &[u8])> = (0..i64::from(rows))
+                    .map(|row| (key + row, payload))
+                    .collect();
+                session.batch(batch, values).await
+            }
+        },
+        (None, StatementKind::Literal) => {
+            let text = |key: i64| default_literal(&template.writes.text, key, payload);
+            literal(
+                session,
+                template,
+                (0..i64::from(rows)).map(|row| text(key + row)),
+            )
+            .await
+        }
+        (Some(table), StatementKind::Prepared | StatementKind::Unprepared) => {
+            let prepared = template.statement == StatementKind::Prepared;
+            match &template.batch {
+                None if prepared => {
+                    session
+                        .execute_unpaged(&template.single, table.values(place(0)))
+                        .await
+                }
+                None => {
+                    session
+                        .query_unpaged(template.simple.clone(), table.values(place(0)))
+                        .await
+                }
+                Some(batch) => {
+                    let values: Vec<Vec<CqlValue>> =
+                        (0..rows).map(|i| table.values(place(i))).collect();
+                    session.batch(batch, values).await
+                }
+            }
+        }
+        (Some(table), StatementKind::Literal) => {
+            literal(
+                session,
+                template,
+                (0..rows).map(|i| table.literal(place(i))),
+            )
+            .await
+        }
+    }
+}
+
+/// Sends writes whose values are in their text: one QUERY, or a batch of them.
+async fn literal(
+    session: &Session,
+    template: &RequestTemplate,
+    mut texts: impl Iterator<Item = String>,
+) -> Result<scylla::response::query_result::QueryResult, ExecutionError> {
+    if template.rows <= 1 {
+        let mut statement = template.simple.clone();
+        statement.contents = texts.next().unwrap_or_default();
+        return session.query_unpaged(statement, ()).await;
+    }
+    let mut batch = template.literal_batch.clone();
+    for text in texts {
+        let mut statement = template.simple.clone();
+        statement.contents = text;
+        batch.append_statement(statement);
+    }
+    let values = vec![(); template.rows as usize];
+    session.batch(&batch, values).await
+}
+
+/// casstop's own write with its key and payload inlined: `VALUES (key, 0x...)`.
+fn default_literal(text: &str, key: i64, payload: &[u8]) -> String {
+    use std::fmt::Write;
+    let head = text.split("(?, ?)").next().unwrap_or(text);
+    let mut out = String::with_capacity(head.len() + 32 + payload.len() * 2);
+    out.push_str(head);
+    let _ = write!(out, "({key}, 0x");
+    for byte in payload {
+        let _ = write!(out, "{byte:02x}");
+    }
+    out.push(')');
+    out
 }
 
 /// The driver's message, with what to do where the message alone does not say it.
@@ -378,20 +580,41 @@ pub fn may_have_applied(err: &ExecutionError) -> bool {
     }
 }
 
-/// Prepares the INSERT the workers send.
-pub async fn prepare_insert(
+/// Prepares the write the workers send: casstop's own INSERT, or the profile's table's write
+/// built from the node's metadata of it.
+pub async fn prepare_writes(
     session: &Session,
-    cluster: &ClusterSettings,
-) -> Result<PreparedStatement> {
-    let text = format!(
-        "INSERT INTO {}.{} (key, payload) VALUES (?, ?)",
-        cluster.keyspace, cluster.table
-    );
-    session.prepare(crate::cluster::admin(text)).await.with_context(|| {
-        format!(
-            "preparing the INSERT into `{}.{}` (does the table have columns key bigint and payload blob?)",
+    settings: &Settings,
+    keys: KeySpace,
+) -> Result<Writes> {
+    let cluster = &settings.cluster;
+    let profile = &settings.profile;
+    let (rows, text) = if profile.is_default() {
+        let text = format!(
+            "INSERT INTO {}.{} (key, payload) VALUES (?, ?)",
             cluster.keyspace, cluster.table
-        )
+        );
+        (None, text)
+    } else {
+        let rows = crate::cluster::rows_of(session, profile)?;
+        let text = rows.cql.clone();
+        (Some(Arc::new(rows)), text)
+    };
+    let prepared = session
+        .prepare(crate::cluster::admin(text.clone()))
+        .await
+        .with_context(|| match &rows {
+            None => format!(
+                "preparing the INSERT into `{}.{}` (does the table have columns key bigint and payload blob?)",
+                cluster.keyspace, cluster.table
+            ),
+            Some(_) => format!("preparing the workload's write `{text}`"),
+        })?;
+    Ok(Writes {
+        rows,
+        prepared,
+        text,
+        keys,
     })
 }
 

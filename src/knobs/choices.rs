@@ -186,6 +186,99 @@ impl Retry {
     }
 }
 
+/// How a write reaches the node: as a prepared statement with bound values, as an unprepared
+/// statement with bound values, or with its values inlined into the CQL text.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    Display,
+    EnumString,
+    EnumIter,
+    IntoStaticStr,
+    VariantNames,
+)]
+#[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase", ascii_case_insensitive)]
+pub enum Statement {
+    /// Prepared once; each write sends the statement's id and its values (EXECUTE).
+    #[default]
+    Prepared,
+    /// An unprepared statement with bound values. The Rust driver must know the markers' types
+    /// to serialise values, so it prepares the text on the connection before each write: a
+    /// PREPARE (answered from the node's cache) and an EXECUTE, two round trips per write.
+    Unprepared,
+    /// Values inlined into the CQL text, sent as a QUERY: the node parses every write, as with
+    /// the python benchmarks' literal strings.
+    Literal,
+}
+
+/// What a batch of rows (`rows_per_request` > 1) is sent as.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    Display,
+    EnumString,
+    EnumIter,
+    IntoStaticStr,
+    VariantNames,
+)]
+#[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase", ascii_case_insensitive)]
+pub enum BatchType {
+    /// No batch log: the coordinator applies each row's mutation as it comes.
+    #[default]
+    Unlogged,
+    /// Through the batch log: all rows or none, at the cost of writing the log first.
+    Logged,
+}
+
+impl BatchType {
+    pub fn to_driver(self) -> scylla::statement::batch::BatchType {
+        match self {
+            BatchType::Unlogged => scylla::statement::batch::BatchType::Unlogged,
+            BatchType::Logged => scylla::statement::batch::BatchType::Logged,
+        }
+    }
+}
+
+/// Where a batch's rows fall, for a table with several rows per partition.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    Display,
+    EnumString,
+    EnumIter,
+    IntoStaticStr,
+    VariantNames,
+)]
+#[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase", ascii_case_insensitive)]
+pub enum BatchSpread {
+    /// Each row in another partition: the coordinator sends mutations to many replicas.
+    #[default]
+    Scatter,
+    /// The rows of one partition together: one mutation for the partition's replicas.
+    Partition,
+}
+
 /// Which node coordinates each request. Fixed per run: it is the driver session's policy.
 #[derive(
     Clone,

@@ -20,7 +20,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub use choices::{Consistency, Retry, Routing, Runtime, Strategy};
+pub use choices::{
+    BatchSpread, BatchType, Consistency, Retry, Routing, Runtime, Statement, Strategy,
+};
 pub use list::parse_values;
 pub use shard::Shard;
 pub use value::{KnobType, Range, Scalar, Value, format_duration, parse_count, parse_duration};
@@ -198,7 +200,26 @@ registry! {
         section: "load", aliases: &["rows"], value_name: "N",
         // Cassandra rejects batches of more than 65,535 statements.
         range: Range::Count { min: 1, max: 65_535 }, live: true, steppable: true,
-        help: "rows per request: 1 = one INSERT, more = one UNLOGGED BATCH of that many rows",
+        help: "rows per request: 1 = one INSERT, more = one batch (batch_type) of that many rows",
+    }
+    statement: Statement = STATEMENT {
+        section: "workload", aliases: &[], value_name: "KIND", range: Range::Any,
+        live: true, steppable: false,
+        help: "how a write is sent: prepared (EXECUTE with bound values), unprepared (bound \
+               values; the Rust driver prepares the text before each write, two round trips) or \
+               literal (values inlined in the CQL text; the node parses every write)",
+    }
+    batch_type: BatchType = BATCH_TYPE {
+        section: "workload", aliases: &[], value_name: "TYPE", range: Range::Any,
+        live: true, steppable: false,
+        help: "what a request of several rows is: an unlogged or a logged batch (through the \
+               batch log); a counter table's batches are counter batches",
+    }
+    batch_spread: BatchSpread = BATCH_SPREAD {
+        section: "workload", aliases: &["spread"], value_name: "SPREAD", range: Range::Any,
+        live: true, steppable: false,
+        help: "where a batch's rows fall: scatter (each in another partition) or partition (rows \
+               of one partition together; needs a table with clustering rows)",
     }
     consistency: Consistency = CONSISTENCY {
         section: "cluster", aliases: &["cl"], value_name: "LEVEL", range: Range::Any,
@@ -369,6 +390,9 @@ impl Knobs {
             payload_bytes: 0,
             cpu_work_us: 0,
             rows_per_request: 1,
+            statement: Statement::Prepared,
+            batch_type: BatchType::Unlogged,
+            batch_spread: BatchSpread::Scatter,
             consistency: Consistency::One,
             request_timeout: Duration::from_secs(1),
             retry: Retry::Default,
@@ -498,6 +522,7 @@ impl Knobs {
             || (*def == BATCH && strategy != Strategy::Batches)
             || (*def == THROTTLE_CAP && strategy != Strategy::Throttle)
             || (*def == PACER_SLACK && self.rate == 0.0)
+            || ((*def == BATCH_TYPE || *def == BATCH_SPREAD) && self.rows_per_request == 1)
             || *def == PAUSED
     }
 }

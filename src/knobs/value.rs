@@ -4,7 +4,9 @@
 use std::fmt;
 use std::time::Duration;
 
-use super::choices::{Consistency, Retry, Routing, Runtime, Strategy};
+use super::choices::{
+    BatchSpread, BatchType, Consistency, Retry, Routing, Runtime, Statement, Strategy,
+};
 use super::shard::Shard;
 
 /// Any knob's value.
@@ -19,6 +21,9 @@ pub enum Value {
     Consistency(Consistency),
     Retry(Retry),
     Routing(Routing),
+    Statement(Statement),
+    BatchType(BatchType),
+    BatchSpread(BatchSpread),
     Shard(Shard),
 }
 
@@ -36,6 +41,9 @@ impl fmt::Display for Value {
             Value::Consistency(c) => write!(f, "{c}"),
             Value::Retry(r) => write!(f, "{r}"),
             Value::Routing(r) => write!(f, "{r}"),
+            Value::Statement(v) => write!(f, "{v}"),
+            Value::BatchType(v) => write!(f, "{v}"),
+            Value::BatchSpread(v) => write!(f, "{v}"),
             Value::Shard(s) => write!(f, "{s}"),
         }
     }
@@ -384,6 +392,9 @@ choice_type!(Runtime);
 choice_type!(Consistency);
 choice_type!(Retry);
 choice_type!(Routing);
+choice_type!(Statement);
+choice_type!(BatchType);
+choice_type!(BatchSpread);
 
 impl KnobType for Shard {
     fn into_value(self) -> Value {

@@ -65,6 +65,9 @@ pub struct BenchResult {
     pub profile: Option<ProfileSummary>,
     pub server_version: String,
     pub hosts: Vec<String>,
+    /// What was written (`default`, a profile's file name) and into which table.
+    pub workload: String,
+    pub table: String,
     /// Round trip the latency hop emulated (at the run's end), in milliseconds; `null` when the
     /// run went straight to the node.
     pub rtt_ms: Option<f64>,
@@ -231,6 +234,8 @@ impl BenchResult {
             profile,
             server_version: info.server_version.clone(),
             hosts: info.hosts.clone(),
+            workload: info.workload.clone(),
+            table: info.table.clone(),
             rtt_ms: None,
             hop: None,
             warnings: info
@@ -307,6 +312,20 @@ pub fn print_result(result: &BenchResult) {
         r.duration_s,
         r.hosts.join(","),
         r.server_version
+    );
+    say!(
+        "  workload     {} into {}, {} statements{}",
+        r.workload,
+        r.table,
+        r.knobs.statement,
+        if r.knobs.rows_per_request > 1 {
+            format!(
+                ", {} batches ({})",
+                r.knobs.batch_type, r.knobs.batch_spread
+            )
+        } else {
+            String::new()
+        }
     );
     say!(
         "  requests     {} issued, {} ok ({} rows), errors: {}",

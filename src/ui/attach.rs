@@ -27,6 +27,8 @@ pub fn run(settings: &Settings, clients: Vec<Client>) -> Result<()> {
         interval: settings.knobs.interval,
         cpu_rounds_per_us: 0.0,
         run_nonce: 0,
+        workload: settings.profile.label(),
+        table: format!("{}.{}", settings.cluster.keyspace, settings.cluster.table),
         unsynced_window: None,
     };
     let mut app = App::new(

@@ -141,6 +141,12 @@ fn every_knob_is_in_help_and_every_live_one_on_the_header_and_the_command_line()
             } else {
                 0.0
             },
+            // A batch's type and spread matter, and show, only for requests of several rows.
+            rows_per_request: if matches!(def.name, "batch_type" | "batch_spread") {
+                10
+            } else {
+                1
+            },
             ..Knobs::default()
         };
         let header = knobs.header();

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 /// Bottom layer first; a module may import from any module of an earlier layer.
 const LAYERS: &[&[&str]] = &[
     &["knobs", "units", "error", "files", "stdout"],
+    &["workload"],
     &["config"],
     &["tls"],
     &["cluster"],

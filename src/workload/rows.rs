@@ -1,0 +1,724 @@
+//! The rows of a profile's table as the node has it: each column's type from the driver's
+//! metadata, its distributions from the profile, and the values of any row as a pure function of
+//! where it falls (partition, row within it) — so `verify` regenerates what a row must hold from
+//! its key alone.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+
+use scylla::cluster::metadata::{CollectionType, ColumnKind, ColumnType, NativeType, Table};
+use scylla::value::{
+    Counter, CqlDate, CqlDecimal, CqlDuration, CqlTime, CqlTimestamp, CqlTimeuuid, CqlValue,
+    CqlVarint,
+};
+
+use super::dist::{Dist, mix};
+use super::profile::{ColumnSpec, Profile, is_cql_identifier};
+
+/// Which part of the key a column is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Partition,
+    Clustering,
+    Static,
+    Regular,
+}
+
+/// One column and how its values are drawn.
+#[derive(Clone, Debug)]
+pub struct Column {
+    pub name: String,
+    pub typ: ColumnType<'static>,
+    pub role: Role,
+    /// Explicit population: for a partition key, partitions are drawn from it (else each
+    /// operation writes a partition of its own); for others, the numbers values are made from.
+    population: Option<Dist>,
+    /// Length of text and blobs, elements of a collection.
+    size: Dist,
+    /// Distinct values per partition (clustering columns).
+    cluster: Dist,
+    alphabet: Arc<[char]>,
+    /// Mixed into this column's draws, so two columns of one type differ.
+    salt: u64,
+}
+
+/// Where a row falls: what the engine knows of an operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RowAt {
+    /// The partition's key from the run's key space: unique across workers, loaders and runs.
+    pub unique: u64,
+    /// The partition's number counted from 0 in this worker (for a `seq` population).
+    pub partition: u64,
+    pub worker: u32,
+    /// The row within its partition, `0..rows_per_partition`.
+    pub row: u64,
+}
+
+/// A table's columns and how rows of it are made.
+#[derive(Clone, Debug)]
+pub struct Rows {
+    pub keyspace: String,
+    pub table: String,
+    pub columns: Vec<Column>,
+    /// Rows a partition holds at most: the product of the clustering columns' `cluster`.
+    pub rows_per_partition: u64,
+    /// Every column is a key or a counter: writes are `UPDATE ... SET c = c + ?`.
+    pub counter: bool,
+    /// The write, with a `?` for each column in [`Rows::columns`] order (counters first for an
+    /// UPDATE, keys after).
+    pub cql: String,
+    /// [`Rows::columns`] indexes in the order the write binds them.
+    pub bind_order: Vec<usize>,
+    seed: u64,
+    around_ms: i64,
+}
+
+const YEAR_MS: i64 = 365 * 86_400_000;
+
+impl Rows {
+    /// The rows of `profile` in the table the node has (`table`, from the driver's metadata).
+    /// A column the profile specifies that the table lacks is refused, naming the profile's line.
+    pub fn new(profile: &Profile, table: &Table) -> Result<Rows, String> {
+        for spec in &profile.columns {
+            if !table.columns.contains_key(&spec.name) {
+                return Err(format!(
+                    "line {}: the profile gives column `{}` values but table {}.{} has no such column (it has {})",
+                    spec.line,
+                    spec.name,
+                    profile.keyspace,
+                    profile.table,
+                    sorted_names(table).join(", ")
+                ));
+            }
+        }
+        let mut columns = vec![];
+        let mut add = |name: &String, role: Role| {
+            let column = &table.columns[name];
+            columns.push(Column::new(
+                name,
+                column.typ.clone(),
+                role,
+                profile.spec(name),
+            ));
+        };
+        for name in &table.partition_key {
+            add(name, Role::Partition);
+        }
+        for name in &table.clustering_key {
+            add(name, Role::Clustering);
+        }
+        for name in sorted_names(table) {
+            match table.columns[&name].kind {
+                ColumnKind::Static => add(&name, Role::Static),
+                ColumnKind::Regular => add(&name, Role::Regular),
+                _ => {}
+            }
+        }
+        for column in &columns {
+            if let Some(spec) = profile.spec(&column.name)
+                && spec.cluster.is_some()
+                && column.role != Role::Clustering
+            {
+                return Err(format!(
+                    "line {}: `cluster` is for clustering columns; `{}` is a {:?} column",
+                    spec.line, column.name, column.role
+                ));
+            }
+        }
+        let rows_per_partition = columns
+            .iter()
+            .filter(|c| c.role == Role::Clustering)
+            .map(|c| c.cluster.most().max(1) as u64)
+            .try_fold(1u64, u64::checked_mul)
+            .ok_or(
+                "the clustering columns' `cluster` sizes multiply past 2^64 rows per partition",
+            )?;
+        let is_counter = |c: &Column| matches!(c.typ, ColumnType::Native(NativeType::Counter));
+        let counter = columns.iter().any(is_counter);
+        let qualified = format!("{}.{}", profile.keyspace, profile.table);
+        let (cql, bind_order) = if counter {
+            let counters: Vec<usize> = (0..columns.len())
+                .filter(|i| is_counter(&columns[*i]))
+                .collect();
+            let keys: Vec<usize> = (0..columns.len())
+                .filter(|i| matches!(columns[*i].role, Role::Partition | Role::Clustering))
+                .collect();
+            let set: Vec<String> = counters
+                .iter()
+                .map(|i| format!("{0} = {0} + ?", quote(&columns[*i].name)))
+                .collect();
+            let wheres: Vec<String> = keys
+                .iter()
+                .map(|i| format!("{} = ?", quote(&columns[*i].name)))
+                .collect();
+            (
+                format!(
+                    "UPDATE {qualified} SET {} WHERE {}",
+                    set.join(", "),
+                    wheres.join(" AND ")
+                ),
+                counters.into_iter().chain(keys).collect(),
+            )
+        } else {
+            let names: Vec<String> = columns.iter().map(|c| quote(&c.name)).collect();
+            let marks = vec!["?"; names.len()].join(", ");
+            (
+                format!(
+                    "INSERT INTO {qualified} ({}) VALUES ({marks})",
+                    names.join(", ")
+                ),
+                (0..columns.len()).collect(),
+            )
+        };
+        Ok(Rows {
+            keyspace: profile.keyspace.clone(),
+            table: profile.table.clone(),
+            columns,
+            rows_per_partition,
+            counter,
+            cql,
+            bind_order,
+            seed: profile.seed,
+            around_ms: profile.around_ms,
+        })
+    }
+
+    /// The values of the row at `at`, in bind order.
+    pub fn values(&self, at: RowAt) -> Vec<CqlValue> {
+        let all = self.row(at);
+        self.bind_order.iter().map(|i| all[*i].clone()).collect()
+    }
+
+    /// The write with the values of `at` inlined: the python benchmarks' literal statement.
+    pub fn literal(&self, at: RowAt) -> String {
+        let all = self.row(at);
+        let mut text = String::with_capacity(self.cql.len() + 64);
+        let mut values = self.bind_order.iter().map(|i| &all[*i]);
+        for (n, piece) in self.cql.split('?').enumerate() {
+            if n > 0
+                && let Some(value) = values.next()
+            {
+                super::literal::write(&mut text, value);
+            }
+            text.push_str(piece);
+        }
+        text
+    }
+
+    /// The values of the row at `at`, in [`Rows::columns`] order.
+    pub fn row(&self, at: RowAt) -> Vec<CqlValue> {
+        let mut values: Vec<CqlValue> = Vec::with_capacity(self.columns.len());
+        for column in self.columns.iter().filter(|c| c.role == Role::Partition) {
+            let number = match &column.population {
+                None => at.unique as i64,
+                Some(dist) => {
+                    dist.sample(self.dense(at, dist) ^ if dist.is_seq() { 0 } else { column.salt })
+                }
+            };
+            values.push(self.make(column, number, mix(at.unique ^ column.salt), true));
+        }
+        let partition_seed = self.fold_keys(&values);
+        // The row's place within its partition, one digit per clustering column.
+        let mut rest = at.row;
+        let clustering: Vec<&Column> = self
+            .columns
+            .iter()
+            .filter(|c| c.role == Role::Clustering)
+            .collect();
+        let mut digits = vec![0u64; clustering.len()];
+        for (j, column) in clustering.iter().enumerate().rev() {
+            let most = column.cluster.most().max(1) as u64;
+            let here = column
+                .cluster
+                .sample(mix(partition_seed ^ column.salt))
+                .max(1) as u64;
+            digits[j] = (rest % most) % here;
+            rest /= most;
+        }
+        for (column, digit) in clustering.iter().zip(digits) {
+            let number = match &column.population {
+                None => digit as i64,
+                Some(dist) if dist.is_seq() => dist.sample(digit),
+                Some(dist) => dist.sample(mix(partition_seed ^ column.salt).wrapping_add(digit)),
+            };
+            values.push(self.make(
+                column,
+                number,
+                mix(partition_seed ^ column.salt ^ digit),
+                true,
+            ));
+        }
+        let row_seed =
+            self.fold_keys_from(partition_seed, &values[self.key_count(Role::Partition)..]);
+        for column in &self.columns[values.len()..] {
+            let seed = if column.role == Role::Static {
+                partition_seed
+            } else {
+                row_seed
+            };
+            values.push(self.value_of(column, seed));
+        }
+        values
+    }
+
+    /// What a non-key column of a row holds, given its key's seeds: the same for a write and
+    /// for a read back.
+    fn value_of(&self, column: &Column, seed: u64) -> CqlValue {
+        let draw = mix(seed ^ column.salt);
+        let number = match &column.population {
+            None => default_population(&column.typ).sample(draw),
+            Some(dist) => dist.sample(draw),
+        };
+        self.make(column, number, draw, false)
+    }
+
+    /// What each non-key column of the row whose key columns hold `keys` (in [`Rows::columns`]
+    /// order, partition then clustering) must hold, as (column index, value); counters, which
+    /// every write adds to, are left out.
+    pub fn expected(&self, keys: &[CqlValue]) -> Vec<(usize, CqlValue)> {
+        let pk = self.key_count(Role::Partition);
+        let partition_seed = self.fold_keys(&keys[..pk]);
+        let row_seed = self.fold_keys_from(partition_seed, &keys[pk..]);
+        (keys.len()..self.columns.len())
+            .filter(|i| {
+                !matches!(
+                    self.columns[*i].typ,
+                    ColumnType::Native(NativeType::Counter)
+                )
+            })
+            .map(|i| {
+                let column = &self.columns[i];
+                let seed = if column.role == Role::Static {
+                    partition_seed
+                } else {
+                    row_seed
+                };
+                (i, self.value_of(column, seed))
+            })
+            .collect()
+    }
+
+    /// How many columns have `role`.
+    pub fn key_count(&self, role: Role) -> usize {
+        self.columns.iter().filter(|c| c.role == role).count()
+    }
+
+    /// A worker's partitions numbered densely for a `seq` population: each of 256 workers
+    /// starts at its own 1/256th of the range, so workers meet only once they have written that
+    /// much each.
+    fn dense(&self, at: RowAt, dist: &Dist) -> u64 {
+        let width = (dist.max as i128 - dist.min as i128 + 1).max(1) as u128;
+        let start = (width / 256) * u128::from(at.worker & 0xff);
+        ((start + u128::from(at.partition)) % width) as u64
+    }
+
+    fn fold_keys(&self, values: &[CqlValue]) -> u64 {
+        self.fold_keys_from(mix(self.seed ^ 0xca55_7011), values)
+    }
+
+    fn fold_keys_from(&self, seed: u64, values: &[CqlValue]) -> u64 {
+        values.iter().fold(seed, fold)
+    }
+
+    /// The value of `column`'s type from `number` (the population's sample) and `draw` (the
+    /// rest of the randomness: lengths, characters). A key's value is one-to-one with its
+    /// number, so distinct partitions and rows never share a key.
+    fn make(&self, column: &Column, number: i64, draw: u64, key: bool) -> CqlValue {
+        make(&column.typ, column, number, draw, key, self.around_ms)
+    }
+}
+
+impl Column {
+    fn new(name: &str, typ: ColumnType<'static>, role: Role, spec: Option<&ColumnSpec>) -> Column {
+        let spec = spec.cloned().unwrap_or_default();
+        let default_size = match &typ {
+            ColumnType::Collection { .. } => Dist::uniform(1, 4),
+            _ => Dist::uniform(4, 8),
+        };
+        let alphabet: Arc<[char]> = match spec.alphabet {
+            Some(alphabet) => alphabet.chars().collect(),
+            None => "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                .chars()
+                .collect(),
+        };
+        Column {
+            name: name.into(),
+            salt: fnv(name.as_bytes()),
+            typ,
+            role,
+            population: spec.population,
+            size: spec.size.unwrap_or(default_size),
+            cluster: spec.cluster.unwrap_or(Dist::fixed(1)),
+            alphabet,
+        }
+    }
+}
+
+impl Dist {
+    fn is_seq(&self) -> bool {
+        matches!(self.kind, super::dist::Kind::Seq)
+    }
+}
+
+/// Numbers of a value column when the profile gives none: cassandra-stress's
+/// `uniform(1..100B)`, and one increment per write for a counter.
+fn default_population(typ: &ColumnType) -> Dist {
+    match typ {
+        ColumnType::Native(NativeType::Counter) => Dist::fixed(1),
+        _ => Dist::uniform(1, 100_000_000_000),
+    }
+}
+
+fn make(
+    typ: &ColumnType,
+    column: &Column,
+    number: i64,
+    draw: u64,
+    key: bool,
+    around_ms: i64,
+) -> CqlValue {
+    let n = number;
+    let u = number as u64;
+    match typ {
+        ColumnType::Native(native) => match native {
+            NativeType::Ascii => CqlValue::Ascii(text(column, n, draw, key)),
+            NativeType::Text => CqlValue::Text(text(column, n, draw, key)),
+            NativeType::Boolean => CqlValue::Boolean(u & 1 == 1),
+            NativeType::Blob => {
+                let len = column.size.sample(mix(draw ^ 1)).max(0) as usize;
+                let mut bytes = Vec::with_capacity(len.max(8));
+                if key {
+                    bytes.extend_from_slice(&u.to_be_bytes());
+                }
+                let mut state = mix(u);
+                while bytes.len() < len {
+                    state = mix(state);
+                    let take = (len - bytes.len()).min(8);
+                    bytes.extend_from_slice(&state.to_le_bytes()[..take]);
+                }
+                CqlValue::Blob(bytes)
+            }
+            NativeType::Counter => CqlValue::Counter(Counter(n)),
+            NativeType::TinyInt => CqlValue::TinyInt(n as i8),
+            NativeType::SmallInt => CqlValue::SmallInt(n as i16),
+            NativeType::Int => CqlValue::Int(n as i32),
+            NativeType::BigInt => CqlValue::BigInt(n),
+            NativeType::Varint => CqlValue::Varint(CqlVarint::from_signed_bytes_be(minimal_be(n))),
+            NativeType::Decimal => CqlValue::Decimal(
+                CqlDecimal::from_signed_be_bytes_and_exponent(minimal_be(n), 2),
+            ),
+            // Exact in both types and in their shortest printed form, so a literal reads back
+            // as the same number.
+            NativeType::Float => CqlValue::Float((n % 10_000_000) as f32 / 64.0),
+            NativeType::Double => CqlValue::Double((n % (1 << 50)) as f64 / 1024.0),
+            NativeType::Timestamp => {
+                CqlValue::Timestamp(CqlTimestamp(around_ms + offset(n, 2 * YEAR_MS)))
+            }
+            NativeType::Date => {
+                let day = around_ms.div_euclid(86_400_000) + offset(n, 730);
+                CqlValue::Date(CqlDate(((1i64 << 31) + day) as u32))
+            }
+            NativeType::Time => CqlValue::Time(CqlTime(n.rem_euclid(86_400_000_000_000))),
+            NativeType::Duration => CqlValue::Duration(CqlDuration {
+                months: u.rem_euclid(24) as i32,
+                days: (u / 24).rem_euclid(31) as i32,
+                nanoseconds: (mix(u) % 86_400_000_000_000) as i64,
+            }),
+            NativeType::Inet => CqlValue::Inet(IpAddr::V4(Ipv4Addr::from(if key {
+                u as u32
+            } else {
+                mix(u) as u32
+            }))),
+            NativeType::Uuid => {
+                // Version 4, variant 1; the high half is one-to-one with the number.
+                let high = (mix(u) & !0xf000) | 0x4000;
+                let low = (mix(u ^ 0x0123_4567) & !(0b11 << 62)) | (0b10 << 62);
+                CqlValue::Uuid(uuid::Uuid::from_u64_pair(high, low))
+            }
+            NativeType::Timeuuid => {
+                // Version 1: a time in 100 ns steps since 1582-10-15, around the profile's instant.
+                const GREGORIAN_TO_UNIX: i64 = 122_192_928_000_000_000;
+                let ticks = (GREGORIAN_TO_UNIX
+                    + around_ms * 10_000
+                    + offset(n, 2 * YEAR_MS * 10_000)) as u64;
+                let time_low = ticks & 0xffff_ffff;
+                let time_mid = (ticks >> 32) & 0xffff;
+                let time_hi = ((ticks >> 48) & 0x0fff) | 0x1000;
+                let high = (time_low << 32) | (time_mid << 16) | time_hi;
+                let low = (mix(u) & !(0b11 << 62)) | (0b10 << 62);
+                CqlValue::Timeuuid(CqlTimeuuid::from_u128(((high as u128) << 64) | low as u128))
+            }
+            _ => CqlValue::Blob(vec![]),
+        },
+        ColumnType::Collection { typ, .. } => {
+            let count = column.size.sample(mix(draw ^ 2)).max(1) as u64;
+            let element = |i: u64, typ: &ColumnType| {
+                let draw = mix(draw ^ mix(i + 3));
+                make(
+                    typ,
+                    column,
+                    default_population(typ).sample(draw),
+                    draw,
+                    false,
+                    around_ms,
+                )
+            };
+            match typ {
+                CollectionType::List(inner) => {
+                    CqlValue::List((0..count).map(|i| element(i, inner)).collect())
+                }
+                CollectionType::Set(inner) => {
+                    CqlValue::Set(distinct((0..count).map(|i| element(i, inner)).collect()))
+                }
+                CollectionType::Map(k, v) => {
+                    let mut seen = std::collections::HashSet::new();
+                    let pairs = (0..count)
+                        .map(|i| (element(i, k), element(i + count, v)))
+                        .filter(|(key, _)| seen.insert(fold(0, key)))
+                        .collect();
+                    CqlValue::Map(pairs)
+                }
+                _ => CqlValue::Blob(vec![]),
+            }
+        }
+        ColumnType::Vector { typ, dimensions } => CqlValue::Vector(
+            (0..u64::from(*dimensions))
+                .map(|i| {
+                    let draw = mix(draw ^ mix(i + 5));
+                    match typ.as_ref() {
+                        // Embeddings: each element in [-1, 1), exact in f32.
+                        ColumnType::Native(NativeType::Float) => {
+                            CqlValue::Float(((draw >> 40) as f32 / (1u32 << 23) as f32) - 1.0)
+                        }
+                        inner => make(
+                            inner,
+                            column,
+                            default_population(inner).sample(draw),
+                            draw,
+                            false,
+                            around_ms,
+                        ),
+                    }
+                })
+                .collect(),
+        ),
+        ColumnType::Tuple(types) => CqlValue::Tuple(
+            types
+                .iter()
+                .enumerate()
+                .map(|(i, typ)| {
+                    let draw = mix(draw ^ mix(i as u64 + 7));
+                    Some(make(
+                        typ,
+                        column,
+                        default_population(typ).sample(draw),
+                        draw,
+                        false,
+                        around_ms,
+                    ))
+                })
+                .collect(),
+        ),
+        ColumnType::UserDefinedType { definition, .. } => CqlValue::UserDefinedType {
+            keyspace: definition.keyspace.to_string(),
+            name: definition.name.to_string(),
+            fields: definition
+                .field_types
+                .iter()
+                .enumerate()
+                .map(|(i, (name, typ))| {
+                    let draw = mix(draw ^ mix(i as u64 + 11));
+                    let value = make(
+                        typ,
+                        column,
+                        default_population(typ).sample(draw),
+                        draw,
+                        false,
+                        around_ms,
+                    );
+                    (name.to_string(), Some(value))
+                })
+                .collect(),
+        },
+        _ => CqlValue::Blob(vec![]),
+    }
+}
+
+/// Text of the column's size from its alphabet, the characters drawn from `number` (so the
+/// population decides how many distinct texts there are). A key's text starts with its number
+/// in 13 fixed base-36 digits, one-to-one with it.
+fn text(column: &Column, number: i64, draw: u64, key: bool) -> String {
+    let len = column.size.sample(mix(draw ^ 3)).max(0) as usize;
+    let mut out = String::with_capacity(len.max(13));
+    if key {
+        let mut digits = [b'0'; 13];
+        let mut rest = number as u64;
+        for digit in digits.iter_mut().rev() {
+            *digit = b"0123456789abcdefghijklmnopqrstuvwxyz"[(rest % 36) as usize];
+            rest /= 36;
+        }
+        out.push_str(std::str::from_utf8(&digits).unwrap_or_default());
+    }
+    let mut state = mix(number as u64);
+    let alphabet = &column.alphabet;
+    let ascii = matches!(column.typ, ColumnType::Native(NativeType::Ascii));
+    // Four characters from each 64-bit draw (16 bits each; an alphabet is short).
+    let mut count = out.len();
+    while count < len {
+        state = mix(state);
+        let mut bits = state;
+        for _ in 0..(len - count).min(4) {
+            let c = alphabet[((bits & 0xffff) % alphabet.len() as u64) as usize];
+            out.push(if ascii && !c.is_ascii() { 'x' } else { c });
+            bits >>= 16;
+            count += 1;
+        }
+    }
+    out
+}
+
+/// `number` folded into `-span/2 .. span/2`.
+fn offset(number: i64, span: i64) -> i64 {
+    number.rem_euclid(span) - span / 2
+}
+
+/// The shortest two's-complement big-endian bytes of `n` (how the node stores a varint).
+fn minimal_be(n: i64) -> Vec<u8> {
+    let bytes = n.to_be_bytes();
+    let mut start = 0;
+    while start < 7 {
+        let (b, next) = (bytes[start], bytes[start + 1]);
+        if (b == 0 && next & 0x80 == 0) || (b == 0xff && next & 0x80 != 0) {
+            start += 1;
+        } else {
+            break;
+        }
+    }
+    bytes[start..].to_vec()
+}
+
+/// The values without repeats (a set's elements), first kept.
+fn distinct(values: Vec<CqlValue>) -> Vec<CqlValue> {
+    let mut seen = std::collections::HashSet::new();
+    values
+        .into_iter()
+        .filter(|v| seen.insert(fold(0, v)))
+        .collect()
+}
+
+/// A value's contents folded into a hash: the seed of the rows under a key.
+pub fn fold(hash: u64, value: &CqlValue) -> u64 {
+    let bytes = |hash: u64, bytes: &[u8]| mix(hash ^ fnv(bytes) ^ bytes.len() as u64);
+    let word = |hash: u64, v: u64| mix(hash ^ v);
+    match value {
+        CqlValue::Ascii(s) | CqlValue::Text(s) => bytes(hash, s.as_bytes()),
+        CqlValue::Blob(b) => bytes(hash, b),
+        CqlValue::Boolean(b) => word(hash, u64::from(*b)),
+        CqlValue::Counter(c) => word(hash, c.0 as u64),
+        CqlValue::TinyInt(v) => word(hash, *v as u64),
+        CqlValue::SmallInt(v) => word(hash, *v as u64),
+        CqlValue::Int(v) => word(hash, *v as u64),
+        CqlValue::BigInt(v) => word(hash, *v as u64),
+        CqlValue::Float(v) => word(hash, u64::from(v.to_bits())),
+        CqlValue::Double(v) => word(hash, v.to_bits()),
+        CqlValue::Timestamp(t) => word(hash, t.0 as u64),
+        CqlValue::Date(d) => word(hash, u64::from(d.0)),
+        CqlValue::Time(t) => word(hash, t.0 as u64),
+        CqlValue::Duration(d) => word(
+            word(word(hash, d.months as u64), d.days as u64),
+            d.nanoseconds as u64,
+        ),
+        CqlValue::Varint(v) => bytes(hash, v.as_signed_bytes_be_slice()),
+        CqlValue::Decimal(d) => {
+            let (digits, scale) = d.as_signed_be_bytes_slice_and_exponent();
+            bytes(word(hash, scale as u64), digits)
+        }
+        CqlValue::Uuid(u) => bytes(hash, u.as_bytes()),
+        CqlValue::Timeuuid(u) => bytes(hash, u.as_bytes()),
+        CqlValue::Inet(ip) => bytes(hash, ip.to_string().as_bytes()),
+        CqlValue::List(items) | CqlValue::Set(items) | CqlValue::Vector(items) => {
+            items.iter().fold(word(hash, items.len() as u64), fold)
+        }
+        CqlValue::Map(pairs) => pairs
+            .iter()
+            .fold(word(hash, pairs.len() as u64), |h, (k, v)| {
+                fold(fold(h, k), v)
+            }),
+        CqlValue::Tuple(items) => items
+            .iter()
+            .fold(word(hash, items.len() as u64), |h, item| match item {
+                Some(item) => fold(h, item),
+                None => word(h, 0x6e75_6c6c),
+            }),
+        CqlValue::UserDefinedType { fields, .. } => fields.iter().fold(hash, |h, (name, v)| {
+            let h = bytes(h, name.as_bytes());
+            match v {
+                Some(v) => fold(h, v),
+                None => word(h, 0x6e75_6c6c),
+            }
+        }),
+        CqlValue::Empty => word(hash, 0xe),
+        _ => word(hash, 0xf),
+    }
+}
+
+fn fnv(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
+fn quote(name: &str) -> String {
+    if is_cql_identifier(name) && name.chars().all(|c| !c.is_ascii_uppercase()) {
+        name.to_string()
+    } else {
+        format!("\"{}\"", name.replace('"', "\"\""))
+    }
+}
+
+fn sorted_names(table: &Table) -> Vec<String> {
+    let mut names: Vec<String> = table.columns.keys().cloned().collect();
+    names.sort();
+    names
+}
+
+/// Two values the same once a set's or map's order is not counted (the node returns them in
+/// its own order).
+pub fn same(a: &CqlValue, b: &CqlValue) -> bool {
+    fn canonical(value: &CqlValue) -> CqlValue {
+        match value {
+            CqlValue::Set(items) => {
+                let mut items: Vec<CqlValue> = items.iter().map(canonical).collect();
+                items.sort_by_key(|v| fold(0, v));
+                CqlValue::Set(items)
+            }
+            CqlValue::Map(pairs) => {
+                let mut pairs: Vec<(CqlValue, CqlValue)> = pairs
+                    .iter()
+                    .map(|(k, v)| (canonical(k), canonical(v)))
+                    .collect();
+                pairs.sort_by_key(|(k, _)| fold(0, k));
+                CqlValue::Map(pairs)
+            }
+            CqlValue::List(items) => CqlValue::List(items.iter().map(canonical).collect()),
+            CqlValue::Vector(items) => CqlValue::Vector(items.iter().map(canonical).collect()),
+            CqlValue::Tuple(items) => {
+                CqlValue::Tuple(items.iter().map(|v| v.as_ref().map(canonical)).collect())
+            }
+            CqlValue::UserDefinedType {
+                keyspace,
+                name,
+                fields,
+            } => CqlValue::UserDefinedType {
+                keyspace: keyspace.clone(),
+                name: name.clone(),
+                fields: fields
+                    .iter()
+                    .map(|(n, v)| (n.clone(), v.as_ref().map(canonical)))
+                    .collect(),
+            },
+            other => other.clone(),
+        }
+    }
+    canonical(a) == canonical(b)
+}
