@@ -69,6 +69,10 @@ pub enum Command {
     Bench(BenchArgs),
     /// Step depth, batch or workers over a list of values in one run and find the knee.
     Sweep(SweepArgs),
+    /// Read rows of the workload's table back and check every value against the generator
+    /// (each value is a function of its row's key): rows that differ or miss values are counted
+    /// and named; exit 1 when any does.
+    Verify(VerifyArgs),
     /// Turn run recordings into plots (SVG and PNG) and report.md; several runs are compared.
     Report(ReportArgs),
     /// Open the session's screen on running headless loaders (`bench`/`sweep --listen`): their
@@ -285,6 +289,22 @@ pub struct SweepArgs {
     /// No live progress line.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Rows to read back (the first in token order).
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub sample: u64,
+    /// Read back every row of the table (a full scan).
+    #[arg(long, conflicts_with = "sample")]
+    pub all: bool,
+    /// Count the table's rows too (a full scan).
+    #[arg(long)]
+    pub count: bool,
+    /// Also write the result as JSON to PATH (`-` = stdout).
+    #[arg(long, value_name = "PATH")]
+    pub json: Option<PathBuf>,
 }
 
 #[derive(Debug, Args, Default)]

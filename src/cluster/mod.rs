@@ -365,10 +365,20 @@ pub async fn create_schema(session: &Session, settings: &Settings) -> Result<()>
         .use_keyspace(&cluster.keyspace, false)
         .await
         .with_context(|| format!("using keyspace `{}`", cluster.keyspace))?;
+    // The default table takes its name from cluster.table as it is now, not as it was when the
+    // profile was resolved: a caller may point the same settings at another table.
+    let default_table;
+    let table_cql = if profile.is_default() {
+        default_table =
+            crate::workload::Profile::default_table(&cluster.keyspace, &cluster.table).table_cql;
+        &default_table
+    } else {
+        &profile.table_cql
+    };
     let statements = profile
         .before_table
         .iter()
-        .chain(std::iter::once(&profile.table_cql))
+        .chain(std::iter::once(table_cql))
         .chain(&profile.after_table);
     for statement in statements {
         let what = format!("`{}` (from {})", one_line(statement), profile.label());

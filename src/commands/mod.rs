@@ -8,6 +8,7 @@ mod local;
 mod report;
 mod session;
 pub mod sweep;
+mod verify;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -144,6 +145,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Bench(ref args)) => bench::run(args, loaded.settings, runtime),
         Some(Command::Sweep(ref args)) => sweep::run(args, loaded.settings, runtime),
         Some(Command::Report(ref args)) => report::run(args),
+        Some(Command::Verify(ref args)) => verify::run(args, loaded.settings, runtime),
         Some(Command::Attach(ref args)) => attach::run(args, &loaded.settings),
         Some(Command::Local(args)) => runtime.block_on(local::run(args.action, &loaded)),
     }

@@ -184,7 +184,7 @@ impl RequestTemplate {
 }
 
 /// Deterministic, incompressible-looking payload bytes.
-fn payload(len: usize) -> Arc<[u8]> {
+pub fn payload(len: usize) -> Arc<[u8]> {
     let mut state = 0x9E37_79B9_7F4A_7C15u64 ^ len as u64;
     (0..len)
         .map(|_| {

@@ -215,7 +215,9 @@ impl Rows {
                     dist.sample(self.dense(at, dist) ^ if dist.is_seq() { 0 } else { column.salt })
                 }
             };
-            values.push(self.make(column, number, mix(at.unique ^ column.salt), true));
+            // The draw (a text key's length) follows the number, not the operation: a
+            // population of N numbers is N partitions, as in cassandra-stress.
+            values.push(self.make(column, number, mix(number as u64 ^ column.salt), true));
         }
         let partition_seed = self.fold_keys(&values);
         // The row's place within its partition, one digit per clustering column.
@@ -296,6 +298,65 @@ impl Rows {
                 (i, self.value_of(column, seed))
             })
             .collect()
+    }
+
+    /// The read that `verify` checks rows with: every column, in [`Rows::columns`] order.
+    pub fn select_cql(&self) -> String {
+        let names: Vec<String> = self.columns.iter().map(|c| quote(&c.name)).collect();
+        format!(
+            "SELECT {} FROM {}.{}",
+            names.join(", "),
+            self.keyspace,
+            self.table
+        )
+    }
+
+    /// What is wrong with a row read back by [`Rows::select_cql`]: each column whose value is
+    /// not the one its key makes (or is missing), as (column, expected, found).
+    pub fn check(&self, row: &[Option<CqlValue>]) -> Vec<Mismatch> {
+        let keys = self.key_count(Role::Partition) + self.key_count(Role::Clustering);
+        let Some(key_values) = row[..keys.min(row.len())]
+            .iter()
+            .cloned()
+            .collect::<Option<Vec<CqlValue>>>()
+        else {
+            return vec![Mismatch {
+                column: "(key)".into(),
+                expected: "a key".into(),
+                found: "null".into(),
+            }];
+        };
+        self.expected(&key_values)
+            .into_iter()
+            .filter_map(|(i, expected)| {
+                let found = row.get(i).cloned().flatten();
+                match &found {
+                    Some(found) if same(found, &expected) => None,
+                    _ => Some(Mismatch {
+                        column: self.columns[i].name.clone(),
+                        expected: short(&expected),
+                        found: found.as_ref().map_or("null (missing)".into(), short),
+                    }),
+                }
+            })
+            .collect()
+    }
+
+    /// The key of a row read back, as CQL literals: `tenant='a', account=5`.
+    pub fn describe_key(&self, row: &[Option<CqlValue>]) -> String {
+        let keys = self.key_count(Role::Partition) + self.key_count(Role::Clustering);
+        self.columns[..keys]
+            .iter()
+            .zip(row)
+            .map(|(column, value)| {
+                format!(
+                    "{}={}",
+                    column.name,
+                    value.as_ref().map_or("null".into(), short)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// How many columns have `role`.
@@ -575,6 +636,24 @@ fn text(column: &Column, number: i64, draw: u64, key: bool) -> String {
         }
     }
     out
+}
+
+/// One column of a row read back that is not what its key makes.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Mismatch {
+    pub column: String,
+    pub expected: String,
+    pub found: String,
+}
+
+/// A value as a CQL literal, cut to 60 characters.
+fn short(value: &CqlValue) -> String {
+    let mut text = String::new();
+    super::literal::write(&mut text, value);
+    match text.char_indices().nth(60) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text,
+    }
 }
 
 /// `number` folded into `-span/2 .. span/2`.
