@@ -8,7 +8,7 @@ mod local;
 mod report;
 mod session;
 pub mod sweep;
-mod verify;
+pub mod verify;
 
 use std::ffi::OsString;
 use std::process::ExitCode;

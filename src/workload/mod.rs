@@ -64,3 +64,53 @@ fn looks_like_toml(text: &str) -> bool {
                     .is_some_and(|(key, _)| !key.contains(':') && !key.trim().contains(' '))
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// (line, key) of the refusal of `text`.
+    fn refused(text: &str) -> (usize, String) {
+        let err = parse(Path::new("p"), text).expect_err("refused");
+        (err.line, err.key)
+    }
+
+    const STRESS: &str = "keyspace: ks\ntable: t\ntable_definition: |\n  CREATE TABLE t (k int PRIMARY KEY, v text)\ncolumnspec:\n  - name: v\n    size: uniform(1..10)\n";
+
+    #[test]
+    fn a_stress_profile_is_refused_at_the_line_and_key_it_cannot_honour() {
+        assert!(parse(Path::new("p"), STRESS).is_ok());
+        let visits = format!("{STRESS}insert:\n  partitions: fixed(1)\n  visits: fixed(3)\n");
+        assert_eq!(refused(&visits), (10, "insert.visits".into()));
+        let size = STRESS.replace("uniform(1..10)", "poisson(1..10)");
+        assert_eq!(refused(&size), (7, "columnspec.v.size".into()));
+        let spec_key = format!("{STRESS}    spread: fixed(1)\n");
+        assert_eq!(refused(&spec_key), (8, "columnspec.v.spread".into()));
+        let top = format!("{STRESS}token_range_queries:\n  q:\n    columns: '*'\n");
+        assert_eq!(refused(&top), (8, "token_range_queries".into()));
+    }
+
+    const OWN: &str = "keyspace = \"ks\"\ntable = \"t\"\ntable_definition = \"CREATE TABLE t (k int PRIMARY KEY, v text)\"\n\n[columns.v]\nsize = \"uniform(1..10)\"\n";
+
+    #[test]
+    fn a_toml_profile_is_refused_at_the_line_and_key_it_cannot_honour() {
+        assert!(parse(Path::new("p"), OWN).is_ok());
+        assert_eq!(
+            refused(&OWN.replace("[columns.v]", "[colums.v]")),
+            (5, "colums".into())
+        );
+        assert_eq!(
+            refused(&OWN.replace("size =", "sizes =")),
+            (6, "columns.v.sizes".into())
+        );
+        assert_eq!(
+            refused(&OWN.replace("uniform(1..10)", "uniform(10..1)")),
+            (6, "columns.v.size".into())
+        );
+        // A TOML mistake is named as TOML, at its line, not taken for YAML.
+        assert_eq!(
+            refused(&OWN.replace("size = ", "size = = ")),
+            (6, "toml".into())
+        );
+    }
+}

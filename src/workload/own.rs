@@ -115,7 +115,7 @@ pub fn read(path: &Path, text: &str, table: toml::Table) -> Result<Profile, Prof
             ));
         };
         for (name, spec) in specs {
-            let line = line_of(text, &format!("[columns.{name}]"), 1).max(line_of(
+            let line = line_of(text, &format!("columns.{name}"), 1).max(line_of(
                 text,
                 name,
                 at("columns"),

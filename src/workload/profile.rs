@@ -199,13 +199,21 @@ pub struct ProfileError {
     pub message: String,
 }
 
-/// The 1-based line where `key` first appears as a key (`key:` or `key =`) at or after `from`.
+/// The 1-based line where `key` first appears as a key (`key:`, `key =`, or a TOML table header
+/// `[key]`, `[key.sub]`, `[[key]]`) at or after `from`.
 pub fn line_of(text: &str, key: &str, from: usize) -> usize {
     text.lines()
         .enumerate()
         .skip(from.saturating_sub(1))
         .find(|(_, line)| {
             let line = line.trim_start().trim_start_matches("- ");
+            if let Some(header) = line.strip_prefix('[') {
+                let header = header.trim_start_matches('[').trim_start();
+                return header.strip_prefix(key).is_some_and(|rest| {
+                    let rest = rest.trim_start();
+                    rest.starts_with(']') || rest.starts_with('.')
+                });
+            }
             line.strip_prefix(key).is_some_and(|rest| {
                 let rest = rest.trim_start_matches(['"', '\'']).trim_start();
                 rest.starts_with(':') || rest.starts_with('=')

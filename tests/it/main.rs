@@ -26,3 +26,4 @@ mod report;
 mod security;
 mod shutdown;
 mod tui_tmux;
+mod workload;
