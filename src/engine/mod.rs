@@ -81,6 +81,8 @@ pub struct EngineInfo {
     pub workload: String,
     /// The table written, `keyspace.table`.
     pub table: String,
+    /// The table's values are counters: its batches are counter batches, whatever batch_type.
+    pub counter_table: bool,
     /// When the load goes to the local node and its commit log syncs periodically: how far back
     /// a crash of the node may lose acknowledged writes.
     pub unsynced_window: Option<Duration>,
@@ -100,6 +102,7 @@ impl EngineInfo {
             run_nonce: 1,
             workload: "default".into(),
             table: "casstop.writes".into(),
+            counter_table: false,
             unsynced_window: None,
         }
     }
@@ -487,6 +490,7 @@ async fn setup(
         run_nonce: keys.nonce,
         workload: settings.profile.label(),
         table: format!("{}.{}", settings.cluster.keyspace, settings.cluster.table),
+        counter_table: shared.writes.rows.as_ref().is_some_and(|rows| rows.counter),
         // What the node was started with, which the settings may no longer say.
         unsynced_window: node_pid
             .and_then(|_| crate::local::LocalNode::new(&settings.local).running_commitlog_sync())

@@ -68,6 +68,8 @@ pub struct BenchResult {
     /// What was written (`default`, a profile's file name) and into which table.
     pub workload: String,
     pub table: String,
+    /// The table's values are counters: its batches were counter batches, whatever batch_type.
+    pub counter_table: bool,
     /// Round trip the latency hop emulated (at the run's end), in milliseconds; `null` when the
     /// run went straight to the node.
     pub rtt_ms: Option<f64>,
@@ -236,6 +238,7 @@ impl BenchResult {
             hosts: info.hosts.clone(),
             workload: info.workload.clone(),
             table: info.table.clone(),
+            counter_table: info.counter_table,
             rtt_ms: None,
             hop: None,
             warnings: info
@@ -319,10 +322,12 @@ pub fn print_result(result: &BenchResult) {
         r.table,
         r.knobs.statement,
         if r.knobs.rows_per_request > 1 {
-            format!(
-                ", {} batches ({})",
-                r.knobs.batch_type, r.knobs.batch_spread
-            )
+            let kind = if r.counter_table {
+                "counter".to_string()
+            } else {
+                r.knobs.batch_type.to_string()
+            };
+            format!(", {kind} batches ({})", r.knobs.batch_spread)
         } else {
             String::new()
         }

@@ -29,6 +29,8 @@ pub fn run(settings: &Settings, clients: Vec<Client>) -> Result<()> {
         run_nonce: 0,
         workload: settings.profile.label(),
         table: format!("{}.{}", settings.cluster.keyspace, settings.cluster.table),
+        // The loaders' own tables are not known here.
+        counter_table: false,
         unsynced_window: None,
     };
     let mut app = App::new(
