@@ -5,7 +5,6 @@ use ratatui::text::{Line, Span};
 
 use crate::metrics::{NodeHealth, RunState, Snapshot};
 use crate::ui::app::App;
-use crate::units::{Bytes, PerSecond};
 
 /// The header: what runs where, then the knobs, laid out over as many lines as the width needs.
 pub(super) fn header_lines(app: &App, width: u16) -> Vec<Line<'static>> {
@@ -58,43 +57,36 @@ fn title_line(app: &App) -> Line<'static> {
         Span::styled(" casstop ", Style::new().bold().reversed()),
         Span::raw(format!(" {}  ", app.node_label)),
         Span::styled(state_text, state_style),
-        Span::raw(format!("  {}", clock(s.elapsed.as_secs()))),
+        Span::raw(format!("  {}  ", clock(s.elapsed.as_secs()))),
+        // Last: on a narrow terminal the state and the clock stay in sight.
+        Span::styled(workload(app), Style::new().fg(Color::DarkGray)),
     ])
 }
 
-/// Every knob as `(name, value)`, in the order the header shows them; the hop's RTT last.
-fn knob_values(app: &App) -> Vec<(&'static str, String)> {
-    let k = &app.knobs;
-    let rate = if k.rate > 0.0 {
-        PerSecond(k.rate).to_string()
+/// What is written where: `casstop.writes`, or `time-series.toml → casstop.time_series`.
+fn workload(app: &App) -> String {
+    let info = &app.info;
+    if info.workload == "default" || info.table.is_empty() {
+        info.table.clone()
     } else {
-        "open".into()
-    };
+        format!("{} → {}", info.workload, info.table)
+    }
+}
+
+/// Every live knob as `(name, value)` under its registry name, leaving out what the strategy
+/// ignores (the registry decides: [`crate::knobs::Knobs::header`]); then the runtime, fixed for
+/// the session, and the hop's RTT last.
+fn knob_values(app: &App) -> Vec<(&'static str, String)> {
     let threads = app.info.threads;
-    let mut values = vec![
-        ("strategy", k.strategy.to_string()),
-        ("depth", k.depth.to_string()),
-        ("batch", k.batch.to_string()),
-        ("workers", k.workers.to_string()),
-        ("rate", rate),
-        ("payload", Bytes(k.payload_bytes.into()).to_string()),
-        ("cpu", format!("{} µs", k.cpu_work_us)),
-        ("rows", k.rows_per_request.to_string()),
-        ("cl", k.consistency.to_string()),
-        (
-            "timeout",
-            humantime::format_duration(k.request_timeout).to_string(),
+    let mut values = app.knobs.header();
+    values.push((
+        "runtime",
+        format!(
+            "{} ({threads} thread{})",
+            app.info.runtime,
+            if threads == 1 { "" } else { "s" }
         ),
-        ("retry", k.retry.to_string()),
-        (
-            "runtime",
-            format!(
-                "{} ({threads} thread{})",
-                app.info.runtime,
-                if threads == 1 { "" } else { "s" }
-            ),
-        ),
-    ];
+    ));
     if let Some(hop) = &app.hop {
         values.push((
             "rtt",

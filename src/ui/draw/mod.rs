@@ -32,7 +32,16 @@ pub fn draw(frame: &mut Frame, app: &App) {
         compact::draw_too_small(frame, area);
         return;
     }
-    let header_lines = header::header_lines(app, area.width);
+    let mut header_lines = header::header_lines(app, area.width);
+    // A small terminal keeps room for the numbers: the header gets at most a quarter of it,
+    // its last line saying there is more (`?` and `:` still reach every knob).
+    let most = usize::from(area.height / 4).max(2);
+    if header_lines.len() > most {
+        header_lines.truncate(most);
+        if let Some(last) = header_lines.last_mut() {
+            last.spans.push(ratatui::text::Span::raw("…"));
+        }
+    }
     let [header, body, footer] = Layout::vertical([
         Constraint::Length(header_lines.len() as u16),
         Constraint::Min(0),
