@@ -197,4 +197,10 @@ pub struct Meta {
     pub casstop_version: String,
     /// The command line, as typed.
     pub command: Vec<String>,
+    /// What was written (`default`, a profile's file name) into which table; empty in
+    /// recordings made before workloads existed, which all wrote the default table.
+    #[serde(default)]
+    pub workload: String,
+    #[serde(default)]
+    pub table: String,
 }

@@ -143,6 +143,8 @@ impl Recorder {
             created_utc: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
             casstop_version: env!("CARGO_PKG_VERSION").into(),
             command: std::env::args().collect(),
+            workload: settings.profile.label(),
+            table: format!("{}.{}", settings.cluster.keyspace, settings.cluster.table),
         };
         write_json(&dir.join(META), &meta)?;
         let files = RunFiles::open(dir)?;

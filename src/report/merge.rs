@@ -117,6 +117,16 @@ impl Slot {
     }
 }
 
+/// `field` of the first loader's meta.json that has one.
+fn first_meta(loaders: &[Recording], field: impl Fn(&Meta) -> String) -> String {
+    loaders
+        .iter()
+        .filter_map(|r| r.meta.as_ref())
+        .map(field)
+        .find(|value| !value.is_empty())
+        .unwrap_or_default()
+}
+
 fn max_of(a: Option<f64>, b: Option<f64>) -> Option<f64> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.max(b)),
@@ -258,6 +268,9 @@ pub fn merge(loaders: &[Recording], out: &Path) -> Result<Merged> {
             .to_string(),
             casstop_version: env!("CARGO_PKG_VERSION").into(),
             command: std::env::args().collect(),
+            // The loaders ran one workload (attach and merge assume one setup).
+            workload: first_meta(loaders, |m| m.workload.clone()),
+            table: first_meta(loaders, |m| m.table.clone()),
         }),
         intervals,
         events,

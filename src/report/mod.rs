@@ -299,7 +299,7 @@ fn markdown_report(recordings: &[Recording], out: &Path, shape: Shape<'_>) -> St
     for r in recordings {
         let _ = writeln!(
             md,
-            "- `{}`: {}{}",
+            "- `{}`: {}{}{}",
             r.name,
             r.meta
                 .as_ref()
@@ -309,9 +309,18 @@ fn markdown_report(recordings: &[Recording], out: &Path, shape: Shape<'_>) -> St
                 .last()
                 .filter(|_| r.meta.as_ref().is_none_or(|m| m.kind != "merge"))
                 .map(|i| format!(
-                    ", {} depth {} batch {} workers {}",
-                    i.knobs.strategy, i.knobs.depth, i.knobs.batch, i.knobs.workers
+                    ", {} depth {} batch {} workers {}, {} statements",
+                    i.knobs.strategy,
+                    i.knobs.depth,
+                    i.knobs.batch,
+                    i.knobs.workers,
+                    i.knobs.statement
                 ))
+                .unwrap_or_default(),
+            r.meta
+                .as_ref()
+                .filter(|m| !m.table.is_empty())
+                .map(|m| format!(", workload {} into {}", m.workload, m.table))
                 .unwrap_or_default()
         );
     }

@@ -160,6 +160,10 @@ fn killing_bench_mid_run_leaves_a_readable_partial_recording() {
     assert!(lines.iter().map(|l| l.ok).sum::<u64>() > 0);
     assert!(!dir.join("summary.json").exists(), "the run never ended");
     assert!(dir.join("config.toml").exists() && dir.join("meta.json").exists());
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("meta.json")).unwrap()).unwrap();
+    assert_eq!(meta["workload"], "default", "{meta}");
+    assert_eq!(meta["table"], "casstop_test.record_kill", "{meta}");
 
     // The HDR log reads back through hdrhistogram's reader, each interval with its own count.
     let recording = Recording::load(&dir).expect("a partial recording loads");
@@ -176,6 +180,11 @@ fn killing_bench_mid_run_leaves_a_readable_partial_recording() {
     casstop::report::write_report(std::slice::from_ref(&dir), &report)
         .expect("report of a cut recording");
     assert!(report.join("timeline.png").exists());
+    let md = std::fs::read_to_string(report.join("report.md")).unwrap();
+    assert!(
+        md.contains("prepared statements, workload default into casstop_test.record_kill"),
+        "{md}"
+    );
 }
 
 #[test]
