@@ -200,9 +200,29 @@ impl LocalCluster {
             self.nodes.len()
         ));
         let up = |node: &'a LocalNode| async move {
-            node.up(settings, &mut Quiet)
-                .await
-                .with_context(|| format!("node {} ({})", node.index(), node.address()))
+            let mut tries = 1;
+            loop {
+                let log_before = log_len(node);
+                match node.up(settings, &mut Quiet).await {
+                    Err(_)
+                        if tries < SHADOW_ROUND_TRIES
+                            && missed_the_seed(node, log_before)
+                            && started.elapsed() < settings.local.boot_timeout =>
+                    {
+                        tracing::warn!(
+                            "node {} missed the seed's gossip at boot (try {tries}); starting it again",
+                            node.index()
+                        );
+                        tries += 1;
+                        tokio::time::sleep(Duration::from_secs(2)).await;
+                    }
+                    result => {
+                        break result.with_context(|| {
+                            format!("node {} ({})", node.index(), node.address())
+                        });
+                    }
+                }
+            }
         };
         // A node that has run before (it has a log) checks with a seed before it starts, and
         // gives up when none answers: node 1, the seed, goes first then. New nodes skip that
@@ -285,6 +305,30 @@ impl LocalCluster {
     }
 }
 
+/// How often a node that missed the seed at boot is started before the boot fails.
+const SHADOW_ROUND_TRIES: u32 = 3;
+
+/// A node that is not the seed first asks the seed for the ring's state (the gossip "shadow
+/// round"), and exits when no answer comes within the ring delay, 1 s here (the start-up
+/// speed-up in jvm17.options). Nodes that start side by side on a loaded machine can ask before
+/// the seed listens; started again a moment later, they find it.
+/// Read in the node's log from where this start began (the error's excerpt is only the log's
+/// last lines, which the stack trace can push the message out of).
+fn missed_the_seed(node: &LocalNode, log_before: u64) -> bool {
+    use std::io::{Read, Seek};
+    let Ok(mut log) = std::fs::File::open(node.log_file()) else {
+        return false;
+    };
+    let mut text = String::new();
+    log.seek(std::io::SeekFrom::Start(log_before)).is_ok()
+        && log.read_to_string(&mut text).is_ok()
+        && text.contains("Unable to gossip with any peers")
+}
+
+fn log_len(node: &LocalNode) -> u64 {
+    std::fs::metadata(node.log_file()).map_or(0, |m| m.len())
+}
+
 /// What a node takes beyond its heap (metaspace, thread stacks, off-heap buffers): ~930 MiB
 /// RSS was measured per node with a 512M heap.
 const NODE_OVERHEAD: u64 = 512 << 20;
@@ -333,6 +377,34 @@ async fn peers_of(session: &Session, node: &LocalNode) -> Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_shadow_round_failure_of_this_start_starts_a_node_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = crate::config::LocalSettings {
+            data_dir: dir.path().to_path_buf(),
+            nodes: 3,
+            ..crate::config::Settings::default().local
+        };
+        let node = LocalNode::member(&settings, 2);
+        // No log yet: nothing says the seed was missed.
+        assert_eq!(log_len(&node), 0);
+        assert!(!missed_the_seed(&node, 0));
+        std::fs::create_dir_all(node.log_file().parent().unwrap()).unwrap();
+        let failed = "ERROR [main] Exception encountered during startup\n\
+                      java.lang.RuntimeException: Unable to gossip with any peers\n\
+                      \tat org.apache.cassandra.gms.Gossiper.doShadowRound(Gossiper.java:1)\n";
+        std::fs::write(node.log_file(), failed).unwrap();
+        assert!(missed_the_seed(&node, 0));
+        // The next start appends to the same log: only what it wrote counts.
+        let before = log_len(&node);
+        let mut log = std::fs::OpenOptions::new()
+            .append(true)
+            .open(node.log_file())
+            .unwrap();
+        std::io::Write::write_all(&mut log, b"ERROR [main] Port already in use: 7000\n").unwrap();
+        assert!(!missed_the_seed(&node, before));
+    }
 
     #[test]
     fn a_cluster_that_would_not_fit_in_memory_is_refused_with_a_heap_that_would() {
