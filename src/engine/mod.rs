@@ -42,8 +42,9 @@ pub enum Command {
     /// it was asked for (a key press), so the event log can say how long it took to reach the
     /// first write.
     Changed {
-        change: KnobChange,
-        knobs: Knobs,
+        // Boxed: a knob change is rare and the knobs are large beside the other commands.
+        change: Box<KnobChange>,
+        knobs: Box<Knobs>,
         version: u64,
         at: Instant,
     },
@@ -83,6 +84,8 @@ pub struct EngineInfo {
     pub table: String,
     /// The table's values are counters: its batches are counter batches, whatever batch_type.
     pub counter_table: bool,
+    /// The operations the `mix` knob may name: `insert`, then the workload's reads.
+    pub ops: Vec<String>,
     /// When the load goes to the local node and its commit log syncs periodically: how far back
     /// a crash of the node may lose acknowledged writes.
     pub unsynced_window: Option<Duration>,
@@ -103,6 +106,7 @@ impl EngineInfo {
             workload: "default".into(),
             table: "casstop.writes".into(),
             counter_table: false,
+            ops: vec!["insert".into(), "read".into()],
             unsynced_window: None,
         }
     }
@@ -168,8 +172,8 @@ impl Engine {
             ..
         } = ready.aggregator;
         Ok(Engine {
-            info: ready.info,
             handle: EngineHandle {
+                ops: Arc::new(ready.info.ops.clone()),
                 commands,
                 knobs: ready.knobs,
                 latest,
@@ -177,6 +181,7 @@ impl Engine {
             every,
             thread: Some(thread),
             aggregator: Some(aggregator),
+            info: ready.info,
         })
     }
 
@@ -266,6 +271,8 @@ pub struct EngineHandle {
     /// starts from the first one's result.
     knobs: Arc<watch::Sender<KnobState>>,
     latest: watch::Receiver<Arc<Snapshot>>,
+    /// The operations the workload has, for the `mix` knob's names.
+    ops: Arc<Vec<String>>,
 }
 
 impl EngineHandle {
@@ -285,6 +292,9 @@ impl EngineHandle {
     pub fn change(&self, change: KnobChange) -> Result<Changed, String> {
         if self.commands.is_closed() {
             return Err("the run has ended".into());
+        }
+        if let crate::knobs::Value::Mix(mix) = change.value {
+            workload::check_mix(&self.ops, &mix)?;
         }
         let at = Instant::now();
         let mut outcome = Err(String::new());
@@ -313,8 +323,8 @@ impl EngineHandle {
         // The controller only reports it and grows the workers; a closed channel means the run
         // ended in between, when nothing reads the knobs any more.
         let _ = self.commands.send(Command::Changed {
-            change,
-            knobs,
+            change: Box::new(change),
+            knobs: Box::new(knobs),
             version,
             at,
         });
@@ -442,6 +452,9 @@ async fn setup(
     crate::cluster::create_schema(&session, settings).await?;
     let keys = workload::KeySpace::of(&settings.knobs);
     let writes = Arc::new(workload::prepare_writes(&session, settings, keys).await?);
+    writes
+        .check_mix(&settings.knobs.mix)
+        .map_err(crate::error::UsageError)?;
     let rounds_per_us = workload::calibrate_cpu_work();
 
     let knobs = settings.knobs.clone();
@@ -491,6 +504,7 @@ async fn setup(
         workload: settings.profile.label(),
         table: format!("{}.{}", settings.cluster.keyspace, settings.cluster.table),
         counter_table: shared.writes.rows.as_ref().is_some_and(|rows| rows.counter),
+        ops: shared.writes.op_names(),
         // What the node was started with, which the settings may no longer say.
         unsynced_window: node_pid
             .and_then(|_| crate::local::LocalNode::new(&settings.local).running_commitlog_sync())
@@ -604,7 +618,7 @@ async fn control(
                             RunState::Running
                         }));
                     }
-                    outbox.send(MetricsMessage::Knobs { knobs, version, change: Some(change), at });
+                    outbox.send(MetricsMessage::Knobs { knobs, version, change: Some(*change), at });
                 }
                 Some(Command::ProfileDone { categories, text }) => {
                     outbox.send(MetricsMessage::Profile { categories, text, at: Instant::now() });

@@ -8,6 +8,7 @@ use std::sync::mpsc::{SyncSender, TrySendError};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use futures::future::Either;
 use futures::stream::FuturesUnordered;
 use scylla::client::session::Session;
 use tokio::sync::watch;
@@ -17,7 +18,7 @@ use super::slots::Slots;
 use super::timer::PreciseTimer;
 use super::workload::{self, Completion, RequestTemplate};
 use crate::knobs::Knobs;
-use crate::metrics::{ErrorKind, MAX_LATENCY_US, MetricsMessage, WorkerReport};
+use crate::metrics::{ErrorKind, MAX_LATENCY_US, MetricsMessage, ReadCounts, WorkerReport};
 
 /// Writes issued in one go before the loop looks at completions and timers again, so a
 /// fire-everything strategy cannot starve the interval hand-over.
@@ -113,6 +114,9 @@ pub struct Worker {
     /// Current wait after a connection error, and until when it holds writes back.
     backoff: Duration,
     backoff_until: Option<Instant>,
+    /// Reads of each read operation in flight: a drain that gives up counts them as read
+    /// timeouts, not as writes that may have been applied.
+    reads_in_flight: Vec<u64>,
     /// The driver knows more than one node: each write then notes its coordinator (on one node
     /// the interval's own numbers are that node's, and the noting cost ~0.8 µs a write).
     several_nodes: bool,
@@ -134,7 +138,14 @@ impl Worker {
             &state.knobs,
             shared.rounds_per_us,
         ));
-        let report = WorkerReport::new(id);
+        let mut report = WorkerReport::new(id);
+        report.reads = shared
+            .writes
+            .reads
+            .iter()
+            .map(|read| ReadCounts::new(read.name.clone()))
+            .collect();
+        let reads = report.reads.len();
         Worker {
             id,
             pacer: Pacer::new(per_worker_rate(&state.knobs), state.knobs.pacer_slack, now),
@@ -154,6 +165,7 @@ impl Worker {
             report,
             backoff: Duration::ZERO,
             backoff_until: None,
+            reads_in_flight: vec![0; reads],
             several_nodes,
         }
     }
@@ -214,6 +226,30 @@ impl Worker {
             .pacer_late
             .saturating_record(us(done.sent.saturating_duration_since(done.intended)));
         let service = us(done.service_time());
+        if let Some(index) = done.read {
+            self.reads_in_flight[usize::from(index)] -= 1;
+            let counts = &mut self.report.reads[usize::from(index)];
+            match &done.outcome {
+                Ok(()) => {
+                    counts.ok += 1;
+                    counts.rows += done.found;
+                    counts.service.saturating_record(service);
+                    counts.response.saturating_record(us(done.response_time()));
+                }
+                Err(failure) => {
+                    counts.errors.add(failure.kind);
+                    if self.report.first_error.is_none() {
+                        self.report.first_error = Some((failure.kind, failure.detail.clone()));
+                    }
+                    if failure.kind == ErrorKind::Connection {
+                        self.back_off(done.done);
+                        return;
+                    }
+                }
+            }
+            self.backoff = Duration::ZERO;
+            return;
+        }
         if let Some(node) = done.coordinator {
             let counts = self.report.node(node);
             counts.busy_us += service;
@@ -320,6 +356,42 @@ impl Worker {
         (intended, key, origin)
     }
 
+    /// The operation the next request is: `None` the write, `Some(i)` read `i` of the mix.
+    /// Until the worker has rows far enough behind its writes in flight to read, a read's turn
+    /// goes to a write when the mix writes at all (a read of a row not yet written measures a
+    /// miss, not the user's read).
+    fn next_op(&self) -> Option<u8> {
+        let cycle = &self.template.cycle;
+        let op = cycle[(self.seq % cycle.len().max(1) as u64) as usize];
+        if op.is_some() && self.rows_read_back() == 0 && self.template.writes_in_mix {
+            return None;
+        }
+        op
+    }
+
+    /// How many of this worker's first rows are surely written: those before its writes in
+    /// flight, with room to spare (writes complete out of order within the in-flight window).
+    fn rows_read_back(&self) -> u64 {
+        let lag = u64::from(self.template.rows) * u64::from(self.knobs.in_flight_limit()) * 2 + 1;
+        self.next_row.saturating_sub(lag)
+    }
+
+    /// A row this worker wrote a while ago, to read: drawn (the same for the same `seq`) from
+    /// [`Self::rows_read_back`], so that a read finds what an acknowledged write left. Its key,
+    /// and where it falls.
+    fn row_to_read(&self) -> (i64, workload::Origin) {
+        let written = self.rows_read_back();
+        let counter = match written {
+            0 => 0,
+            n => crate::workload::dist::mix(self.seq ^ (u64::from(self.id) << 48)) % n,
+        };
+        let origin = workload::Origin {
+            worker: self.id,
+            counter,
+        };
+        (self.shared.keys.key(self.id, counter), origin)
+    }
+
     /// Counts the write just issued as `seq`; the first under new knobs says how long after the
     /// change it left.
     fn note_issued(&mut self, now: Instant) {
@@ -333,10 +405,17 @@ impl Worker {
         }
     }
 
-    /// Writes still unanswered past the drain deadline are given up as timeouts: never counted
-    /// as successes, but they may have been applied.
+    /// Requests still unanswered past the drain deadline are given up as timeouts: never counted
+    /// as successes; the writes among them may have been applied.
     fn give_up(&mut self, unanswered: usize) {
-        for _ in 0..unanswered {
+        let mut reads = 0;
+        for (counts, left) in self.report.reads.iter_mut().zip(&self.reads_in_flight) {
+            for _ in 0..*left {
+                counts.errors.add(ErrorKind::Timeout);
+            }
+            reads += *left as usize;
+        }
+        for _ in 0..unanswered.saturating_sub(reads) {
             self.report.errors.add(ErrorKind::Timeout);
             self.report.maybe += 1;
             self.report.maybe_rows += u64::from(self.template.rows);
@@ -392,16 +471,34 @@ impl Worker {
                 && self.slots.may_issue(&self.knobs)
                 && self.take_quota()
             {
-                let (intended, key, origin) = self.prepare_write(&mut now);
-                in_flight.push(workload::write(
-                    shared.session.clone(),
-                    self.template.clone(),
-                    key,
-                    origin,
-                    self.seq,
-                    intended,
-                    self.several_nodes,
-                ));
+                match self.next_op() {
+                    None => {
+                        let (intended, key, origin) = self.prepare_write(&mut now);
+                        in_flight.push(Either::Left(workload::write(
+                            shared.session.clone(),
+                            self.template.clone(),
+                            key,
+                            origin,
+                            self.seq,
+                            intended,
+                            self.several_nodes,
+                        )));
+                    }
+                    Some(read) => {
+                        let intended = self.pacer.take(now);
+                        let (key, origin) = self.row_to_read();
+                        self.reads_in_flight[usize::from(read)] += 1;
+                        in_flight.push(Either::Right(workload::read(
+                            shared.session.clone(),
+                            self.template.clone(),
+                            read,
+                            key,
+                            origin,
+                            self.seq,
+                            intended,
+                        )));
+                    }
+                }
                 self.note_issued(now);
                 issued += 1;
             }

@@ -12,6 +12,7 @@
 
 mod choices;
 mod list;
+mod mix;
 mod shard;
 mod value;
 
@@ -24,6 +25,7 @@ pub use choices::{
     BatchSpread, BatchType, Consistency, Retry, Routing, Runtime, Statement, Strategy,
 };
 pub use list::parse_values;
+pub use mix::{Mix, OpName, schedule};
 pub use shard::Shard;
 pub use value::{KnobType, Range, Scalar, Value, format_duration, parse_count, parse_duration};
 
@@ -221,6 +223,13 @@ registry! {
         help: "where a batch's rows fall: scatter (each in another partition) or partition (rows \
                of one partition together; needs a table with clustering rows)",
     }
+    mix: Mix = MIX {
+        section: "workload", aliases: &[], value_name: "OPS", range: Range::Any,
+        live: true, steppable: false,
+        help: "which operations run and in what proportion: insert=3,read=1 (read: a row the \
+               run wrote, read back; a profile's queries under their names); writes stay the \
+               headline, each read has its own counts and latencies",
+    }
     consistency: Consistency = CONSISTENCY {
         section: "cluster", aliases: &["cl"], value_name: "LEVEL", range: Range::Any,
         live: true, steppable: false,
@@ -393,6 +402,7 @@ impl Knobs {
             statement: Statement::Prepared,
             batch_type: BatchType::Unlogged,
             batch_spread: BatchSpread::Scatter,
+            mix: Mix::writes_only(),
             consistency: Consistency::One,
             request_timeout: Duration::from_secs(1),
             retry: Retry::Default,

@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::choices::{
     BatchSpread, BatchType, Consistency, Retry, Routing, Runtime, Statement, Strategy,
 };
+use super::mix::Mix;
 use super::shard::Shard;
 
 /// Any knob's value.
@@ -25,6 +26,7 @@ pub enum Value {
     BatchType(BatchType),
     BatchSpread(BatchSpread),
     Shard(Shard),
+    Mix(Mix),
 }
 
 impl fmt::Display for Value {
@@ -45,6 +47,7 @@ impl fmt::Display for Value {
             Value::BatchType(v) => write!(f, "{v}"),
             Value::BatchSpread(v) => write!(f, "{v}"),
             Value::Shard(s) => write!(f, "{s}"),
+            Value::Mix(m) => write!(f, "{m}"),
         }
     }
 }
@@ -417,6 +420,30 @@ impl KnobType for Shard {
     }
     fn shape() -> String {
         "I/N (loader I of N, from 0)".into()
+    }
+}
+
+impl KnobType for Mix {
+    fn into_value(self) -> Value {
+        Value::Mix(self)
+    }
+    fn from_value(value: Value) -> Option<Self> {
+        match value {
+            Value::Mix(v) => Some(v),
+            _ => None,
+        }
+    }
+    fn parse_text(text: &str) -> Result<Self, String> {
+        text.parse()
+    }
+    fn from_scalar(scalar: Scalar<'_>) -> Result<Self, String> {
+        match scalar {
+            Scalar::Text(text) => Self::parse_text(text),
+            other => Err(wrong_type::<Self>(other)),
+        }
+    }
+    fn shape() -> String {
+        "NAME=WEIGHT,... (e.g. insert=3,read=1)".into()
     }
 }
 

@@ -17,8 +17,8 @@ use super::little::LittleTrack;
 use super::nodes::{Health, NodeBuckets, NodeTotals};
 use super::proc::CpuSampler;
 use super::stats::{
-    ErrorCounts, ErrorKind, Event, EventKind, IntervalStats, LatencySummary, NodeSeen, RunState,
-    SlotTime, Snapshot, TaskSplit, Totals, WorkerReport, new_histogram,
+    ErrorCounts, ErrorKind, Event, EventKind, IntervalStats, LatencySummary, NodeSeen, ReadCounts,
+    RunState, SlotTime, Snapshot, TaskSplit, Totals, WorkerReport, absorb_reads, new_histogram,
 };
 use super::verdict::{self, Verdict};
 use crate::knobs::{KnobChange, Knobs};
@@ -34,7 +34,8 @@ pub enum MetricsMessage {
     Report(Box<WorkerReport>),
     /// The knobs changed (or were set at start: `change` is `None`).
     Knobs {
-        knobs: Knobs,
+        // Boxed: the knobs are large beside the other messages, and change rarely.
+        knobs: Box<Knobs>,
         version: u64,
         change: Option<KnobChange>,
         at: Instant,
@@ -152,6 +153,7 @@ struct Bucket {
     pacer_late: Histogram<u64>,
     in_flight_max: BTreeMap<u32, u32>,
     slots: SlotTime,
+    reads: Vec<ReadCounts>,
 }
 
 impl Bucket {
@@ -169,6 +171,7 @@ impl Bucket {
             pacer_late: new_histogram(),
             in_flight_max: BTreeMap::new(),
             slots: SlotTime::default(),
+            reads: Vec::new(),
         }
     }
 }
@@ -189,6 +192,8 @@ struct State {
     /// Latest in-flight count per worker (a gauge, not a sum over time).
     in_flight: BTreeMap<u32, u32>,
     totals: Totals,
+    /// Each read operation over the run: its histograms merged interval by interval.
+    reads: Vec<ReadCounts>,
     service: Histogram<u64>,
     response: Histogram<u64>,
     pacer_late: Histogram<u64>,
@@ -239,6 +244,7 @@ impl State {
             bucket: Bucket::new(),
             in_flight: BTreeMap::new(),
             totals: Totals::default(),
+            reads: Vec::new(),
             service: new_histogram(),
             response: new_histogram(),
             pacer_late: new_histogram(),
@@ -351,12 +357,12 @@ impl State {
                 at,
             } => {
                 if at > self.last_edge + self.interval {
-                    self.knobs_after_edge = Some((at, knobs));
+                    self.knobs_after_edge = Some((at, *knobs));
                 } else {
                     // Newer than any change still held for the next edge: that one must not
                     // overwrite these when the interval closes.
                     self.knobs_after_edge = None;
-                    self.knobs = knobs;
+                    self.knobs = *knobs;
                 }
                 if let Some(change) = change {
                     let text = change.to_string();
@@ -422,6 +428,7 @@ impl State {
         *max = (*max).max(report.in_flight_max);
         self.in_flight.insert(report.worker, report.in_flight);
         self.nodes.absorb(report.nodes);
+        absorb_reads(&mut bucket.reads, &report.reads);
         for (version, latency) in report.knobs_applied {
             // The first worker to write under a change reports it; the others find it gone.
             if let Some((at, text)) = self.pending_versions.remove(&version) {
@@ -473,6 +480,11 @@ impl State {
             tasks,
             node: self.health.current(),
             nodes: self.nodes.close(length.as_secs_f64()),
+            reads: bucket
+                .reads
+                .iter()
+                .map(|r| r.stats(length.as_secs_f64(), paced))
+                .collect(),
             verdict: Verdict::default(),
         };
         // One node served every write: the workers do not note it per write, the interval's
@@ -540,6 +552,12 @@ impl State {
         totals.maybe += stats.maybe;
         totals.maybe_rows += stats.maybe_rows;
         totals.add_nodes(&stats.nodes);
+        absorb_reads(&mut self.reads, &bucket.reads);
+        let run_s = self
+            .last_edge
+            .saturating_duration_since(self.started)
+            .as_secs_f64();
+        totals.reads = self.reads.iter().map(|r| r.stats(run_s, paced)).collect();
         totals.service = LatencySummary::of(&self.service);
         totals.response = LatencySummary::of(&self.response);
         totals.pacer_late = LatencySummary::of(&self.pacer_late);
@@ -600,8 +618,11 @@ impl State {
         Evidence {
             strategy: Some(knobs.strategy),
             paused: knobs.paused,
-            ok_per_s: stats.ok as f64 / length,
-            errors_per_s: stats.errors.total() as f64 / length,
+            // A mix's reads are requests too: they take the rate's share and the slots.
+            ok_per_s: (stats.ok + stats.reads.iter().map(|r| r.ok).sum::<u64>()) as f64 / length,
+            errors_per_s: (stats.errors.total() + stats.reads.iter().map(|r| r.errors).sum::<u64>())
+                as f64
+                / length,
             target_rate: knobs.rate,
             in_flight_mean: stats.in_flight_mean,
             head_of_line_percent: stats.head_of_line_percent,
@@ -696,7 +717,7 @@ mod tests {
         let change = KnobChange::new(&DEPTH, depth);
         let knobs = Knobs::default().apply(&change).unwrap();
         MetricsMessage::Knobs {
-            knobs,
+            knobs: Box::new(knobs),
             version,
             change: Some(change),
             at,

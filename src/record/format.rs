@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::knobs::Knobs;
-use crate::metrics::{ErrorKind, Event, EventKind, IntervalStats, NodeStats};
+use crate::metrics::{ErrorKind, Event, EventKind, IntervalStats, NodeStats, ReadStats};
 
 /// One line per interval: what the interval measured and the knobs in force at its end.
 pub const INTERVALS: &str = "intervals.jsonl";
@@ -96,6 +96,10 @@ pub struct IntervalLine {
     /// and the server's own thread pools.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub nodes: Vec<NodeStats>,
+    /// Each read operation of the mix: ok, errors, rows found, latency (the numbers above are
+    /// the writes').
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reads: Vec<ReadStats>,
 }
 
 impl IntervalLine {
@@ -127,6 +131,7 @@ impl IntervalLine {
             verdict_text: stats.verdict.text.clone(),
             knobs: knobs.clone(),
             nodes: stats.nodes.clone(),
+            reads: stats.reads.clone(),
         }
     }
 

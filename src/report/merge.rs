@@ -335,6 +335,7 @@ fn empty_interval(
         verdict_text: "no loader recorded this interval".into(),
         knobs: knobs.clone(),
         nodes: Vec::new(),
+        reads: Vec::new(),
     }
 }
 

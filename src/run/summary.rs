@@ -14,7 +14,9 @@ use crate::knobs::{Knobs, Strategy};
 use crate::metrics::aggregate::RunTotals;
 use crate::metrics::nodes::NodeTotals;
 use crate::metrics::verdict::{Verdict, VerdictKind};
-use crate::metrics::{ErrorCounts, ErrorKind, IntervalStats, LatencySummary, NodeHealth};
+use crate::metrics::{
+    ErrorCounts, ErrorKind, IntervalStats, LatencySummary, NodeHealth, ReadStats,
+};
 use crate::profiler::ProfileSummary;
 use crate::stdout::say;
 use crate::units::{Bytes, Micros, PerSecond};
@@ -80,6 +82,8 @@ pub struct BenchResult {
     pub warnings: Vec<String>,
     /// Per coordinator node over the run: writes, share, p50/p99, errors.
     pub nodes: Vec<NodeTotals>,
+    /// Each read operation of the mix that ran (the numbers above are the writes').
+    pub reads: Vec<ReadStats>,
 }
 
 /// The latency hop's share of one run: its own thread's CPU, so its cost can be told apart.
@@ -214,10 +218,10 @@ impl BenchResult {
             in_flight_mean: t.slots.in_flight_s / seconds,
             head_of_line_percent: t.slots.head_of_line_percent(),
             client_cpu_s: t.client_cpu_s,
-            cpu_us_per_op: if t.ok > 0 {
-                t.client_cpu_s * 1e6 / t.ok as f64
-            } else {
-                0.0
+            // Per successful request: a mix's reads cost the client CPU too.
+            cpu_us_per_op: match t.ok + t.reads.iter().map(|r| r.ok).sum::<u64>() {
+                0 => 0.0,
+                requests => t.client_cpu_s * 1e6 / requests as f64,
             },
             rss_max_bytes: t.rss_max_bytes,
             verdict: match &profile {
@@ -246,6 +250,14 @@ impl BenchResult {
                 .map(|window| lost_acknowledgements(&totals.history, window))
                 .unwrap_or_default(),
             nodes: totals.nodes.clone(),
+            reads: t
+                .reads
+                .iter()
+                .map(|read| ReadStats {
+                    throughput: read.ok as f64 / seconds,
+                    ..read.clone()
+                })
+                .collect(),
         }
     }
 }
@@ -333,8 +345,17 @@ pub fn print_result(result: &BenchResult) {
         }
     );
     say!(
-        "  requests     {} issued, {} ok ({} rows), errors: {}",
+        "  requests     {} issued{}, {} ok ({} rows), errors: {}",
         r.issued,
+        match r
+            .reads
+            .iter()
+            .map(|read| read.ok + read.errors)
+            .sum::<u64>()
+        {
+            0 => String::new(),
+            reads => format!(" ({reads} of them reads, below; the rest writes)"),
+        },
         r.ok,
         r.ok_rows,
         r.errors
@@ -365,6 +386,20 @@ pub fn print_result(result: &BenchResult) {
     if let Some(late) = &r.pacer_late_us {
         latency("pacer late   ", late);
     }
+    // A mix's reads: their own counts and latencies, never in the writes' above.
+    for read in &r.reads {
+        say!(
+            "  read {:<8} {} ok ({}), {} rows found, {} errors; p50 {}  p99 {}  max {}",
+            read.op,
+            read.ok,
+            PerSecond(read.throughput),
+            read.rows,
+            read.errors,
+            Micros(read.service.p50 as f64),
+            Micros(read.service.p99 as f64),
+            Micros(read.service.max as f64)
+        );
+    }
     // One line per coordinator, once there are several: where the writes went and how each did.
     if r.nodes.len() > 1 {
         for node in &r.nodes {
@@ -386,9 +421,14 @@ pub fn print_result(result: &BenchResult) {
         );
     }
     say!(
-        "  client CPU   {:.2} s, {:.1} µs per write; busiest load thread {:.0}% of a core{}; peak RSS {}",
+        "  client CPU   {:.2} s, {:.1} µs per {}; busiest load thread {:.0}% of a core{}; peak RSS {}",
         r.client_cpu_s,
         r.cpu_us_per_op,
+        if r.reads.is_empty() {
+            "write"
+        } else {
+            "request"
+        },
         r.client_busy_percent,
         r.node_cpu_percent
             .map(|n| format!("; node {n:.0}%"))

@@ -31,6 +31,7 @@ pub fn run(settings: &Settings, clients: Vec<Client>) -> Result<()> {
         table: format!("{}.{}", settings.cluster.keyspace, settings.cluster.table),
         // The loaders' own tables are not known here.
         counter_table: false,
+        ops: vec![],
         unsynced_window: None,
     };
     let mut app = App::new(

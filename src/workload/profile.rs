@@ -43,7 +43,7 @@ pub struct Profile {
     /// Starting values the profile gives knobs (`rows_per_request 10`, `statement literal`):
     /// a setting of the user's own (config, environment, flag) wins.
     pub knob_defaults: Vec<(&'static str, String)>,
-    /// Named read queries; parsed and kept, not yet run (reads land with the operation mix).
+    /// Named read queries: operations the `mix` knob names (see `engine::workload::ReadOp`).
     pub queries: Vec<Query>,
     /// Mixed into every value: two profiles differing only in seed write different values.
     pub seed: u64,

@@ -390,6 +390,11 @@ impl Rows {
 }
 
 impl Column {
+    /// A partition or clustering key column: a row is read back by these.
+    pub fn is_key(&self) -> bool {
+        matches!(self.role, Role::Partition | Role::Clustering)
+    }
+
     fn new(name: &str, typ: ColumnType<'static>, role: Role, spec: Option<&ColumnSpec>) -> Column {
         let spec = spec.cloned().unwrap_or_default();
         let default_size = match &typ {
@@ -747,7 +752,8 @@ fn fnv(bytes: &[u8]) -> u64 {
     })
 }
 
-fn quote(name: &str) -> String {
+/// `name` as CQL must spell it: quoted when it is not a lower-case identifier.
+pub fn quote(name: &str) -> String {
     if is_cql_identifier(name) && name.chars().all(|c| !c.is_ascii_uppercase()) {
         name.to_string()
     } else {

@@ -26,6 +26,8 @@ fn other_value(def: &KnobDef) -> Value {
         }),
         (Value::Flag(v), _) => Value::Flag(!v),
         (Value::Shard(_), _) => Value::Shard(knobs::Shard { index: 1, count: 2 }),
+        // Every workload has `insert`.
+        (Value::Mix(_), _) => Value::Mix("insert=2".parse().unwrap()),
         (other, _) => {
             // A choice: the first name that is not the default.
             let shape = def.shape();

@@ -683,3 +683,150 @@ fn statement_kinds_reach_the_node_as_executes_or_as_queries_with_the_values_inli
         }
     }
 }
+
+/// What the node says it served of `settings`' table: (reads, writes) it coordinated.
+fn coordinated(settings: &Settings) -> (i64, i64) {
+    let (keyspace, table) = (
+        settings.cluster.keyspace.clone(),
+        settings.cluster.table.clone(),
+    );
+    common::with_session(settings, async move |session| {
+        let mut counts = vec![];
+        for view in ["coordinator_read_latency", "coordinator_write_latency"] {
+            let text = format!(
+                "SELECT count FROM system_views.{view} WHERE keyspace_name = '{keyspace}' AND table_name = '{table}'"
+            );
+            let rows = session.query_unpaged(text, &[]).await?.into_rows_result()?;
+            counts.push(rows.first_row::<(i64,)>().map(|(c,)| c).unwrap_or(0));
+        }
+        Ok((counts[0], counts[1]))
+    })
+}
+
+#[test]
+fn a_mix_changed_live_reads_what_was_written_and_counts_each_operation_once() {
+    use casstop::knobs::{self, KnobChange, Mix};
+    let _load = common::loading();
+    let mut settings = common::settings("mix_live");
+    settings.knobs.depth = 16;
+    common::fresh_table(&settings);
+    // The node's counters live as long as the table, across TRUNCATEs and earlier runs.
+    let (reads_before, writes_before) = coordinated(&settings);
+    let engine = Engine::start(&settings, None).expect("engine starts");
+    assert_eq!(engine.info.ops, ["insert", "read"]);
+    // A name the workload lacks changes nothing and says what it has.
+    let err = engine
+        .change(KnobChange::new(
+            &knobs::MIX,
+            "insert=1,read9=1".parse::<Mix>().unwrap(),
+        ))
+        .unwrap_err();
+    assert!(
+        err.contains("`read9`") && err.contains("insert, read"),
+        "{err}"
+    );
+    assert_eq!(engine.knobs().mix, Mix::writes_only());
+    for mix in ["insert=1,read=1", "read", "insert=3,read=1", "insert"] {
+        std::thread::sleep(Duration::from_millis(700));
+        engine
+            .change(KnobChange::new(&knobs::MIX, mix.parse::<Mix>().unwrap()))
+            .unwrap_or_else(|e| panic!("{mix}: {e}"));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let totals = engine.stop().expect("run ends");
+    let t = &totals.totals;
+    let [read] = t.reads.as_slice() else {
+        panic!("one read operation: {:?}", t.reads);
+    };
+    assert_eq!(read.op, "read");
+    assert_eq!(t.errors.total() + read.errors, 0, "{}", t.errors);
+    assert!(
+        read.ok > 100 && t.ok > 100,
+        "{} reads, {} writes",
+        read.ok,
+        t.ok
+    );
+    assert_eq!(
+        t.issued,
+        t.ok + read.ok,
+        "every request is counted once, as a write or as a read"
+    );
+    // Each read asked for a row an acknowledged write left: each found it.
+    assert_eq!(read.rows, read.ok);
+    // The writes stay the headline: rows == ok rows, reads counted by the node as reads.
+    assert_eq!(common::count_rows(&settings), t.ok_rows as i64);
+    let (reads_after, writes_after) = coordinated(&settings);
+    assert_eq!(
+        writes_after - writes_before,
+        t.ok as i64,
+        "the node's coordinated writes"
+    );
+    assert_eq!(
+        reads_after - reads_before,
+        read.ok as i64,
+        "the node's coordinated reads"
+    );
+    // The intervals under `read` alone wrote nothing.
+    assert!(
+        totals
+            .history
+            .iter()
+            .any(|i| i.ok == 0 && i.reads.iter().any(|r| r.ok > 0)),
+        "no read-only interval"
+    );
+}
+
+#[test]
+fn a_profiles_query_runs_under_its_name_and_finds_the_rows_it_wrote() {
+    let _load = common::loading();
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("mix.json");
+    let output = common::casstop()
+        .args(["bench", "--ops", "600", "--depth", "8", "--quiet"])
+        .args([
+            "--workload",
+            shipped("stress-blogposts.yaml").to_str().unwrap(),
+        ])
+        .args(["--mix", "ops(insert=1,singlepost=1)"])
+        .args(["--json", json.to_str().unwrap()])
+        .env("CASSTOP_OUTPUT_DIR", dir.path())
+        .output()
+        .expect("casstop runs");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let result: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(result["mix"], "insert=1,singlepost=1");
+    let reads = result["reads"].as_array().expect("a reads section");
+    let single = reads
+        .iter()
+        .find(|r| r["op"] == "singlepost")
+        .unwrap_or_else(|| panic!("{reads:?}"));
+    let ok = single["ok"].as_u64().unwrap();
+    assert_eq!(ok + result["ok"].as_u64().unwrap(), 600, "{result}");
+    assert!(ok >= 250, "about half of 600: {single}");
+    // `LIMIT 1` of a partition a write made: one row each.
+    assert_eq!(single["rows"], ok, "{single}");
+    assert!(text.contains("read singlepost"), "{text}");
+    // A mix naming a query the profile lacks is refused before anything runs.
+    let refused = common::casstop()
+        .args(["bench", "--ops", "10", "--quiet"])
+        .args([
+            "--workload",
+            shipped("stress-blogposts.yaml").to_str().unwrap(),
+        ])
+        .args(["--mix", "insert=1,read1=3"])
+        .env("CASSTOP_OUTPUT_DIR", dir.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("`read1`") && err.contains("singlepost"),
+        "{err}"
+    );
+}

@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
 use crate::ui::app::App;
-use crate::units::PerSecond;
+use crate::units::{Micros, PerSecond};
 
 pub(super) fn draw_counters(frame: &mut Frame, area: Rect, app: &App) {
     frame.render_widget(
@@ -22,15 +22,17 @@ fn counter_lines(app: &App) -> Vec<Line<'static>> {
     let i = &s.interval;
     let k = &app.knobs;
     let limit = k.in_flight_limit() * k.workers;
+    // The rate paces every request of the mix, reads too.
+    let requests = i.throughput + i.reads.iter().map(|r| r.throughput).sum::<f64>();
     let achieved = if k.rate > 0.0 {
         format!(
             "{} of {} ({:.0}%)",
-            PerSecond(i.throughput),
+            PerSecond(requests),
             PerSecond(k.rate),
-            i.throughput / k.rate * 100.0
+            requests / k.rate * 100.0
         )
     } else {
-        format!("{} (open)", PerSecond(i.throughput))
+        format!("{} (open)", PerSecond(requests))
     };
     let errors = if t.errors.total() == 0 {
         Span::styled("none", Style::new().fg(Color::Green))
@@ -42,6 +44,27 @@ fn counter_lines(app: &App) -> Vec<Line<'static>> {
         Line::from(format!("rows      {}", group(t.ok_rows))),
         Line::from(vec![Span::raw("errors    "), errors]),
     ];
+    // Each read of the mix: its own count, rate and tail (the lines above are the writes').
+    for read in &t.reads {
+        let now = i.reads.iter().find(|r| r.op == read.op);
+        // Two short lines: the panel is a quarter of the screen wide.
+        lines.push(Line::from(format!(
+            "{:<9} {} ({})",
+            read.op,
+            group(read.ok),
+            PerSecond(now.map_or(0.0, |r| r.throughput)),
+        )));
+        lines.push(Line::from(format!(
+            "  found {}  p99 {}{}",
+            group(read.rows),
+            Micros(now.map_or(0, |r| r.service.p99) as f64),
+            if read.errors > 0 {
+                format!("  errors {}", group(read.errors))
+            } else {
+                String::new()
+            }
+        )));
+    }
     if t.maybe > 0 {
         // Failed, but perhaps applied: the table may hold up to this many rows more than `rows`.
         lines.push(Line::from(Span::styled(
