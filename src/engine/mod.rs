@@ -13,6 +13,7 @@
 
 pub mod pacer;
 mod probe;
+pub mod reads;
 pub mod slots;
 mod timer;
 pub mod worker;
@@ -294,7 +295,7 @@ impl EngineHandle {
             return Err("the run has ended".into());
         }
         if let crate::knobs::Value::Mix(mix) = change.value {
-            workload::check_mix(&self.ops, &mix)?;
+            reads::check_mix(&self.ops, &mix)?;
         }
         let at = Instant::now();
         let mut outcome = Err(String::new());

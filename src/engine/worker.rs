@@ -488,7 +488,7 @@ impl Worker {
                         let intended = self.pacer.take(now);
                         let (key, origin) = self.row_to_read();
                         self.reads_in_flight[usize::from(read)] += 1;
-                        in_flight.push(Either::Right(workload::read(
+                        in_flight.push(Either::Right(super::reads::read(
                             shared.session.clone(),
                             self.template.clone(),
                             read,

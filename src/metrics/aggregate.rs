@@ -16,9 +16,10 @@ use super::feed::{ClosedInterval, Record, RecordFeed};
 use super::little::LittleTrack;
 use super::nodes::{Health, NodeBuckets, NodeTotals};
 use super::proc::CpuSampler;
+use super::reads::{ReadCounts, absorb_reads};
 use super::stats::{
-    ErrorCounts, ErrorKind, Event, EventKind, IntervalStats, LatencySummary, NodeSeen, ReadCounts,
-    RunState, SlotTime, Snapshot, TaskSplit, Totals, WorkerReport, absorb_reads, new_histogram,
+    ErrorCounts, ErrorKind, Event, EventKind, IntervalStats, LatencySummary, NodeSeen, RunState,
+    SlotTime, Snapshot, TaskSplit, Totals, WorkerReport, new_histogram,
 };
 use super::verdict::{self, Verdict};
 use crate::knobs::{KnobChange, Knobs};

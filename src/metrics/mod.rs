@@ -14,9 +14,11 @@ pub mod feed;
 pub mod little;
 pub mod nodes;
 pub mod proc;
+mod reads;
 mod stats;
 pub mod verdict;
 
 pub use aggregate::{Aggregator, MetricsMessage};
 pub use proc::CpuSample;
+pub use reads::*;
 pub use stats::*;
