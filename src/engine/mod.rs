@@ -11,6 +11,7 @@
 //! session is created inside that runtime so its connection tasks run there too: the client's CPU
 //! is all in one place, where the user's knobs put it.
 
+pub mod outcome;
 pub mod pacer;
 mod probe;
 pub mod reads;

@@ -2,14 +2,11 @@
 //! how one is sent for a row the run wrote.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use anyhow::{Context, Result};
 use scylla::client::session::Session;
 use scylla::statement::prepared::PreparedStatement;
-use scylla::value::CqlValue;
 
-use super::workload::{Completion, Failure, Origin, RequestTemplate, Writes, classify, describe};
 use crate::config::Settings;
 use crate::workload::rows::Rows;
 
@@ -23,19 +20,6 @@ pub struct ReadOp {
     pub binds: Vec<usize>,
 }
 
-impl Writes {
-    /// Every operation's name: `insert`, then the reads.
-    pub fn op_names(&self) -> Vec<String> {
-        std::iter::once(crate::knobs::Mix::INSERT.to_string())
-            .chain(self.reads.iter().map(|r| r.name.to_string()))
-            .collect()
-    }
-
-    pub fn check_mix(&self, mix: &crate::knobs::Mix) -> Result<(), String> {
-        check_mix(&self.op_names(), mix)
-    }
-}
-
 /// Refuses a mix that names an operation the workload (`ops`) lacks, naming the ones it has.
 pub fn check_mix(ops: &[String], mix: &crate::knobs::Mix) -> Result<(), String> {
     match mix.ops().find(|(op, _)| !ops.iter().any(|o| o == op)) {
@@ -44,53 +28,6 @@ pub fn check_mix(ops: &[String], mix: &crate::knobs::Mix) -> Result<(), String> 
             "mix names `{op}`, which this workload does not have; it has {}",
             ops.join(", ")
         )),
-    }
-}
-
-/// Sends read `index` of the mix for the row at `origin` (casstop's own table: `key`).
-pub async fn read(
-    session: Arc<Session>,
-    template: Arc<RequestTemplate>,
-    index: u8,
-    key: i64,
-    origin: Origin,
-    seq: u64,
-    intended: Instant,
-) -> Completion {
-    let sent = Instant::now();
-    let statement = &template.reads[usize::from(index)];
-    let result = match &template.writes.rows {
-        None => session.execute_unpaged(statement, (key,)).await,
-        Some(table) => {
-            let row = table.row(template.place(origin.worker, origin.counter));
-            let binds = &template.writes.reads[usize::from(index)].binds;
-            let values: Vec<CqlValue> = binds.iter().map(|i| row[*i].clone()).collect();
-            session.execute_unpaged(statement, values).await
-        }
-    };
-    let found = match &result {
-        Ok(answer) => answer
-            .is_rows()
-            .then(|| answer.clone().into_rows_result().ok()),
-        Err(_) => None,
-    }
-    .flatten()
-    .map_or(0, |rows| rows.rows_num() as u64);
-    Completion {
-        coordinator: None,
-        seq,
-        rows: 0,
-        intended,
-        sent,
-        done: Instant::now(),
-        outcome: result.map(drop).map_err(|err| Failure {
-            kind: classify(&err),
-            detail: describe(&err),
-            // A read writes nothing.
-            maybe_applied: false,
-        }),
-        read: Some(index),
-        found,
     }
 }
 
@@ -170,14 +107,14 @@ pub(super) async fn prepare_reads(
 /// Which operation each request of a cycle of `mix` is: `None` the write, `Some(i)` read `i`.
 /// A name the workload lacks was refused before it got here ([`check_mix`]), and would weigh
 /// nothing.
-pub(super) fn cycle(writes: &Writes, mix: &crate::knobs::Mix) -> Vec<Option<u8>> {
+pub(super) fn cycle(reads: &[ReadOp], mix: &crate::knobs::Mix) -> Vec<Option<u8>> {
     let ops: Vec<(Option<u8>, u32)> = mix
         .ops()
         .filter_map(|(name, weight)| {
             if name == crate::knobs::Mix::INSERT {
                 return Some((None, weight));
             }
-            let read = writes.reads.iter().position(|r| &*r.name == name)?;
+            let read = reads.iter().position(|r| &*r.name == name)?;
             Some((Some(read as u8), weight))
         })
         .collect();
@@ -192,9 +129,8 @@ pub(super) fn cycle(writes: &Writes, mix: &crate::knobs::Mix) -> Vec<Option<u8>>
 }
 
 /// The reads with `knobs`' consistency, timeout and retry.
-pub(super) fn prepared(writes: &Writes, knobs: &crate::knobs::Knobs) -> Vec<PreparedStatement> {
-    writes
-        .reads
+pub(super) fn prepared(reads: &[ReadOp], knobs: &crate::knobs::Knobs) -> Vec<PreparedStatement> {
+    reads
         .iter()
         .map(|read| {
             let mut read = read.prepared.clone();

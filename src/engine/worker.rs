@@ -13,10 +13,11 @@ use futures::stream::FuturesUnordered;
 use scylla::client::session::Session;
 use tokio::sync::watch;
 
+use super::outcome::Completion;
 use super::pacer::Pacer;
 use super::slots::Slots;
 use super::timer::PreciseTimer;
-use super::workload::{self, Completion, RequestTemplate};
+use super::workload::{self, RequestTemplate};
 use crate::knobs::Knobs;
 use crate::metrics::{ErrorKind, MAX_LATENCY_US, MetricsMessage, ReadCounts, WorkerReport};
 
@@ -488,7 +489,7 @@ impl Worker {
                         let intended = self.pacer.take(now);
                         let (key, origin) = self.row_to_read();
                         self.reads_in_flight[usize::from(read)] += 1;
-                        in_flight.push(Either::Right(super::reads::read(
+                        in_flight.push(Either::Right(workload::read(
                             shared.session.clone(),
                             self.template.clone(),
                             read,

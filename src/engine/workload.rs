@@ -1,26 +1,25 @@
 //! What one write is: a prepared INSERT (or an UNLOGGED BATCH of them) with a unique key and a
 //! payload, optionally preceded by the client's own CPU work, and how its failure is classified.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use scylla::client::session::Session;
-use scylla::errors::{DbError, ExecutionError, RequestAttemptError};
+use scylla::errors::ExecutionError;
 use scylla::statement::batch::{Batch, BatchType};
 use scylla::statement::prepared::PreparedStatement;
 use scylla::statement::unprepared::Statement;
 use scylla::value::CqlValue;
 
-use super::reads::{ReadOp, prepare_reads};
+use super::outcome::{Completion, Failure, may_have_applied};
+use super::reads::{self, ReadOp, prepare_reads};
 use crate::cluster::coordinator;
 use crate::config::Settings;
 use crate::knobs::{
     BatchSpread, BatchType as BatchKind, Consistency, Knobs, Retry, Shard,
     Statement as StatementKind,
 };
-use crate::metrics::ErrorKind;
 use crate::workload::rows::{RowAt, Rows};
 
 /// What every write of the run sends, built once at start: the table's rows (none for
@@ -34,6 +33,19 @@ pub struct Writes {
     pub keys: KeySpace,
     /// The reads the `mix` knob may send, by name.
     pub reads: Vec<ReadOp>,
+}
+
+impl Writes {
+    /// Every operation's name: `insert`, then the reads.
+    pub fn op_names(&self) -> Vec<String> {
+        std::iter::once(crate::knobs::Mix::INSERT.to_string())
+            .chain(self.reads.iter().map(|r| r.name.to_string()))
+            .collect()
+    }
+
+    pub fn check_mix(&self, mix: &crate::knobs::Mix) -> Result<(), String> {
+        reads::check_mix(&self.op_names(), mix)
+    }
 }
 
 /// The statement and payload a worker sends; rebuilt only when a knob that shapes them changes.
@@ -113,10 +125,10 @@ impl RequestTemplate {
             }
             batch
         });
-        let cycle = super::reads::cycle(writes, &knobs.mix);
+        let cycle = super::reads::cycle(&writes.reads, &knobs.mix);
         RequestTemplate {
             writes_in_mix: cycle.contains(&None),
-            reads: super::reads::prepared(writes, knobs),
+            reads: super::reads::prepared(&writes.reads, knobs),
             cycle,
             writes: writes.clone(),
             single,
@@ -332,48 +344,6 @@ pub fn calibrate_cpu_work() -> f64 {
     rates[rates.len() / 2].max(1.0)
 }
 
-/// How one write ended.
-#[derive(Debug)]
-pub struct Completion {
-    pub seq: u64,
-    pub rows: u32,
-    /// When the write was due (the pacer's schedule), when it was sent, when it finished.
-    pub intended: Instant,
-    pub sent: Instant,
-    pub done: Instant,
-    pub outcome: Result<(), Failure>,
-    /// The node that coordinated it (the last attempt's, for a failure); `None` when no attempt
-    /// was sent (no connection to any node).
-    pub coordinator: Option<SocketAddr>,
-    /// `Some(i)`: it was read `i` of the mix, not a write, and found `found` rows.
-    pub read: Option<u8>,
-    pub found: u64,
-}
-
-/// Why a write failed, and whether it may be in the table anyway.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Failure {
-    pub kind: ErrorKind,
-    /// The driver's message, for the event log.
-    pub detail: String,
-    /// The write reached a node and its fate is unknown (a timeout, a connection that broke
-    /// while it was in flight): it may have been applied. Counted as "maybe written", never as ok.
-    pub maybe_applied: bool,
-}
-
-impl Completion {
-    pub fn service_time(&self) -> Duration {
-        self.done.saturating_duration_since(self.sent)
-    }
-
-    /// From when the write was due, or from its send when the pacer's slack let it leave
-    /// early: never shorter than the service time.
-    pub fn response_time(&self) -> Duration {
-        self.done
-            .saturating_duration_since(self.intended.min(self.sent))
-    }
-}
-
 /// Where a request's rows come from: the worker and its row counter at the first row.
 #[derive(Clone, Copy, Debug)]
 pub struct Origin {
@@ -412,13 +382,51 @@ pub async fn write(
         intended,
         sent,
         done: Instant::now(),
-        outcome: result.map_err(|err| Failure {
-            kind: classify(&err),
-            detail: describe(&err),
-            maybe_applied: may_have_applied(&err),
-        }),
+        outcome: result.map_err(|err| Failure::of(&err, may_have_applied(&err))),
         read: None,
         found: 0,
+    }
+}
+
+/// Sends read `index` of the mix for the row at `origin` (casstop's own table: `key`).
+pub async fn read(
+    session: Arc<Session>,
+    template: Arc<RequestTemplate>,
+    index: u8,
+    key: i64,
+    origin: Origin,
+    seq: u64,
+    intended: Instant,
+) -> Completion {
+    let sent = Instant::now();
+    let statement = &template.reads[usize::from(index)];
+    let result = match &template.writes.rows {
+        None => session.execute_unpaged(statement, (key,)).await,
+        Some(table) => {
+            let row = table.row(template.place(origin.worker, origin.counter));
+            let binds = &template.writes.reads[usize::from(index)].binds;
+            let values: Vec<CqlValue> = binds.iter().map(|i| row[*i].clone()).collect();
+            session.execute_unpaged(statement, values).await
+        }
+    };
+    let found = match &result {
+        Ok(answer) => answer
+            .is_rows()
+            .then(|| answer.clone().into_rows_result().ok()),
+        Err(_) => None,
+    }
+    .flatten()
+    .map_or(0, |rows| rows.rows_num() as u64);
+    Completion {
+        coordinator: None,
+        seq,
+        rows: 0,
+        intended,
+        sent,
+        done: Instant::now(),
+        outcome: result.map(drop).map_err(|err| Failure::of(&err, false)),
+        read: Some(index),
+        found,
     }
 }
 
@@ -532,73 +540,6 @@ fn default_literal(text: &str, key: i64, payload: &[u8]) -> String {
     }
     out.push(')');
     out
-}
-
-/// The driver's message, with what to do where the message alone does not say it.
-pub(super) fn describe(err: &ExecutionError) -> String {
-    match err {
-        ExecutionError::LastAttemptError(RequestAttemptError::UnableToAllocStreamId) => format!(
-            "{err}: every request slot of the driver's connections is taken (32,768 each); \
-             fewer writes in flight (depth, load.throttle_cap) or more nodes"
-        ),
-        _ => err.to_string(),
-    }
-}
-
-/// Sorts a driver error into the kinds casstop counts.
-pub fn classify(err: &ExecutionError) -> ErrorKind {
-    match err {
-        ExecutionError::RequestTimeout(_) => ErrorKind::Timeout,
-        ExecutionError::ConnectionPoolError(_) | ExecutionError::EmptyPlan => ErrorKind::Connection,
-        ExecutionError::LastAttemptError(attempt) => match attempt {
-            RequestAttemptError::DbError(db, _) => match db {
-                DbError::WriteTimeout { .. } | DbError::ReadTimeout { .. } => ErrorKind::Timeout,
-                DbError::Overloaded | DbError::RateLimitReached { .. } => ErrorKind::Overloaded,
-                DbError::Unavailable { .. } | DbError::IsBootstrapping => ErrorKind::Unavailable,
-                _ => ErrorKind::Other,
-            },
-            RequestAttemptError::BrokenConnectionError(_)
-            | RequestAttemptError::UnableToAllocStreamId => ErrorKind::Connection,
-            _ => ErrorKind::Other,
-        },
-        _ => ErrorKind::Other,
-    }
-}
-
-/// Whether a failed write may still have been applied. Only errors that prove the write never
-/// reached a replica's commit log count as "not applied": no connection, a coordinator that
-/// refused it (unavailable, overloaded, bootstrapping), or a request that was never sent.
-/// Anything else (timeouts, broken connections, unknown errors) is "maybe".
-pub fn may_have_applied(err: &ExecutionError) -> bool {
-    match err {
-        ExecutionError::BadQuery(_)
-        | ExecutionError::EmptyPlan
-        | ExecutionError::ConnectionPoolError(_)
-        | ExecutionError::PrepareError(_)
-        | ExecutionError::UseKeyspaceError(_) => false,
-        ExecutionError::LastAttemptError(attempt) => match attempt {
-            RequestAttemptError::SerializationError(_)
-            | RequestAttemptError::CqlRequestSerialization(_)
-            | RequestAttemptError::UnableToAllocStreamId => false,
-            RequestAttemptError::DbError(db, _) => !matches!(
-                db,
-                DbError::Unavailable { .. }
-                    | DbError::Overloaded
-                    | DbError::IsBootstrapping
-                    | DbError::RateLimitReached { .. }
-                    | DbError::SyntaxError
-                    | DbError::Invalid
-                    | DbError::AlreadyExists { .. }
-                    | DbError::Unauthorized
-                    | DbError::AuthenticationError
-                    | DbError::ConfigError
-                    | DbError::ProtocolError
-                    | DbError::Unprepared { .. }
-            ),
-            _ => true,
-        },
-        _ => true,
-    }
 }
 
 /// Prepares the write the workers send: casstop's own INSERT, or the profile's table's write
@@ -786,40 +727,6 @@ mod tests {
             cpu_work(&data, 1, 1),
             "99 slices"
         );
-    }
-
-    #[test]
-    fn only_errors_that_prove_the_write_was_refused_are_not_maybe() {
-        use scylla::errors::{BrokenConnectionErrorKind, WriteType};
-        let unavailable = ExecutionError::LastAttemptError(RequestAttemptError::DbError(
-            DbError::Unavailable {
-                consistency: scylla::statement::Consistency::One,
-                required: 1,
-                alive: 0,
-            },
-            "no replicas".into(),
-        ));
-        assert!(!may_have_applied(&unavailable));
-        assert_eq!(classify(&unavailable), ErrorKind::Unavailable);
-        assert!(!may_have_applied(&ExecutionError::EmptyPlan));
-        let timeout = ExecutionError::RequestTimeout(Duration::from_secs(1));
-        assert!(may_have_applied(&timeout));
-        assert_eq!(classify(&timeout), ErrorKind::Timeout);
-        let write_timeout = ExecutionError::LastAttemptError(RequestAttemptError::DbError(
-            DbError::WriteTimeout {
-                consistency: scylla::statement::Consistency::One,
-                received: 0,
-                required: 1,
-                write_type: WriteType::Simple,
-            },
-            "timed out".into(),
-        ));
-        assert!(may_have_applied(&write_timeout));
-        let broken = ExecutionError::LastAttemptError(RequestAttemptError::BrokenConnectionError(
-            BrokenConnectionErrorKind::ChannelError.into(),
-        ));
-        assert!(may_have_applied(&broken));
-        assert_eq!(classify(&broken), ErrorKind::Connection);
     }
 
     #[test]

@@ -14,12 +14,13 @@ use super::encoded::EncodedRing;
 use super::evidence::Evidence;
 use super::feed::{ClosedInterval, Record, RecordFeed};
 use super::little::LittleTrack;
+use super::measure::{ErrorCounts, ErrorKind, LatencySummary, new_histogram};
 use super::nodes::{Health, NodeBuckets, NodeTotals};
 use super::proc::CpuSampler;
 use super::reads::{ReadCounts, absorb_reads};
 use super::stats::{
-    ErrorCounts, ErrorKind, Event, EventKind, IntervalStats, LatencySummary, NodeSeen, RunState,
-    SlotTime, Snapshot, TaskSplit, Totals, WorkerReport, new_histogram,
+    Event, EventKind, IntervalStats, NodeSeen, RunState, SlotTime, Snapshot, TaskSplit, Totals,
+    WorkerReport,
 };
 use super::verdict::{self, Verdict};
 use crate::knobs::{KnobChange, Knobs};

@@ -12,6 +12,7 @@ pub mod encoded;
 pub mod evidence;
 pub mod feed;
 pub mod little;
+mod measure;
 pub mod nodes;
 pub mod proc;
 mod reads;
@@ -19,6 +20,7 @@ mod stats;
 pub mod verdict;
 
 pub use aggregate::{Aggregator, MetricsMessage};
+pub use measure::*;
 pub use proc::CpuSample;
 pub use reads::*;
 pub use stats::*;

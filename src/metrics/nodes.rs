@@ -8,9 +8,8 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use super::evidence::Outlier;
-use super::stats::{
-    EventKind, IntervalStats, LatencySummary, NodeCounts, NodeHealth, NodeSeen, NodeStats,
-};
+use super::measure::LatencySummary;
+use super::stats::{EventKind, IntervalStats, NodeCounts, NodeHealth, NodeSeen, NodeStats};
 
 /// A node whose p99 is at least this many times the median of the others' is slow.
 pub const SLOW_NODE_RATIO: f64 = 3.0;
@@ -32,7 +31,7 @@ pub struct NodeTotals {
     pub ok: u64,
     /// Its share of all successful writes, percent.
     pub ok_percent: f64,
-    pub errors: super::stats::ErrorCounts,
+    pub errors: super::measure::ErrorCounts,
     pub service: LatencySummary,
     /// Seconds its writes spent in flight, summed: over the run's length, its mean in flight.
     pub busy_s: f64,

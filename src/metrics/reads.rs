@@ -6,7 +6,7 @@ use std::sync::Arc;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use super::stats::{ErrorCounts, LatencySummary, new_histogram};
+use super::measure::{ErrorCounts, LatencySummary, new_histogram};
 
 /// One read operation of the mix, in a worker's interval (writes are the report's own numbers,
 /// the headline; reads never enter them).

@@ -10,18 +10,11 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+use super::measure::{ErrorCounts, ErrorKind, LatencySummary, MAX_LATENCY_US, new_histogram};
 use super::proc::CpuSample;
 use super::reads::{ReadCounts, ReadStats, absorb_reads};
 use super::verdict;
 use crate::knobs::{KnobChange, Knobs};
-
-/// Highest latency a histogram tracks, in µs; longer ones are recorded as this.
-pub const MAX_LATENCY_US: u64 = 600_000_000;
-
-/// A latency histogram in microseconds with 3 significant digits.
-pub fn new_histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("static histogram bounds are valid")
-}
 
 /// The throughput of several loaders over one slot of a merged clock: each loader's successes
 /// over the time its intervals in the slot cover, summed (a loader that covered half the slot
@@ -49,132 +42,6 @@ pub fn most_common<T: PartialEq + Copy>(items: impl IntoIterator<Item = T>) -> O
             Some((_, m)) if m >= n => best,
             _ => Some((item, n)),
         })
-}
-
-/// Why a write failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorKind {
-    Timeout,
-    Overloaded,
-    Unavailable,
-    Connection,
-    Other,
-}
-
-impl ErrorKind {
-    pub const ALL: [ErrorKind; 5] = [
-        ErrorKind::Timeout,
-        ErrorKind::Overloaded,
-        ErrorKind::Unavailable,
-        ErrorKind::Connection,
-        ErrorKind::Other,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            ErrorKind::Timeout => "timeout",
-            ErrorKind::Overloaded => "overloaded",
-            ErrorKind::Unavailable => "unavailable",
-            ErrorKind::Connection => "connection",
-            ErrorKind::Other => "other",
-        }
-    }
-}
-
-/// Errors counted by kind.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ErrorCounts([u64; 5]);
-
-impl ErrorCounts {
-    pub fn add(&mut self, kind: ErrorKind) {
-        self.0[kind as usize] += 1;
-    }
-
-    pub fn get(&self, kind: ErrorKind) -> u64 {
-        self.0[kind as usize]
-    }
-
-    pub fn total(&self) -> u64 {
-        self.0.iter().sum()
-    }
-
-    pub fn merge(&mut self, other: &ErrorCounts) {
-        for (mine, theirs) in self.0.iter_mut().zip(other.0) {
-            *mine += theirs;
-        }
-    }
-}
-
-impl Serialize for ErrorCounts {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut map = serializer.serialize_map(Some(ErrorKind::ALL.len()))?;
-        for kind in ErrorKind::ALL {
-            map.serialize_entry(kind.name(), &self.get(kind))?;
-        }
-        map.end()
-    }
-}
-
-/// Read back from the map it is written as (another casstop's `/intervals`); a kind it does not
-/// know is counted as `other`.
-impl<'de> Deserialize<'de> for ErrorCounts {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let map = std::collections::BTreeMap::<String, u64>::deserialize(deserializer)?;
-        let mut counts = ErrorCounts::default();
-        for (name, n) in map {
-            let kind = ErrorKind::ALL
-                .into_iter()
-                .find(|kind| kind.name() == name)
-                .unwrap_or(ErrorKind::Other);
-            counts.0[kind as usize] += n;
-        }
-        Ok(counts)
-    }
-}
-
-impl fmt::Display for ErrorCounts {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.total() == 0 {
-            return f.write_str("none");
-        }
-        let parts: Vec<String> = ErrorKind::ALL
-            .iter()
-            .filter(|k| self.get(**k) > 0)
-            .map(|k| format!("{} {}", self.get(*k), k.name()))
-            .collect();
-        f.write_str(&parts.join(", "))
-    }
-}
-
-/// Percentiles of a latency histogram, in microseconds.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct LatencySummary {
-    pub count: u64,
-    pub mean: f64,
-    pub p50: u64,
-    pub p90: u64,
-    pub p99: u64,
-    pub p999: u64,
-    pub max: u64,
-}
-
-impl LatencySummary {
-    pub fn of(histogram: &Histogram<u64>) -> Self {
-        if histogram.is_empty() {
-            return LatencySummary::default();
-        }
-        LatencySummary {
-            count: histogram.len(),
-            mean: histogram.mean(),
-            p50: histogram.value_at_quantile(0.5),
-            p90: histogram.value_at_quantile(0.9),
-            p99: histogram.value_at_quantile(0.99),
-            p999: histogram.value_at_quantile(0.999),
-            max: histogram.max(),
-        }
-    }
 }
 
 /// Slot-seconds over a stretch of time: ∫ in_flight dt and ∫ finished-but-held dt: the
@@ -699,23 +566,6 @@ mod tests {
         assert_eq!(first.service.len(), 2);
         assert_eq!((first.in_flight, first.in_flight_max), (1, 7));
         assert_eq!(first.errors.to_string(), "2 timeout, 1 overloaded");
-    }
-
-    #[test]
-    fn latency_summary_reads_percentiles() {
-        let mut histogram = new_histogram();
-        for us in 1..=1000 {
-            histogram.record(us).unwrap();
-        }
-        let summary = LatencySummary::of(&histogram);
-        assert_eq!(summary.count, 1000);
-        assert_eq!(summary.p50, 500);
-        assert_eq!(summary.p99, 990);
-        assert_eq!(summary.max, 1000);
-        assert_eq!(
-            LatencySummary::of(&new_histogram()),
-            LatencySummary::default()
-        );
     }
 }
 
