@@ -537,6 +537,7 @@ impl State {
                 paced.then_some(&bucket.response),
             );
         }
+        absorb_reads(&mut self.reads, &bucket.reads);
         self.check_recording(edge);
         if let Some(feed) = &self.record {
             feed.send(Record::Interval(Box::new(ClosedInterval {
@@ -544,6 +545,7 @@ impl State {
                 knobs: self.knobs.clone(),
                 service: bucket.service,
                 response: paced.then_some(bucket.response),
+                reads: bucket.reads,
             })));
         }
         let totals = &mut self.totals;
@@ -554,7 +556,6 @@ impl State {
         totals.maybe += stats.maybe;
         totals.maybe_rows += stats.maybe_rows;
         totals.add_nodes(&stats.nodes);
-        absorb_reads(&mut self.reads, &bucket.reads);
         let run_s = self
             .last_edge
             .saturating_duration_since(self.started)

@@ -9,6 +9,7 @@ use std::time::SystemTime;
 
 use hdrhistogram::Histogram;
 
+use super::reads::ReadCounts;
 use super::stats::{Event, IntervalStats};
 use crate::knobs::Knobs;
 
@@ -31,6 +32,8 @@ pub struct ClosedInterval {
     pub service: Histogram<u64>,
     /// Only under a target rate.
     pub response: Option<Histogram<u64>>,
+    /// The mix's reads, each with its own service and response histograms.
+    pub reads: Vec<ReadCounts>,
 }
 
 /// The sending end, held by the metrics thread. Sending never blocks.

@@ -27,6 +27,18 @@ pub const MATRIX: &str = "matrix.json";
 pub const SWEEP: &str = "sweep.json";
 /// The hlog tag of the coordinated-omission-corrected response time.
 pub const RESPONSE_TAG: &str = "response";
+/// The hlog tags of a mix's read `op` start with this: `read:<op>` its service time,
+/// `read:<op>:response` its response time (op names are letters, digits and `_`).
+pub const READ_TAG: &str = "read:";
+
+/// The hlog tag of read `op`'s service time, or with `response` its response time.
+pub fn read_tag(op: &str, response: bool) -> String {
+    if response {
+        format!("{READ_TAG}{op}:{RESPONSE_TAG}")
+    } else {
+        format!("{READ_TAG}{op}")
+    }
+}
 
 /// Percentiles of one latency histogram, in microseconds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -6,7 +6,42 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 
-use super::RESPONSE_TAG;
+use super::{READ_TAG, RESPONSE_TAG};
+
+/// What a logged histogram measures, from its tag.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Series {
+    /// The writes' service time (untagged).
+    Service,
+    /// The writes' coordinated-omission-corrected response time (tag `response`).
+    Response,
+    /// A read operation's service time, or with `response` its response time.
+    Read { op: String, response: bool },
+}
+
+impl Series {
+    fn of(tag: Option<&str>) -> Series {
+        let Some(tag) = tag else {
+            return Series::Service;
+        };
+        match tag.strip_prefix(READ_TAG) {
+            None => Series::Response,
+            Some(rest) => match rest
+                .strip_suffix(RESPONSE_TAG)
+                .and_then(|r| r.strip_suffix(':'))
+            {
+                Some(op) => Series::Read {
+                    op: op.to_string(),
+                    response: true,
+                },
+                None => Series::Read {
+                    op: rest.to_string(),
+                    response: false,
+                },
+            },
+        }
+    }
+}
 
 /// One interval's histogram from the log.
 #[derive(Clone, Debug)]
@@ -14,8 +49,7 @@ pub struct LoggedHistogram {
     /// Seconds since the run started, at the interval's start.
     pub start_s: f64,
     pub length_s: f64,
-    /// Coordinated-omission-corrected response time (tag `response`); else service time.
-    pub response: bool,
+    pub series: Series,
     pub histogram: Histogram<u64>,
 }
 
@@ -59,9 +93,42 @@ pub fn read(text: &[u8]) -> Result<Log> {
         out.histograms.push(LoggedHistogram {
             start_s: logged.start_timestamp().as_secs_f64(),
             length_s: logged.duration().as_secs_f64(),
-            response: logged.tag().is_some_and(|t| t.as_str() == RESPONSE_TAG),
+            series: Series::of(logged.tag().map(|t| t.as_str())),
             histogram,
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::read_tag;
+
+    #[test]
+    fn a_tag_says_whose_latency_it_is() {
+        assert_eq!(Series::of(None), Series::Service);
+        assert_eq!(Series::of(Some(RESPONSE_TAG)), Series::Response);
+        let read = |op: &str, response| Series::Read {
+            op: op.into(),
+            response,
+        };
+        assert_eq!(
+            Series::of(Some(&read_tag("read1", false))),
+            read("read1", false)
+        );
+        assert_eq!(
+            Series::of(Some(&read_tag("read1", true))),
+            read("read1", true)
+        );
+        // An op may be called `response`: the tag still says which one it is.
+        assert_eq!(
+            Series::of(Some(&read_tag("response", false))),
+            read("response", false)
+        );
+        assert_eq!(
+            Series::of(Some(&read_tag("response", true))),
+            read("response", true)
+        );
+    }
 }

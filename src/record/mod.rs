@@ -272,7 +272,7 @@ impl RunFiles {
             .unwrap_or_default()
             .as_secs_f64();
         let header = format!(
-            "#[casstop latency log: values in microseconds; untagged = service time, Tag={RESPONSE_TAG} = response time]\n\
+            "#[casstop latency log: values in microseconds; untagged = writes' service time, Tag={RESPONSE_TAG} = their response time; Tag={READ_TAG}OP = read OP's service time, Tag={READ_TAG}OP:{RESPONSE_TAG} its response time]\n\
              #[Histogram log format version 1.3]\n\
              #[StartTime: {epoch:.3} (seconds since epoch), {}]\n\
              #[BaseTime: {epoch:.3} (seconds since epoch)]\n\
@@ -296,6 +296,23 @@ impl RunFiles {
             if let Some(response) = &interval.response {
                 log.write_histogram(response, start, length, Tag::new(RESPONSE_TAG))
                     .map_err(|err| anyhow!("encoding an hlog line: {err:?}"))?;
+            }
+            // A read's histograms follow its interval's write histograms: a reader gives them
+            // to the interval whose untagged line came last.
+            for read in interval
+                .reads
+                .iter()
+                .filter(|r| r.ok + r.errors.total() > 0)
+            {
+                let paced = interval.response.is_some();
+                for (histogram, response) in [(&read.service, false), (&read.response, true)] {
+                    if response && !paced {
+                        continue;
+                    }
+                    let tag = read_tag(&read.op, response);
+                    log.write_histogram(histogram, start, length, Tag::new(&tag))
+                        .map_err(|err| anyhow!("encoding an hlog line: {err:?}"))?;
+                }
             }
         }
         write_line(&mut self.hlog, &self.line, &self.dir.join(HLOG))?;
@@ -347,6 +364,7 @@ mod tests {
             knobs: knobs(),
             service,
             response: paced.then_some(response),
+            reads: Vec::new(),
         }))
     }
 

@@ -11,16 +11,26 @@ use std::path::Path;
 use anyhow::{Result, bail};
 use hdrhistogram::Histogram;
 
-use crate::metrics::{LatencySummary, most_common, new_histogram, summed_rate};
-use crate::record::hlog::LoggedHistogram;
+use crate::metrics::{LatencySummary, ReadStats, most_common, new_histogram, summed_rate};
+use crate::record::hlog::{LoggedHistogram, Series};
 use crate::record::{EventLine, IntervalLine, Meta, Percentiles};
 
-use super::recording::Recording;
+use super::recording::{LoggedRead, Recording};
 
 /// The merged run, and each loader's recording moved onto its clock.
 pub struct Merged {
     pub recording: Recording,
     pub loaders: Vec<Recording>,
+}
+
+/// One loader's interval, as a slot takes it: its line and histograms, and the client CPU it
+/// used (the recording's is cumulative).
+struct LoaderInterval<'a> {
+    line: &'a IntervalLine,
+    service: &'a LoggedHistogram,
+    response: Option<&'a LoggedHistogram>,
+    reads: &'a [LoggedRead],
+    cpu_s: f64,
 }
 
 /// One slot of the merged clock, while it is being filled.
@@ -35,6 +45,10 @@ struct Slot {
     /// Each loader's successes and the time its intervals in the slot cover: the slot's
     /// throughput is the sum of the loaders' rates, whatever part of the slot each covers.
     covered: Vec<(u64, f64)>,
+    /// The mix's reads: each operation's counts summed (and covered per loader, as the writes'),
+    /// and its histograms added.
+    reads: Vec<(ReadStats, Vec<(u64, f64)>)>,
+    read_histograms: Vec<LoggedRead>,
 }
 
 impl Slot {
@@ -47,19 +61,48 @@ impl Slot {
             client_cpu_s: 0.0,
             verdicts: Vec::new(),
             covered: Vec::new(),
+            reads: Vec::new(),
+            read_histograms: Vec::new(),
         }
     }
 
     /// Adds one loader's interval: counts summed, histograms added.
-    fn add(
-        &mut self,
-        index: usize,
-        loader: &str,
-        line: &IntervalLine,
-        service: &LoggedHistogram,
-        response: Option<&LoggedHistogram>,
-        cpu_s: f64,
-    ) {
+    fn add(&mut self, index: usize, loader: &str, interval: LoaderInterval<'_>) {
+        let LoaderInterval {
+            line,
+            service,
+            response,
+            reads,
+            cpu_s,
+        } = interval;
+        for read in reads {
+            LoggedRead::add(&mut self.read_histograms, &read.op, false, &read.service);
+            if let Some(response) = &read.response {
+                LoggedRead::add(&mut self.read_histograms, &read.op, true, response);
+            }
+        }
+        for read in &line.reads {
+            let at = match self.reads.iter().position(|(r, _)| r.op == read.op) {
+                Some(at) => at,
+                None => {
+                    let op = ReadStats {
+                        op: read.op.clone(),
+                        ..ReadStats::default()
+                    };
+                    self.reads.push((op, Vec::new()));
+                    self.reads.len() - 1
+                }
+            };
+            let (sum, covered) = &mut self.reads[at];
+            sum.ok += read.ok;
+            sum.errors += read.errors;
+            sum.rows += read.rows;
+            if covered.len() <= index {
+                covered.resize(index + 1, (0, 0.0));
+            }
+            covered[index].0 += read.ok;
+            covered[index].1 += line.length_s;
+        }
         let _ = self.service.add(&service.histogram);
         match response {
             Some(response) => {
@@ -107,6 +150,23 @@ impl Slot {
         line.response_latency_us = self
             .all_response
             .then(|| Percentiles::from(&LatencySummary::of(&self.response)));
+        line.reads = self
+            .reads
+            .into_iter()
+            .map(|(mut read, covered)| {
+                read.throughput = summed_rate(covered);
+                let histograms = self.read_histograms.iter().find(|h| h.op == read.op);
+                if let Some(histograms) = histograms {
+                    read.service = LatencySummary::of(&histograms.service);
+                    read.response = histograms
+                        .response
+                        .as_ref()
+                        .filter(|_| self.all_response)
+                        .map(LatencySummary::of);
+                }
+                read
+            })
+            .collect();
         // Lateness is a loader's own pacer: it does not add up.
         line.pacer_late_us = None;
         line.client_cpu_s = cpu_s;
@@ -182,13 +242,17 @@ pub fn merge(loaders: &[Recording], out: &Path) -> Result<Merged> {
             let middle = start + line.start_s() + line.length_s / 2.0;
             let cpu = line.client_cpu_s - cpu_before;
             cpu_before = line.client_cpu_s;
+            let interval = LoaderInterval {
+                line,
+                service: &loader.service[i],
+                response: loader.response.get(i),
+                reads: loader.reads.get(i).map_or(&[][..], Vec::as_slice),
+                cpu_s: cpu,
+            };
             slots.entry(slot_of(middle)).or_insert_with(Slot::new).add(
                 index,
                 &loader.name,
-                line,
-                &loader.service[i],
-                loader.response.get(i),
-                cpu,
+                interval,
             );
         }
     }
@@ -200,6 +264,7 @@ pub fn merge(loaders: &[Recording], out: &Path) -> Result<Merged> {
     let mut intervals = Vec::new();
     let mut service = Vec::new();
     let mut response = Vec::new();
+    let mut reads = Vec::new();
     let mut cpu_s = 0.0;
     let mut knobs = loaders
         .iter()
@@ -215,13 +280,18 @@ pub fn merge(loaders: &[Recording], out: &Path) -> Result<Merged> {
             slot.response.clone(),
             slot.all_response,
         );
+        let mut read_h = slot.read_histograms.clone();
+        if !all_response {
+            read_h.iter_mut().for_each(|r| r.response = None);
+        }
+        reads.push(read_h);
         let line = slot
             .close(start_s + slot_s, slot_s, cpu_s)
             .unwrap_or_else(|| empty_interval(start_s + slot_s, slot_s, cpu_s, &knobs));
         knobs = line.knobs.clone();
-        service.push(logged(start_s, slot_s, false, service_h));
+        service.push(logged(start_s, slot_s, Series::Service, service_h));
         if all_response {
-            response.push(logged(start_s, slot_s, true, response_h));
+            response.push(logged(start_s, slot_s, Series::Response, response_h));
         }
         intervals.push(line);
     }
@@ -230,7 +300,9 @@ pub fn merge(loaders: &[Recording], out: &Path) -> Result<Merged> {
         response.clear();
         for line in &mut intervals {
             line.response_latency_us = None;
+            line.reads.iter_mut().for_each(|r| r.response = None);
         }
+        reads.iter_mut().flatten().for_each(|r| r.response = None);
     }
 
     let moved: Vec<Recording> = loaders
@@ -276,6 +348,7 @@ pub fn merge(loaders: &[Recording], out: &Path) -> Result<Merged> {
         events,
         service,
         response,
+        reads,
         // Complete when every loader ended cleanly.
         summary: loaders
             .iter()
@@ -293,13 +366,13 @@ pub fn merge(loaders: &[Recording], out: &Path) -> Result<Merged> {
 fn logged(
     start_s: f64,
     length_s: f64,
-    response: bool,
+    series: Series,
     histogram: Histogram<u64>,
 ) -> LoggedHistogram {
     LoggedHistogram {
         start_s,
         length_s,
-        response,
+        series,
         histogram,
     }
 }
@@ -378,8 +451,9 @@ mod tests {
                 h.record(*v).unwrap();
             }
             intervals.push(line(i as f64 + 1.0, values.len() as u64, verdict));
-            service.push(logged(i as f64, 1.0, false, h));
+            service.push(logged(i as f64, 1.0, Series::Service, h));
         }
+        let reads = vec![Vec::new(); intervals.len()];
         Recording {
             dir: name.into(),
             name: name.into(),
@@ -394,6 +468,7 @@ mod tests {
             }],
             service,
             response: Vec::new(),
+            reads,
             summary: Some(serde_json::json!({})),
             cut: None,
             started_epoch_s: Some(start),
@@ -428,6 +503,47 @@ mod tests {
             "{at:?}"
         );
         assert!((merged.loaders[1].intervals[0].at_s - 2.2).abs() < 1e-9);
+    }
+
+    /// `loader`'s first interval with `n` reads of `op`, each taking `us`.
+    fn with_reads(mut loader: Recording, op: &str, n: u64, us: u64) -> Recording {
+        let mut service = new_histogram();
+        service.record_n(us, n).unwrap();
+        loader.intervals[0].reads.push(ReadStats {
+            op: op.into(),
+            ok: n,
+            rows: n,
+            throughput: n as f64,
+            service: LatencySummary::of(&service),
+            ..ReadStats::default()
+        });
+        loader.reads[0].push(LoggedRead {
+            op: op.into(),
+            service,
+            response: None,
+        });
+        loader
+    }
+
+    #[test]
+    fn each_read_operation_is_merged_apart_with_its_histograms_added() {
+        // Both loaders' first intervals fall in one slot: 99 fast reads and 10 slow ones.
+        let a = with_reads(loader("a", 1000.0, &[&[100]], "io-bound"), "read", 99, 200);
+        let b = with_reads(loader("b", 1000.1, &[&[100]], "io-bound"), "read", 10, 9000);
+        let b = with_reads(b, "by_day", 5, 700);
+        let merged = merge(&[a, b], Path::new("m")).unwrap();
+        let line = &merged.recording.intervals[0];
+        let read = line.reads.iter().find(|r| r.op == "read").unwrap();
+        assert_eq!((read.ok, read.rows, read.throughput), (109, 109, 109.0));
+        assert!((8990..=9010).contains(&read.service.p99), "{read:?}");
+        let by_day = line.reads.iter().find(|r| r.op == "by_day").unwrap();
+        assert_eq!(by_day.ok, 5);
+        // The writes are the writes' alone.
+        assert_eq!(line.ok, 2);
+        let summaries = merged.recording.read_summaries();
+        let ops: Vec<(&str, u64)> = summaries.iter().map(|r| (r.op.as_str(), r.ok)).collect();
+        assert_eq!(ops, vec![("read", 109), ("by_day", 5)]);
+        assert!((8990..=9010).contains(&summaries[0].service.p99));
     }
 
     #[test]

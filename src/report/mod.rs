@@ -261,6 +261,38 @@ pub fn summary_table(summaries: &[RunSummary]) -> String {
     text
 }
 
+/// The mix's reads: a row per run and read operation; empty when no run read.
+pub fn reads_table(summaries: &[RunSummary]) -> String {
+    if summaries.iter().all(|s| s.reads.is_empty()) {
+        return String::new();
+    }
+    let mut text = String::from(
+        "| run | read | reads ok | errors | rows found | reads/s | p50 | p90 | p99 | p99.9 | max |\n\
+         | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+    );
+    for s in summaries {
+        for read in &s.reads {
+            let l = &read.service;
+            let _ = writeln!(
+                text,
+                "| {} | {} | {} | {} | {} | {:.0} | {} | {} | {} | {} | {} |",
+                s.name,
+                read.op,
+                read.ok,
+                read.errors,
+                read.rows,
+                read.throughput,
+                micros(l.p50),
+                micros(l.p90),
+                micros(l.p99),
+                micros(l.p999),
+                micros(l.max)
+            );
+        }
+    }
+    text
+}
+
 /// Ratios to the first run.
 pub fn compare_table(summaries: &[RunSummary]) -> String {
     let mut text = String::from(
@@ -334,6 +366,16 @@ fn markdown_report(recordings: &[Recording], out: &Path, shape: Shape<'_>) -> St
     md.push_str(
         "\nLatency is service time (send to answer), from the runs' HdrHistogram logs merged.\n",
     );
+    let reads = reads_table(&summaries);
+    if !reads.is_empty() {
+        md.push_str("\n## Reads in the mix\n\n");
+        md.push_str(&reads);
+        md.push_str(
+            "\nEach read operation apart from the writes (which the summary counts alone): its \
+             successes, the rows they found, and its service time from the HDR log's `read:OP` \
+             histograms.\n",
+        );
+    }
     if shape == Shape::Merged {
         let _ = writeln!(
             md,
@@ -485,6 +527,7 @@ mod tests {
             },
             response_latency_us: None,
             cpu_us_per_write: cpu,
+            reads: vec![],
             verdict: String::new(),
             complete: true,
         };

@@ -86,16 +86,28 @@ where
     DB::ErrorType: 'static,
 {
     let err = plot_error::<DrawingAreaErrorKind<DB::ErrorType>>;
+    let read_rates = runs
+        .iter()
+        .flat_map(|r| r.intervals.iter().flat_map(|i| &i.reads))
+        .map(|r| r.throughput);
     let max_tput = runs
         .iter()
         .flat_map(|r| r.intervals.iter().map(|i| i.throughput_ops_s))
+        .chain(read_rates)
         .fold(1.0_f64, f64::max);
 
     let mut chart = ChartBuilder::on(area)
         .margin(12)
         .x_label_area_size(36)
         .y_label_area_size(90)
-        .caption("throughput (writes/s)", (FONT, 20))
+        .caption(
+            if runs.iter().any(|r| !r.read_ops().is_empty()) {
+                "throughput (writes/s; dashed: each read operation's reads/s)"
+            } else {
+                "throughput (writes/s)"
+            },
+            (FONT, 20),
+        )
         .build_cartesian_2d(0.0..end_s, 0.0..max_tput * 1.25)
         .map_err(err("the throughput chart"))?;
     chart
@@ -117,6 +129,17 @@ where
             .map_err(err("the throughput series"))?
             .label(format!("{}writes/s", prefix(runs, run)))
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(3)));
+        for (k, op) in run.read_ops().into_iter().enumerate() {
+            let c = read_color(runs, i, k);
+            let points = read_points(run, &op, |r| r.throughput);
+            chart
+                .draw_series(DashedLineSeries::new(points, 8, 4, c.stroke_width(2)))
+                .map_err(err("a read's throughput series"))?
+                .label(format!("{}{op}/s", prefix(runs, run)))
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 8, y)], c.stroke_width(3))
+                });
+        }
     }
     // Knob changes: a dashed line each, labels staggered over four rows so they do not overlap.
     for (i, run) in runs.iter().enumerate() {
@@ -159,11 +182,17 @@ where
     DB::ErrorType: 'static,
 {
     let err = plot_error::<DrawingAreaErrorKind<DB::ErrorType>>;
+    let read_p99s = runs
+        .iter()
+        .flat_map(|r| r.intervals.iter().flat_map(|i| &i.reads))
+        .filter(|r| r.ok > 0)
+        .map(|r| r.service.p99);
     let latencies: Vec<u64> = runs
         .iter()
         .flat_map(|r| r.intervals.iter())
         .filter(|l| l.latency_us.count > 0)
         .flat_map(|l| [l.latency_us.p50, l.latency_us.max])
+        .chain(read_p99s)
         .collect();
     let lo = latencies.iter().copied().min().unwrap_or(100).max(1) as f64;
     let hi = latencies.iter().copied().max().unwrap_or(10_000).max(10) as f64;
@@ -217,6 +246,17 @@ where
                     PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(width.max(2)))
                 });
         }
+        for (k, op) in run.read_ops().into_iter().enumerate() {
+            let c = read_color(runs, i, k);
+            let points = read_points(run, &op, |r| r.service.p99.max(1) as f64);
+            chart
+                .draw_series(DashedLineSeries::new(points, 8, 4, c.stroke_width(2)))
+                .map_err(err("a read's latency series"))?
+                .label(format!("{}{op} p99", prefix(runs, run)))
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 8, y)], c.stroke_width(3))
+                });
+        }
         let marker = if runs.len() == 1 { MARKER } else { color(i) };
         for event in run.knob_events() {
             chart
@@ -234,6 +274,31 @@ where
         SeriesLabelPosition::UpperLeft,
     )?;
     Ok(())
+}
+
+/// The colour of run `run`'s read operation `op`: a colour of its own in a run alone (after the
+/// writes' three), the run's own one lighter when runs are compared.
+fn read_color(runs: &[Recording], run: usize, op: usize) -> RGBColor {
+    if runs.len() == 1 {
+        color(4 + op)
+    } else {
+        color(run).mix(0.6).to_rgba().rgb_color()
+    }
+}
+
+/// `pick` of read `op` in each interval of `run` where it succeeded at least once.
+fn read_points(
+    run: &Recording,
+    op: &str,
+    pick: impl Fn(&crate::metrics::ReadStats) -> f64,
+) -> Vec<(f64, f64)> {
+    run.intervals
+        .iter()
+        .filter_map(|line| {
+            let read = line.reads.iter().find(|r| r.op == op && r.ok > 0)?;
+            Some((line.at_s, pick(read)))
+        })
+        .collect()
 }
 
 /// A latency series of the timeline: its name, which percentile, its color and width.
@@ -307,17 +372,31 @@ where
     let mut curves = Vec::new();
     for (i, run) in runs.iter().enumerate() {
         let c = color(i);
+        let reads = run.merged_reads();
+        // Beside a read's curve, the writes' say whose they are.
+        let whose = if reads.is_empty() { "" } else { "writes' " };
         curves.push((
-            format!("{}service time", prefix(runs, run)),
+            format!("{}{whose}service time", prefix(runs, run)),
             percentile_curve(&run.merged_service()),
             c,
             3,
         ));
         if let Some(response) = run.merged_response() {
             curves.push((
-                format!("{}response time (from intended start)", prefix(runs, run)),
+                format!(
+                    "{}{whose}response time (from intended start)",
+                    prefix(runs, run)
+                ),
                 percentile_curve(&response),
                 c.mix(0.5).to_rgba().rgb_color(),
+                2,
+            ));
+        }
+        for (k, read) in reads.iter().enumerate() {
+            curves.push((
+                format!("{}{} service time", prefix(runs, run), read.op),
+                percentile_curve(&read.service),
+                read_color(runs, i, k),
                 2,
             ));
         }

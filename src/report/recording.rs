@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use hdrhistogram::Histogram;
 use serde::Deserialize;
 
-use crate::metrics::{LatencySummary, new_histogram};
+use crate::metrics::{LatencySummary, ReadStats, new_histogram};
 use crate::record::hlog;
 use crate::record::{EVENTS, EventLine, HLOG, INTERVALS, IntervalLine, META, Meta, SUMMARY};
 
@@ -26,6 +26,8 @@ pub struct Recording {
     pub service: Vec<hlog::LoggedHistogram>,
     /// Response-time histograms (only under a target rate).
     pub response: Vec<hlog::LoggedHistogram>,
+    /// The mix's reads in each interval (beside `service`): each operation that ran in it.
+    pub reads: Vec<Vec<LoggedRead>>,
     /// Present when the run ended cleanly.
     pub summary: Option<serde_json::Value>,
     /// What was cut, when `intervals.jsonl` and `latency.hlog` hold different numbers of
@@ -78,8 +80,23 @@ impl Recording {
             }
         };
         let started_epoch_s = logged.start_epoch_s;
-        let (mut response, mut service): (Vec<_>, Vec<_>) =
-            logged.histograms.into_iter().partition(|h| h.response);
+        let (mut service, mut response, mut reads) = (Vec::new(), Vec::new(), Vec::new());
+        for logged in logged.histograms {
+            match &logged.series {
+                hlog::Series::Service => {
+                    service.push(logged);
+                    reads.push(Vec::new());
+                }
+                hlog::Series::Response => response.push(logged),
+                hlog::Series::Read { op, response } => {
+                    // Written after its interval's own: a read before any is not ours to place.
+                    let Some(interval) = reads.last_mut() else {
+                        continue;
+                    };
+                    LoggedRead::add(interval, op, *response, &logged.histogram);
+                }
+            }
+        }
         if intervals.is_empty() {
             bail!(
                 "{} holds no complete interval (the run ended before its first, or the file was \
@@ -98,6 +115,7 @@ impl Recording {
             );
             intervals.truncate(both);
             service.truncate(both);
+            reads.truncate(both);
             if !response.is_empty() {
                 response.truncate(both);
             }
@@ -129,6 +147,7 @@ impl Recording {
             events,
             service,
             response,
+            reads,
             summary,
             cut,
             started_epoch_s,
@@ -142,6 +161,56 @@ impl Recording {
 
     pub fn merged_response(&self) -> Option<Histogram<u64>> {
         (!self.response.is_empty()).then(|| merge(self.response.iter().map(|h| &h.histogram)))
+    }
+
+    /// The read operations that succeeded in the run, in the order they first did.
+    pub fn read_ops(&self) -> Vec<String> {
+        let mut ops: Vec<String> = Vec::new();
+        for read in self.intervals.iter().flat_map(|i| &i.reads) {
+            if read.ok > 0 && !ops.contains(&read.op) {
+                ops.push(read.op.clone());
+            }
+        }
+        ops
+    }
+
+    /// Each read operation's histograms over the whole run, in the order they first ran.
+    pub fn merged_reads(&self) -> Vec<LoggedRead> {
+        let mut merged: Vec<LoggedRead> = Vec::new();
+        for read in self.reads.iter().flatten() {
+            LoggedRead::add(&mut merged, &read.op, false, &read.service);
+            if let Some(response) = &read.response {
+                LoggedRead::add(&mut merged, &read.op, true, response);
+            }
+        }
+        merged
+    }
+
+    /// Each read operation's numbers over the run: counts from the intervals, percentiles from
+    /// the histograms.
+    pub fn read_summaries(&self) -> Vec<ReadStats> {
+        let duration_s: f64 = self.intervals.iter().map(|i| i.length_s).sum();
+        self.merged_reads()
+            .into_iter()
+            .map(|read| {
+                let lines = self.intervals.iter().flat_map(|i| &i.reads);
+                let mine: Vec<&ReadStats> = lines.filter(|r| r.op == read.op).collect();
+                let ok: u64 = mine.iter().map(|r| r.ok).sum();
+                ReadStats {
+                    ok,
+                    errors: mine.iter().map(|r| r.errors).sum(),
+                    rows: mine.iter().map(|r| r.rows).sum(),
+                    throughput: if duration_s > 0.0 {
+                        ok as f64 / duration_s
+                    } else {
+                        0.0
+                    },
+                    service: LatencySummary::of(&read.service),
+                    response: read.response.as_ref().map(LatencySummary::of),
+                    op: read.op,
+                }
+            })
+            .collect()
     }
 
     /// Knob changes: the markers of the timeline.
@@ -178,6 +247,7 @@ impl Recording {
             latency_us: LatencySummary::of(&self.merged_service()),
             response_latency_us: self.merged_response().map(|h| LatencySummary::of(&h)),
             cpu_us_per_write: (ok > 0).then(|| client_cpu_s * 1e6 / ok as f64),
+            reads: self.read_summaries(),
             verdict: verdicts
                 .into_iter()
                 .max_by_key(|(_, n)| *n)
@@ -185,6 +255,39 @@ impl Recording {
                 .unwrap_or_else(|| "idle".into()),
             complete: self.summary.is_some(),
         }
+    }
+}
+
+/// One read operation's histograms over an interval (or the run).
+#[derive(Clone, Debug)]
+pub struct LoggedRead {
+    pub op: String,
+    pub service: Histogram<u64>,
+    /// Only under a target rate.
+    pub response: Option<Histogram<u64>>,
+}
+
+impl LoggedRead {
+    /// Adds `histogram` to `op`'s service (or `response`) time in `reads`.
+    pub fn add(reads: &mut Vec<LoggedRead>, op: &str, response: bool, histogram: &Histogram<u64>) {
+        let index = match reads.iter().position(|r| r.op == op) {
+            Some(index) => index,
+            None => {
+                reads.push(LoggedRead {
+                    op: op.to_string(),
+                    service: new_histogram(),
+                    response: None,
+                });
+                reads.len() - 1
+            }
+        };
+        let read = &mut reads[index];
+        let into = if response {
+            read.response.get_or_insert_with(new_histogram)
+        } else {
+            &mut read.service
+        };
+        let _ = into.add(histogram);
     }
 }
 
@@ -209,8 +312,99 @@ pub struct RunSummary {
     pub latency_us: LatencySummary,
     pub response_latency_us: Option<LatencySummary>,
     pub cpu_us_per_write: Option<f64>,
+    /// The mix's reads, an entry per operation (none without reads).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reads: Vec<ReadStats>,
     /// The most common verdict over the intervals.
     pub verdict: String,
     /// False for a recording cut short (no `summary.json`).
     pub complete: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::SystemTime;
+
+    use super::*;
+    use crate::config::Settings;
+    use crate::metrics::{IntervalStats, ReadCounts};
+    use crate::record::{ClosedInterval, Record, Recorder};
+
+    /// An interval of `writes` writes at 100 µs and, for each `(op, n, µs)`, `n` reads of `op`.
+    fn interval(at_s: f64, writes: u64, reads: &[(&str, u64, u64)], paced: bool) -> Record {
+        let mut service = new_histogram();
+        service.record_n(100, writes).unwrap();
+        let reads: Vec<ReadCounts> = reads
+            .iter()
+            .map(|(op, n, us)| {
+                let mut counts = ReadCounts::new((*op).into());
+                counts.ok = *n;
+                counts.rows = *n;
+                counts.service.record_n(*us, *n).unwrap();
+                counts.response.record_n(*us * 2, *n).unwrap();
+                counts
+            })
+            .collect();
+        let stats = IntervalStats {
+            at_s,
+            length_s: 1.0,
+            ok: writes,
+            throughput: writes as f64,
+            service: LatencySummary::of(&service),
+            reads: reads.iter().map(|r| r.stats(1.0, paced)).collect(),
+            ..IntervalStats::default()
+        };
+        Record::Interval(Box::new(ClosedInterval {
+            stats: Arc::new(stats),
+            knobs: Default::default(),
+            response: paced.then(|| service.clone()),
+            service,
+            reads,
+        }))
+    }
+
+    #[test]
+    fn a_reads_histograms_come_back_from_the_hlog_under_its_interval_and_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("run");
+        let recorder = Recorder::create(&run, &Settings::default(), "bench", "t").unwrap();
+        let feed = recorder.feed();
+        feed.send(Record::Started {
+            at: SystemTime::now(),
+        });
+        feed.send(interval(1.0, 10, &[("read", 5, 300)], true));
+        // An interval without reads (the mix changed): nothing of theirs in it.
+        feed.send(interval(2.0, 10, &[], true));
+        feed.send(interval(
+            3.0,
+            10,
+            &[("read", 5, 9_000), ("by_day", 2, 40)],
+            true,
+        ));
+        drop(feed);
+        assert!(recorder.finish(Some(&1)).failure.is_none());
+
+        let recording = Recording::load(&run).unwrap();
+        assert_eq!(recording.service.len(), 3, "the writes' own intervals");
+        let per_interval: Vec<Vec<&str>> = recording
+            .reads
+            .iter()
+            .map(|i| i.iter().map(|r| r.op.as_str()).collect())
+            .collect();
+        assert_eq!(
+            per_interval,
+            vec![vec!["read"], vec![], vec!["read", "by_day"]]
+        );
+        let summaries = recording.read_summaries();
+        assert_eq!(summaries.len(), 2);
+        let read = &summaries[0];
+        assert_eq!((read.op.as_str(), read.ok, read.rows), ("read", 10, 10));
+        assert!((8_990..=9_010).contains(&read.service.max), "{read:?}");
+        assert!((17_980..=18_020).contains(&read.response.unwrap().max));
+        assert_eq!(summaries[1].service.count, 2);
+        // The writes' latency holds no read.
+        assert_eq!(recording.merged_service().max(), 100);
+        assert_eq!(recording.summary().reads, summaries);
+    }
 }

@@ -812,6 +812,53 @@ fn a_profiles_query_runs_under_its_name_and_finds_the_rows_it_wrote() {
     // `LIMIT 1` of a partition a write made: one row each.
     assert_eq!(single["rows"], ok, "{single}");
     assert!(text.contains("read singlepost"), "{text}");
+    // The recording keeps the read apart: its own HDR tag, every read in its histograms, and
+    // the report's table, timeline and percentile curves name it.
+    let run = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.join("latency.hlog").exists())
+        .expect("a run directory");
+    let hlog = casstop::record::hlog::read(&std::fs::read(run.join("latency.hlog")).unwrap())
+        .expect("the HDR log reads back");
+    let read_series = casstop::record::hlog::Series::Read {
+        op: "singlepost".into(),
+        response: false,
+    };
+    let logged: u64 = hlog
+        .histograms
+        .iter()
+        .filter(|h| h.series == read_series)
+        .map(|h| h.histogram.len())
+        .sum();
+    assert_eq!(logged, ok, "each read in the log, under `read:singlepost`");
+    let writes_logged: u64 = hlog
+        .histograms
+        .iter()
+        .filter(|h| h.series == casstop::record::hlog::Series::Service)
+        .map(|h| h.histogram.len())
+        .sum();
+    assert_eq!(
+        writes_logged,
+        result["ok"].as_u64().unwrap(),
+        "the writes' log holds no read"
+    );
+    let out = dir.path().join("report");
+    casstop::report::write_report(std::slice::from_ref(&run), &out).expect("the report is written");
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("## Reads in the mix"), "{md}");
+    let row = md
+        .lines()
+        .find(|l| l.contains("| singlepost |"))
+        .unwrap_or_else(|| panic!("{md}"));
+    assert!(
+        row.contains(&format!("| singlepost | {ok} | 0 | {ok} |")),
+        "{row}"
+    );
+    let timeline = std::fs::read_to_string(out.join("timeline.svg")).unwrap();
+    assert!(timeline.contains("singlepost/s") && timeline.contains("singlepost p99"));
+    let percentiles = std::fs::read_to_string(out.join("percentiles.svg")).unwrap();
+    assert!(percentiles.contains("singlepost service time"));
     // A mix naming a query the profile lacks is refused before anything runs.
     let refused = common::casstop()
         .args(["bench", "--ops", "10", "--quiet"])

@@ -1,5 +1,6 @@
 //! The two charts over the chart window: throughput (with the target rate) and log-scaled latency,
-//! each with a yellow marker at every knob change.
+//! each with a yellow marker at every knob change. A mix's reads get a line of their own in each
+//! (`read/s`, `read p99`), in a colour per operation; the writes' lines stay the headline.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
@@ -8,7 +9,7 @@ use ratatui::symbols::Marker;
 use ratatui::text::Span;
 use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType};
 
-use crate::metrics::{EventKind, IntervalStats};
+use crate::metrics::{EventKind, IntervalStats, ReadStats};
 use crate::ui::app::App;
 use crate::units::{Micros, PerSecond};
 
@@ -16,7 +17,9 @@ pub(super) fn draw_throughput(frame: &mut Frame, area: Rect, app: &App) {
     let (points, bounds) = window(app);
     let data: Vec<(f64, f64)> = points.iter().map(|i| (i.at_s, i.throughput)).collect();
     let peak = data.iter().map(|p| p.1).fold(0.0, f64::max);
-    let top = nice_ceiling(peak.max(app.knobs.rate).max(10.0));
+    let reads = read_lines(&points, "/s", |r| r.throughput);
+    let read_peak = reads.iter().flat_map(|(_, d)| d).map(|p| p.1);
+    let top = nice_ceiling(read_peak.fold(peak, f64::max).max(app.knobs.rate).max(10.0));
     let markers = knob_markers(app, bounds, 0.0, top);
     let mut datasets = marker_lines(&markers);
     let target;
@@ -25,11 +28,23 @@ pub(super) fn draw_throughput(frame: &mut Frame, area: Rect, app: &App) {
         datasets.push(line("target", &target, Color::DarkGray));
     }
     datasets.push(line("writes/s", &data, Color::Cyan));
-    let title = format!(
-        " throughput {} · last {} s ",
-        PerSecond(app.snapshot.interval.throughput),
-        app.window_secs
-    );
+    datasets.extend(read_datasets(&reads));
+    let latest = &app.snapshot.interval;
+    let read_rate: f64 = latest.reads.iter().map(|r| r.throughput).sum();
+    let title = if latest.reads.is_empty() {
+        format!(
+            " throughput {} · last {} s ",
+            PerSecond(latest.throughput),
+            app.window_secs
+        )
+    } else {
+        format!(
+            " throughput {} writes + {} reads · last {} s ",
+            PerSecond(latest.throughput),
+            PerSecond(read_rate),
+            app.window_secs
+        )
+    };
     let chart = Chart::new(datasets)
         .block(Block::bordered().title(title))
         .x_axis(x_axis(bounds))
@@ -61,7 +76,14 @@ pub(super) fn draw_latency(frame: &mut Frame, area: Rect, app: &App) {
     let p99 = series(|i| Some(i.service.p99));
     let max = series(|i| Some(i.service.max));
     let response = series(|i| i.response.map(|r| r.p99));
-    let all = p50.iter().chain(&max).chain(&response).map(|p| p.1);
+    let reads = read_lines(&points, " p99", |r| log(r.service.p99));
+    let read_points = reads.iter().flat_map(|(_, d)| d);
+    let all = p50
+        .iter()
+        .chain(&max)
+        .chain(&response)
+        .chain(read_points)
+        .map(|p| p.1);
     let (low, high) = all.fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
     let (low, high) = if low > high {
         (2.0, 4.0)
@@ -76,6 +98,7 @@ pub(super) fn draw_latency(frame: &mut Frame, area: Rect, app: &App) {
     }
     datasets.push(line("p99", &p99, Color::Yellow));
     datasets.push(line("p50", &p50, Color::Green));
+    datasets.extend(read_datasets(&reads));
     let labels: Vec<Span> = (low as i32..=high as i32)
         .map(|decade| Span::raw(decade_label(decade)))
         .collect();
@@ -113,6 +136,42 @@ fn latency_title(app: &App) -> String {
             Micros(i.service.max as f64)
         )
     }
+}
+
+/// The colours of the mix's read operations, in the order they first appear; none is a write's.
+const READ_COLOURS: [Color; 4] = [
+    Color::LightBlue,
+    Color::LightMagenta,
+    Color::LightGreen,
+    Color::White,
+];
+
+/// A line per read operation that succeeded inside the window, in the order they first appear:
+/// its name with `suffix`, and `pick` of each interval where it succeeded at least once.
+fn read_lines(
+    points: &[&IntervalStats],
+    suffix: &str,
+    pick: impl Fn(&ReadStats) -> f64,
+) -> Vec<(String, Vec<(f64, f64)>)> {
+    let mut lines: Vec<(String, Vec<(f64, f64)>)> = vec![];
+    for interval in points {
+        for read in interval.reads.iter().filter(|r| r.ok > 0) {
+            let name = format!("{}{suffix}", read.op);
+            let point = (interval.at_s, pick(read));
+            match lines.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, data)) => data.push(point),
+                None => lines.push((name, vec![point])),
+            }
+        }
+    }
+    lines
+}
+
+fn read_datasets(lines: &[(String, Vec<(f64, f64)>)]) -> impl Iterator<Item = Dataset<'_>> {
+    lines
+        .iter()
+        .enumerate()
+        .map(|(i, (name, data))| line(name.clone(), data, READ_COLOURS[i % READ_COLOURS.len()]))
 }
 
 /// The intervals inside the chart window, and the window's x bounds.
@@ -174,9 +233,9 @@ fn marker_lines(markers: &[[(f64, f64); 2]]) -> Vec<Dataset<'_>> {
         .collect()
 }
 
-fn line<'a>(name: &'static str, data: &'a [(f64, f64)], color: Color) -> Dataset<'a> {
+fn line<'a>(name: impl Into<String>, data: &'a [(f64, f64)], color: Color) -> Dataset<'a> {
     Dataset::default()
-        .name(name)
+        .name(name.into())
         .data(data)
         .graph_type(GraphType::Line)
         .marker(Marker::Braille)
@@ -195,6 +254,7 @@ fn decade_label(decade: i32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::LatencySummary;
     use crate::ui::draw::testing::{canned, screen};
 
     #[test]
@@ -210,6 +270,43 @@ mod tests {
                 decade_label(6)
             ),
             ("100µs".into(), "1ms".into(), "100ms".into(), "1s".into())
+        );
+    }
+
+    #[test]
+    fn a_mixs_reads_get_a_line_of_their_own_in_both_charts() {
+        let without = screen(&canned(false), 160, 48);
+        assert!(!without.contains("read/s") && !without.contains("read p99"));
+        let mut app = canned(false);
+        let mut snapshot = (*app.snapshot).clone();
+        snapshot.history = snapshot
+            .history
+            .iter()
+            .map(|interval| {
+                let mut interval = (**interval).clone();
+                if interval.at_s > 60.0 {
+                    interval.reads = vec![ReadStats {
+                        op: "read".into(),
+                        ok: 9_000,
+                        throughput: 9_000.0,
+                        service: LatencySummary {
+                            p99: 700,
+                            ..LatencySummary::default()
+                        },
+                        ..ReadStats::default()
+                    }];
+                }
+                std::sync::Arc::new(interval)
+            })
+            .collect();
+        snapshot.interval = snapshot.history.back().cloned().unwrap();
+        app.snapshot = std::sync::Arc::new(snapshot);
+        let text = screen(&app, 160, 48);
+        assert!(text.contains("read/s"), "{text}");
+        assert!(text.contains("read p99"), "{text}");
+        assert!(
+            text.contains("throughput 27.0k/s writes + 9000/s reads"),
+            "{text}"
         );
     }
 
