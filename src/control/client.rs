@@ -61,6 +61,9 @@ pub struct Interval {
     pub stats: IntervalStats,
     pub service_hdr: String,
     pub response_hdr: Option<String>,
+    /// The mix's reads (an older casstop sends none).
+    #[serde(default)]
+    pub read_hdrs: Vec<crate::metrics::EncodedRead>,
 }
 
 #[derive(Deserialize)]

@@ -25,8 +25,8 @@ use super::client::{Client, Interval};
 use crate::knobs::Knobs;
 use crate::metrics::verdict::{Verdict, VerdictKind};
 use crate::metrics::{
-    Event, EventKind, IntervalStats, LatencySummary, NodeHealth, RunState, Snapshot, Totals,
-    most_common, new_histogram, summed_rate,
+    Event, EventKind, IntervalStats, LatencySummary, NodeHealth, ReadSum, RunState, Snapshot,
+    Totals, most_common, new_histogram, summed_rate,
 };
 
 /// How often each loader is asked for news.
@@ -252,6 +252,8 @@ struct Slot {
     /// of the loaders' rates.
     covered: BTreeMap<usize, (u64, f64)>,
     verdicts: Vec<(usize, VerdictKind)>,
+    /// The mix's reads, each operation summed apart as the writes are.
+    reads: Vec<ReadSum>,
 }
 
 struct Merger {
@@ -270,6 +272,8 @@ struct Merger {
     totals: Totals,
     service_all: Histogram<u64>,
     response_all: Histogram<u64>,
+    /// Each read operation over the whole run.
+    reads_all: Vec<ReadSum>,
     deserializer: Deserializer,
 }
 
@@ -319,6 +323,7 @@ impl Merger {
             totals: Totals::default(),
             service_all: new_histogram(),
             response_all: new_histogram(),
+            reads_all: Vec::new(),
             deserializer: Deserializer::new(),
         }
     }
@@ -391,6 +396,15 @@ impl Merger {
             Some(text) => Some(decode(&mut self.deserializer, text)?),
             None => None,
         };
+        let mut reads = Vec::new();
+        for read in &interval.read_hdrs {
+            let service = decode(&mut self.deserializer, &read.service_hdr)?;
+            let response = match &read.response_hdr {
+                Some(text) => Some(decode(&mut self.deserializer, text)?),
+                None => None,
+            };
+            reads.push((read.op.as_str(), service, response));
+        }
         let (Some(slot_s), Some(origin)) = (self.slot_s, self.loaders[i].origin_epoch_s) else {
             return Ok(());
         };
@@ -431,6 +445,14 @@ impl Merger {
         add_histogram(&mut into.service, &service);
         if let Some(response) = &response {
             add_histogram(&mut into.response, response);
+        }
+        for read in &stats.reads {
+            let logged = reads.iter().find(|(op, _, _)| *op == read.op);
+            let service = logged.map(|(_, service, _)| service);
+            let response = logged.and_then(|(_, _, response)| response.as_ref());
+            for sums in [&mut into.reads, &mut self.reads_all] {
+                ReadSum::add(sums, i, stats.length_s, read, service, response);
+            }
         }
         match &mut into.stats {
             None => into.stats = Some(stats),
@@ -514,6 +536,7 @@ impl Merger {
         let mut totals = self.totals.clone();
         totals.service = LatencySummary::of(&self.service_all);
         totals.response = LatencySummary::of(&self.response_all);
+        totals.reads = self.reads_all.iter().map(ReadSum::stats).collect();
         totals.client_cpu_s = self.loaders.iter().map(|l| l.cpu_s).sum();
         totals.rss_max_bytes = self.loaders.iter().map(|l| l.rss).sum();
         // The merged run's clock starts at its first slot.
@@ -593,6 +616,7 @@ fn close(slot: Slot, at_s: f64, length_s: f64, before: Option<&IntervalStats>) -
         .map(LatencySummary::of)
         .unwrap_or_default();
     stats.response = slot.response.as_ref().map(LatencySummary::of);
+    stats.reads = slot.reads.iter().map(ReadSum::stats).collect();
     // Lateness is each loader's own pacer: it does not add up.
     stats.pacer_late = None;
     stats
@@ -621,6 +645,7 @@ fn close(slot: Slot, at_s: f64, length_s: f64, before: Option<&IntervalStats>) -
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::ReadCounts;
     use crate::metrics::encoded::EncodedRing;
 
     fn interval(seq: u64, at_s: f64, values: &[u64], kind: VerdictKind) -> Interval {
@@ -641,13 +666,61 @@ mod tests {
             },
             ..IntervalStats::default()
         };
-        // Encoded as the loader does, and through JSON, as the API sends it.
+        sent(seq, stats, &h, &[])
+    }
+
+    /// `stats` and its histograms encoded as the loader does, and through JSON, as the API
+    /// sends it.
+    fn sent(seq: u64, stats: IntervalStats, h: &Histogram<u64>, reads: &[ReadCounts]) -> Interval {
         let mut ring = EncodedRing::default();
         for _ in 0..seq {
-            ring.push(Arc::new(stats.clone()), &h, None);
+            ring.push(Arc::new(stats.clone()), h, None, reads);
         }
         let sent = ring.kept().pop_back().unwrap();
         serde_json::from_value(serde_json::to_value(&*sent).unwrap()).unwrap()
+    }
+
+    /// An interval of 5 writes and `n` reads of `op` at `us` each.
+    fn with_reads(at_s: f64, op: &str, n: u64, us: u64) -> Interval {
+        let mut writes = new_histogram();
+        writes.record_n(100, 5).unwrap();
+        let mut read = ReadCounts::new(op.into());
+        read.ok = n;
+        read.rows = n;
+        read.service.record_n(us, n).unwrap();
+        let stats = IntervalStats {
+            at_s,
+            length_s: 1.0,
+            ok: 5,
+            issued: 5 + n,
+            throughput: 5.0,
+            reads: vec![read.stats(1.0, false)],
+            ..IntervalStats::default()
+        };
+        sent(1, stats, &writes, &[read])
+    }
+
+    #[test]
+    fn the_loaders_reads_merge_by_operation_with_added_histograms() {
+        let mut m = Merger::new(&["a:1".into(), "b:2".into()]);
+        m.take(0, Ok((status(1.0), vec![with_reads(1.0, "read", 99, 100)])));
+        m.take(
+            1,
+            Ok((status(1.0), vec![with_reads(1.0, "read", 10, 5_000)])),
+        );
+        m.close_slots();
+        let slot = m.history.back().unwrap();
+        assert_eq!(slot.ok, 10, "the writes are the writes' alone");
+        let [read] = slot.reads.as_slice() else {
+            panic!("{:?}", slot.reads)
+        };
+        assert_eq!((read.op.as_str(), read.ok, read.rows), ("read", 109, 109));
+        assert!((read.throughput - 109.0).abs() < 1e-9);
+        // The p99 of every read of both loaders: a slow one, not an average of two p99s.
+        assert!((4_990..=5_010).contains(&read.service.p99), "{read:?}");
+        let totals = &m.view().snapshot.totals;
+        assert_eq!(totals.reads.len(), 1);
+        assert_eq!(totals.reads[0].ok, 109);
     }
 
     fn status(elapsed_s: f64) -> super::super::client::Status {

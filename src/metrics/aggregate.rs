@@ -535,6 +535,7 @@ impl State {
                 stats.clone(),
                 &bucket.service,
                 paced.then_some(&bucket.response),
+                &bucket.reads,
             );
         }
         absorb_reads(&mut self.reads, &bucket.reads);

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Serializer as _, V2DeflateSerializer};
 
+use super::reads::{EncodedRead, ReadCounts};
 use super::stats::{EncodedInterval, IntervalStats};
 
 /// Intervals kept: ten minutes of one-second intervals, a few MiB.
@@ -21,19 +22,32 @@ pub struct EncodedRing {
 }
 
 impl EncodedRing {
-    /// Adds a closed interval (the oldest goes when full); `response` under a target rate.
+    /// Adds a closed interval (the oldest goes when full); `response` (and the reads') under a
+    /// target rate.
     pub fn push(
         &mut self,
         stats: Arc<IntervalStats>,
         service: &Histogram<u64>,
         response: Option<&Histogram<u64>>,
+        reads: &[ReadCounts],
     ) {
         self.seq += 1;
+        let paced = response.is_some();
+        let read_hdrs = reads
+            .iter()
+            .filter(|r| r.ok + r.errors.total() > 0)
+            .map(|r| EncodedRead {
+                op: r.op.to_string(),
+                service_hdr: self.encode(&r.service),
+                response_hdr: paced.then(|| self.encode(&r.response)),
+            })
+            .collect();
         let encoded = EncodedInterval {
             seq: self.seq,
             stats,
             service_hdr: self.encode(service),
             response_hdr: response.map(|h| self.encode(h)),
+            read_hdrs,
         };
         if self.kept.len() == KEPT {
             self.kept.pop_front();

@@ -14,6 +14,17 @@ pub fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("static histogram bounds are valid")
 }
 
+/// The throughput of several loaders over one slot of a merged clock: each loader's successes
+/// over the time its intervals in the slot cover, summed (a loader that covered half the slot
+/// still counts at its rate, not at half of it).
+pub fn summed_rate(covered: impl IntoIterator<Item = (u64, f64)>) -> f64 {
+    covered
+        .into_iter()
+        .filter(|(_, covered_s)| *covered_s > 0.0)
+        .map(|(ok, covered_s)| ok as f64 / covered_s)
+        .sum()
+}
+
 /// Why a write failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

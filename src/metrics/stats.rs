@@ -12,20 +12,9 @@ use serde::{Deserialize, Serialize};
 
 use super::measure::{ErrorCounts, ErrorKind, LatencySummary, MAX_LATENCY_US, new_histogram};
 use super::proc::CpuSample;
-use super::reads::{ReadCounts, ReadStats, absorb_reads};
+use super::reads::{EncodedRead, ReadCounts, ReadStats, absorb_reads};
 use super::verdict;
 use crate::knobs::{KnobChange, Knobs};
-
-/// The throughput of several loaders over one slot of a merged clock: each loader's successes
-/// over the time its intervals in the slot cover, summed (a loader that covered half the slot
-/// still counts at its rate, not at half of it).
-pub fn summed_rate(covered: impl IntoIterator<Item = (u64, f64)>) -> f64 {
-    covered
-        .into_iter()
-        .filter(|(_, covered_s)| *covered_s > 0.0)
-        .map(|(ok, covered_s)| ok as f64 / covered_s)
-        .sum()
-}
 
 /// The most common of `items` and how often it came (the first seen of equals).
 pub fn most_common<T: PartialEq + Copy>(items: impl IntoIterator<Item = T>) -> Option<(T, usize)> {
@@ -522,6 +511,9 @@ pub struct EncodedInterval {
     pub service_hdr: String,
     /// Under a target rate: the response time's histogram.
     pub response_hdr: Option<String>,
+    /// The mix's reads, each operation's histograms encoded alike.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub read_hdrs: Vec<EncodedRead>,
 }
 
 impl Snapshot {

@@ -11,7 +11,7 @@ use std::path::Path;
 use anyhow::{Result, bail};
 use hdrhistogram::Histogram;
 
-use crate::metrics::{LatencySummary, ReadStats, most_common, new_histogram, summed_rate};
+use crate::metrics::{LatencySummary, ReadSum, most_common, new_histogram, summed_rate};
 use crate::record::hlog::{LoggedHistogram, Series};
 use crate::record::{EventLine, IntervalLine, Meta, Percentiles};
 
@@ -45,10 +45,8 @@ struct Slot {
     /// Each loader's successes and the time its intervals in the slot cover: the slot's
     /// throughput is the sum of the loaders' rates, whatever part of the slot each covers.
     covered: Vec<(u64, f64)>,
-    /// The mix's reads: each operation's counts summed (and covered per loader, as the writes'),
-    /// and its histograms added.
-    reads: Vec<(ReadStats, Vec<(u64, f64)>)>,
-    read_histograms: Vec<LoggedRead>,
+    /// The mix's reads, each operation summed apart.
+    reads: Vec<ReadSum>,
 }
 
 impl Slot {
@@ -62,7 +60,6 @@ impl Slot {
             verdicts: Vec::new(),
             covered: Vec::new(),
             reads: Vec::new(),
-            read_histograms: Vec::new(),
         }
     }
 
@@ -75,33 +72,16 @@ impl Slot {
             reads,
             cpu_s,
         } = interval;
-        for read in reads {
-            LoggedRead::add(&mut self.read_histograms, &read.op, false, &read.service);
-            if let Some(response) = &read.response {
-                LoggedRead::add(&mut self.read_histograms, &read.op, true, response);
-            }
-        }
         for read in &line.reads {
-            let at = match self.reads.iter().position(|(r, _)| r.op == read.op) {
-                Some(at) => at,
-                None => {
-                    let op = ReadStats {
-                        op: read.op.clone(),
-                        ..ReadStats::default()
-                    };
-                    self.reads.push((op, Vec::new()));
-                    self.reads.len() - 1
-                }
-            };
-            let (sum, covered) = &mut self.reads[at];
-            sum.ok += read.ok;
-            sum.errors += read.errors;
-            sum.rows += read.rows;
-            if covered.len() <= index {
-                covered.resize(index + 1, (0, 0.0));
-            }
-            covered[index].0 += read.ok;
-            covered[index].1 += line.length_s;
+            let logged = reads.iter().find(|r| r.op == read.op);
+            ReadSum::add(
+                &mut self.reads,
+                index,
+                line.length_s,
+                read,
+                logged.map(|l| &l.service),
+                logged.and_then(|l| l.response.as_ref()),
+            );
         }
         let _ = self.service.add(&service.histogram);
         match response {
@@ -152,18 +132,11 @@ impl Slot {
             .then(|| Percentiles::from(&LatencySummary::of(&self.response)));
         line.reads = self
             .reads
-            .into_iter()
-            .map(|(mut read, covered)| {
-                read.throughput = summed_rate(covered);
-                let histograms = self.read_histograms.iter().find(|h| h.op == read.op);
-                if let Some(histograms) = histograms {
-                    read.service = LatencySummary::of(&histograms.service);
-                    read.response = histograms
-                        .response
-                        .as_ref()
-                        .filter(|_| self.all_response)
-                        .map(LatencySummary::of);
-                }
+            .iter()
+            .map(|sum| {
+                let mut read = sum.stats();
+                // The writes' rule: response time only when every loader had one.
+                read.response = read.response.filter(|_| self.all_response);
                 read
             })
             .collect();
@@ -280,11 +253,16 @@ pub fn merge(loaders: &[Recording], out: &Path) -> Result<Merged> {
             slot.response.clone(),
             slot.all_response,
         );
-        let mut read_h = slot.read_histograms.clone();
-        if !all_response {
-            read_h.iter_mut().for_each(|r| r.response = None);
-        }
-        reads.push(read_h);
+        reads.push(
+            slot.reads
+                .iter()
+                .map(|sum| LoggedRead {
+                    op: sum.op.clone(),
+                    service: sum.service.clone(),
+                    response: sum.response.clone().filter(|_| all_response),
+                })
+                .collect::<Vec<_>>(),
+        );
         let line = slot
             .close(start_s + slot_s, slot_s, cpu_s)
             .unwrap_or_else(|| empty_interval(start_s + slot_s, slot_s, cpu_s, &knobs));
@@ -432,6 +410,7 @@ fn moved_by(loader: &Recording, by: f64) -> Recording {
 mod tests {
     use super::*;
     use crate::knobs::Knobs;
+    use crate::metrics::ReadStats;
 
     fn line(at_s: f64, ok: u64, verdict: &str) -> IntervalLine {
         let mut line = empty_interval(at_s, 1.0, 0.0, &Knobs::default());

@@ -34,8 +34,9 @@ fn json(path: &Path) -> serde_json::Value {
     serde_json::from_str(&text).unwrap()
 }
 
-/// Two loaders at once with the same seed and `shards` (or none): their summed ok rows.
-fn two_loaders(table: &str, shards: Option<[&str; 2]>) -> (u64, Vec<PathBuf>) {
+/// Two loaders at once with the same seed and `shards` (or none), and `extra` arguments: their
+/// summed ok rows.
+fn two_loaders(table: &str, shards: Option<[&str; 2]>, extra: &[&str]) -> (u64, Vec<PathBuf>) {
     let out = tempfile::tempdir().unwrap().keep();
     let children: Vec<(Child, PathBuf, PathBuf)> = (0..2)
         .map(|i| {
@@ -45,6 +46,7 @@ fn two_loaders(table: &str, shards: Option<[&str; 2]>) -> (u64, Vec<PathBuf>) {
             if let Some(shards) = &shards {
                 args.extend(["--shard", shards[i]]);
             }
+            args.extend(extra);
             (bench(table, &runs, &json, &args), json, runs)
         })
         .collect();
@@ -66,15 +68,16 @@ fn two_loaders(table: &str, shards: Option<[&str; 2]>) -> (u64, Vec<PathBuf>) {
     (ok_rows, dirs)
 }
 
-/// Every histogram of one HDR log, read by hdrhistogram's own reader and added by it.
-fn hdr_log_merged(into: &mut Option<Histogram<u64>>, path: &Path) {
+/// Every histogram of one HDR log with `tag` (`None`: the writes' service time), read by
+/// hdrhistogram's own reader and added by it.
+fn hdr_log_merged(into: &mut Option<Histogram<u64>>, path: &Path, tag: Option<&str>) {
     let text = std::fs::read(path).unwrap();
     let mut deserializer = Deserializer::new();
     for entry in IntervalLogIterator::new(&text) {
         let LogEntry::Interval(logged) = entry.unwrap() else {
             continue;
         };
-        if logged.tag().is_some() {
+        if logged.tag().map(|t| t.as_str()) != tag {
             continue;
         }
         let bytes = casstop::record::hlog::base64_decode(logged.encoded_histogram()).unwrap();
@@ -91,7 +94,7 @@ fn two_sharded_loaders_write_each_key_once_and_merge_into_exact_percentiles() {
     let _load = common::loading();
     let settings = common::settings("loaders_shard");
     common::fresh_table(&settings);
-    let (ok_rows, dirs) = two_loaders("loaders_shard", Some(["0/2", "1/2"]));
+    let (ok_rows, dirs) = two_loaders("loaders_shard", Some(["0/2", "1/2"]), &[]);
     assert_eq!(ok_rows, 40_000);
     assert_eq!(
         common::count_rows(&settings) as u64,
@@ -104,7 +107,7 @@ fn two_sharded_loaders_write_each_key_once_and_merge_into_exact_percentiles() {
     // overlap is not quite whole.
     let unsharded = common::settings("loaders_same_keys");
     common::fresh_table(&unsharded);
-    let (ok_rows, _) = two_loaders("loaders_same_keys", None);
+    let (ok_rows, _) = two_loaders("loaders_same_keys", None, &[]);
     let rows = common::count_rows(&unsharded) as u64;
     assert!(rows < ok_rows * 3 / 4, "{rows} rows of {ok_rows} writes");
 
@@ -122,7 +125,7 @@ fn two_sharded_loaders_write_each_key_once_and_merge_into_exact_percentiles() {
     let merged = json(&out.join("merged.json"));
     let mut reference = None;
     for dir in &dirs {
-        hdr_log_merged(&mut reference, &dir.join("latency.hlog"));
+        hdr_log_merged(&mut reference, &dir.join("latency.hlog"), None);
     }
     let reference = reference.expect("histograms in the logs");
     let p99 = merged["merged"]["latency_us"]["p99"].as_u64().unwrap();
@@ -139,5 +142,70 @@ fn two_sharded_loaders_write_each_key_once_and_merge_into_exact_percentiles() {
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(report.contains("2 loaders merged"), "{report}");
     assert!(out.join("timeline.png").exists());
+    let _ = std::fs::remove_dir_all(dirs[0].parent().unwrap().parent().unwrap());
+}
+
+#[test]
+fn two_loaders_reads_merge_apart_from_their_writes_into_exact_percentiles() {
+    let _load = common::loading();
+    let settings = common::settings("loaders_mix");
+    common::fresh_table(&settings);
+    let mix = ["--mix", "insert=1,read=1"];
+    let (ok_rows, dirs) = two_loaders("loaders_mix", Some(["0/2", "1/2"]), &mix);
+    assert_eq!(common::count_rows(&settings) as u64, ok_rows);
+    let out = dirs[0].parent().unwrap().parent().unwrap().join("merged");
+    let status = common::casstop()
+        .args(["report", "--merge"])
+        .args(&dirs)
+        .arg("--out")
+        .arg(&out)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let merged = json(&out.join("merged.json"));
+    let summary = &merged["merged"];
+    let read = &summary["reads"][0];
+    assert_eq!(read["op"], "read", "{summary}");
+    let loaders = merged["loaders"].as_array().unwrap();
+    let loaders_reads: u64 = loaders
+        .iter()
+        .map(|l| l["reads"][0]["ok"].as_u64().unwrap())
+        .sum();
+    assert_eq!(read["ok"].as_u64().unwrap(), loaders_reads);
+    assert_eq!(
+        read["rows"], read["ok"],
+        "every read found the row it asked for"
+    );
+    // Each loader's 20,000 requests: its writes and its reads, each counted once.
+    assert_eq!(
+        summary["ok"].as_u64().unwrap() + read["ok"].as_u64().unwrap(),
+        40_000,
+        "{summary}"
+    );
+    // The merged reads' p99 is that of both logs' `read:read` histograms added by hdrhistogram;
+    // the writes' is that of their untagged ones.
+    for (tag, latency) in [
+        (Some("read:read"), &read["service"]),
+        (None, &summary["latency_us"]),
+    ] {
+        let mut reference = None;
+        for dir in &dirs {
+            hdr_log_merged(&mut reference, &dir.join("latency.hlog"), tag);
+        }
+        let reference = reference.expect("histograms in the logs");
+        assert_eq!(
+            latency["p99"].as_u64().unwrap(),
+            reference.value_at_quantile(0.99),
+            "{tag:?}"
+        );
+        assert_eq!(
+            latency["count"].as_u64().unwrap(),
+            reference.len(),
+            "{tag:?}"
+        );
+    }
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(report.contains("## Reads in the mix"), "{report}");
     let _ = std::fs::remove_dir_all(dirs[0].parent().unwrap().parent().unwrap());
 }
