@@ -515,7 +515,8 @@ impl State {
         let saturation = self.little.observe(
             knobs.in_flight_limit().saturating_mul(knobs.workers),
             stats.in_flight_mean,
-            stats.throughput,
+            // In flight counts the reads too: so must the rate it is set against.
+            stats.requests_per_s(),
             !paced && !knobs.paused && stats.ok > 0 && stats.errors.total() * 2 < stats.ok,
         );
         stats.verdict = verdict::judge(&Evidence {

@@ -289,6 +289,23 @@ pub struct IntervalStats {
     pub verdict: verdict::Verdict,
 }
 
+impl IntervalStats {
+    /// Requests answered per second: the writes' and the mix's reads' (both take slots).
+    pub fn requests_per_s(&self) -> f64 {
+        self.throughput + self.reads.iter().map(|r| r.throughput).sum::<f64>()
+    }
+
+    /// Requests in flight Little's law expects: each operation's rate × its mean service time.
+    pub fn little_in_flight(&self) -> f64 {
+        let reads: f64 = self
+            .reads
+            .iter()
+            .map(|r| r.throughput * r.service.mean)
+            .sum();
+        (self.throughput * self.service.mean + reads) / 1e6
+    }
+}
+
 /// The node as the client sees it, judged from one interval's outcomes. Keeps its previous value
 /// through intervals that say nothing (paused, nothing in flight).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -274,7 +274,7 @@ mod tests {
     }
 
     #[test]
-    fn a_mixs_reads_get_a_line_of_their_own_in_both_charts() {
+    fn a_mixs_reads_get_lines_of_their_own_and_count_in_the_cpu_panel() {
         let without = screen(&canned(false), 160, 48);
         assert!(!without.contains("read/s") && !without.contains("read p99"));
         let mut app = canned(false);

@@ -95,13 +95,17 @@ fn cpu_share_lines(interval: &IntervalStats) -> Vec<Line<'static>> {
     lines
 }
 
-/// Client CPU per write, head-of-line waiting and Little's law, for an interval with writes.
+/// Client CPU per write (per request, when the mix reads too), head-of-line waiting and
+/// Little's law, for an interval with writes.
 fn per_write_lines(interval: &IntervalStats, strategy: Strategy) -> Vec<Line<'static>> {
-    let per_write =
-        interval.cpu.process_percent / 100.0 * interval.length_s * 1e6 / interval.ok as f64;
-    let mut lines = vec![Line::from(format!(
-        "client CPU per write {per_write:.1} µs"
-    ))];
+    let reads: u64 = interval.reads.iter().map(|r| r.ok).sum();
+    let per = interval.cpu.process_percent / 100.0 * interval.length_s * 1e6
+        / (interval.ok + reads) as f64;
+    let mut lines = vec![Line::from(if reads > 0 {
+        format!("client CPU per request {per:.1} µs (writes and reads)")
+    } else {
+        format!("client CPU per write {per:.1} µs")
+    })];
     if matches!(strategy, Strategy::Pipeline | Strategy::Batches) {
         lines.push(Line::from(format!(
             "head-of-line {:.0}% of slot time, done but {}",
@@ -120,21 +124,33 @@ fn per_write_lines(interval: &IntervalStats, strategy: Strategy) -> Vec<Line<'st
 /// Little's law, measured against estimated: writes in flight on average against throughput ×
 /// service time. Where they disagree, what explains it.
 fn little(interval: &IntervalStats) -> String {
-    let expected = interval.throughput * interval.service.mean / 1e6;
+    // A mix's reads hold slots too: the rate and mean are every request's.
+    let rate = interval.requests_per_s();
+    let expected = interval.little_in_flight();
     let measured = interval.in_flight_mean;
+    let mean_us = if rate > 0.0 {
+        expected / rate * 1e6
+    } else {
+        0.0
+    };
     let head = format!(
         "Little: {} × {} = {expected:.0} in flight, measured {measured:.0}",
-        PerSecond(interval.throughput),
-        Micros(interval.service.mean),
+        PerSecond(rate),
+        Micros(mean_us),
     );
     // Noise: a write or two, or a tenth, from the writes that straddle the interval's edges.
     let noise = (0.1 * expected).max(2.0);
-    if measured > expected + noise && interval.throughput > 0.0 {
+    if measured > expected + noise && rate > 0.0 {
         // In flight counts from issue to the loop taking the answer; service time from send to
         // answer. The difference is time outside the round trip.
-        let outside = (measured - expected) / interval.throughput * 1e6;
+        let outside = (measured - expected) / rate * 1e6;
+        let each = if interval.reads.is_empty() {
+            "write"
+        } else {
+            "request"
+        };
         format!(
-            "{head} — each write also waits {} outside its round trip (queued before the send, \
+            "{head} — each {each} also waits {} outside its round trip (queued before the send, \
              or answered but not yet taken by a busy loop)",
             Micros(outside)
         )
