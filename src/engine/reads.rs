@@ -18,6 +18,8 @@ pub struct ReadOp {
     /// [`Rows::columns`] index each marker binds, from the node's metadata of the prepared
     /// query; empty for casstop's own table, whose read binds the key.
     pub binds: Vec<usize>,
+    /// `fields: multirow`: markers outside the partition key each from their own row.
+    pub multirow: bool,
 }
 
 /// Refuses a mix that names an operation the workload (`ops`) lacks, naming the ones it has.
@@ -40,7 +42,7 @@ pub(super) async fn prepare_reads(
     rows: Option<&Rows>,
 ) -> Result<Vec<ReadOp>> {
     let cluster = &settings.cluster;
-    let prepare = async |name: &str, text: String, what: String| -> Result<ReadOp> {
+    let prepare = async |name: &str, text: String, what: String, multirow| -> Result<ReadOp> {
         let prepared = session
             .prepare(crate::cluster::admin(text.clone()))
             .await
@@ -70,6 +72,7 @@ pub(super) async fn prepare_reads(
             name: name.into(),
             prepared,
             binds,
+            multirow,
         })
     };
     let mut reads = vec![];
@@ -95,11 +98,11 @@ pub(super) async fn prepare_reads(
                 )
             }
         };
-        reads.push(prepare("read", text, "the read".into()).await?);
+        reads.push(prepare("read", text, "the read".into(), false).await?);
     }
     for query in queries {
         let what = format!("query `{}` (line {})", query.name, query.line);
-        reads.push(prepare(&query.name, query.cql.clone(), what).await?);
+        reads.push(prepare(&query.name, query.cql.clone(), what, query.multirow).await?);
     }
     Ok(reads)
 }

@@ -20,7 +20,7 @@ use crate::knobs::{
     BatchSpread, BatchType as BatchKind, Consistency, Knobs, Retry, Shard,
     Statement as StatementKind,
 };
-use crate::workload::rows::{RowAt, Rows};
+use crate::workload::rows::{Role, RowAt, Rows};
 
 /// What every write of the run sends, built once at start: the table's rows (none for
 /// casstop's own table, whose payload follows the `payload_bytes` knob) and the write prepared.
@@ -403,9 +403,14 @@ pub async fn read(
     let result = match &template.writes.rows {
         None => session.execute_unpaged(statement, (key,)).await,
         Some(table) => {
-            let row = table.row(template.place(origin.worker, origin.counter));
-            let binds = &template.writes.reads[usize::from(index)].binds;
-            let values: Vec<CqlValue> = binds.iter().map(|i| row[*i].clone()).collect();
+            let op = &template.writes.reads[usize::from(index)];
+            let at = template.place(origin.worker, origin.counter);
+            let values = if op.multirow {
+                multirow_values(table, &op.binds, at, seq)
+            } else {
+                let row = table.row(at);
+                op.binds.iter().map(|i| row[*i].clone()).collect()
+            };
             session.execute_unpaged(statement, values).await
         }
     };
@@ -428,6 +433,32 @@ pub async fn read(
         read: Some(index),
         found,
     }
+}
+
+/// cassandra-stress's `multirow`: each marker outside the partition key bound from a row of
+/// `at`'s partition drawn for it, the partition key's from `at`. Only rows at or before `at`'s
+/// are drawn: under either spread they were written before it, so they are there.
+fn multirow_values(table: &Rows, binds: &[usize], at: RowAt, seq: u64) -> Vec<CqlValue> {
+    let mut made: Vec<(u64, Vec<CqlValue>)> = Vec::with_capacity(binds.len());
+    binds
+        .iter()
+        .enumerate()
+        .map(|(marker, column)| {
+            let row = if table.columns[*column].role == Role::Partition {
+                at.row
+            } else {
+                crate::workload::dist::mix(seq ^ ((marker as u64) << 56)) % (at.row + 1)
+            };
+            let values = match made.iter().position(|(r, _)| *r == row) {
+                Some(i) => &made[i].1,
+                None => {
+                    made.push((row, table.row(RowAt { row, ..at })));
+                    &made[made.len() - 1].1
+                }
+            };
+            values[*column].clone()
+        })
+        .collect()
 }
 
 /// The request itself, in the template's statement kind.

@@ -485,6 +485,7 @@ impl State {
             reads: bucket
                 .reads
                 .iter()
+                .filter(|r| r.ran())
                 .map(|r| r.stats(length.as_secs_f64(), paced))
                 .collect(),
             verdict: Verdict::default(),
@@ -562,7 +563,12 @@ impl State {
             .last_edge
             .saturating_duration_since(self.started)
             .as_secs_f64();
-        totals.reads = self.reads.iter().map(|r| r.stats(run_s, paced)).collect();
+        totals.reads = self
+            .reads
+            .iter()
+            .filter(|r| r.ran())
+            .map(|r| r.stats(run_s, paced))
+            .collect();
         totals.service = LatencySummary::of(&self.service);
         totals.response = LatencySummary::of(&self.response);
         totals.pacer_late = LatencySummary::of(&self.pacer_late);

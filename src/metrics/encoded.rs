@@ -35,7 +35,7 @@ impl EncodedRing {
         let paced = response.is_some();
         let read_hdrs = reads
             .iter()
-            .filter(|r| r.ok + r.errors.total() > 0)
+            .filter(|r| r.ran())
             .map(|r| EncodedRead {
                 op: r.op.to_string(),
                 service_hdr: self.encode(&r.service),

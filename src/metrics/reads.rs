@@ -41,6 +41,11 @@ impl ReadCounts {
         let _ = self.response.add(&later.response);
     }
 
+    /// Whether it was sent at all: an operation the mix never chose shows nowhere.
+    pub fn ran(&self) -> bool {
+        self.ok + self.errors.total() > 0
+    }
+
     /// What an interval (or the run) of `length_s` shows of it.
     pub fn stats(&self, length_s: f64, paced: bool) -> ReadStats {
         ReadStats {

@@ -302,7 +302,7 @@ impl RunFiles {
             for read in interval
                 .reads
                 .iter()
-                .filter(|r| r.ok + r.errors.total() > 0)
+                .filter(|r| r.ran())
             {
                 let paced = interval.response.is_some();
                 for (histogram, response) in [(&read.service, false), (&read.response, true)] {

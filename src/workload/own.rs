@@ -209,10 +209,21 @@ pub fn read(path: &Path, text: &str, table: toml::Table) -> Result<Profile, Prof
                         "needs `cql = \"SELECT ...\"`".into(),
                     )
                 })?;
+            let fields = query.get("fields").and_then(toml::Value::as_str);
+            if let Some(fields) = fields
+                && !matches!(fields, "samerow" | "multirow")
+            {
+                return Err(fail(
+                    &format!("queries.{name}.fields"),
+                    line_of(text, "fields", line),
+                    format!("`{fields}`: samerow or multirow"),
+                ));
+            }
             queries.push(Query {
                 name: name.clone(),
                 cql: cql.into(),
                 line,
+                multirow: fields == Some("multirow"),
             });
         }
     }

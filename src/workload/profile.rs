@@ -74,6 +74,9 @@ pub struct Query {
     pub name: String,
     pub cql: String,
     pub line: usize,
+    /// cassandra-stress's `fields: multirow`: each marker other than the partition key's is
+    /// bound from its own row of the partition (any written one); else all from one row.
+    pub multirow: bool,
 }
 
 /// 2026-01-01T00:00:00Z.

@@ -293,7 +293,8 @@ pub fn read(path: &Path, text: &str) -> Result<Profile, ProfileError> {
                     "needs `cql: SELECT ...`".into(),
                 )
             })?;
-            if let Some(fields) = query.get("fields").and_then(Value::as_str)
+            let fields = query.get("fields").and_then(Value::as_str);
+            if let Some(fields) = fields
                 && !matches!(fields, "samerow" | "multirow")
             {
                 return Err(fail(
@@ -306,6 +307,7 @@ pub fn read(path: &Path, text: &str) -> Result<Profile, ProfileError> {
                 name: name.to_string(),
                 cql: cql.trim().to_string(),
                 line,
+                multirow: fields == Some("multirow"),
             });
         }
     }

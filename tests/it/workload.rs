@@ -877,3 +877,57 @@ fn a_profiles_query_runs_under_its_name_and_finds_the_rows_it_wrote() {
         "{err}"
     );
 }
+
+/// Two queries that name a row by its key and one of its values: from one row (`samerow`) they
+/// match it; from a row per marker (`multirow`) the value is another row's, so mostly not.
+const MULTIROW_PROFILE: &str = r#"keyspace = "casstop_test"
+table = "workload_multirow"
+table_definition = """
+CREATE TABLE workload_multirow (k bigint, c int, v text, PRIMARY KEY (k, c))
+"""
+
+[columns.c]
+cluster = "fixed(40)"
+
+[queries.same]
+cql = "SELECT * FROM workload_multirow WHERE k = ? AND c = ? AND v = ? ALLOW FILTERING"
+fields = "samerow"
+
+[queries.multi]
+cql = "SELECT * FROM workload_multirow WHERE k = ? AND c = ? AND v = ? ALLOW FILTERING"
+fields = "multirow"
+"#;
+
+#[test]
+fn a_multirow_query_binds_each_marker_from_its_own_row_of_the_partition() {
+    let _load = common::loading();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("multirow.toml");
+    std::fs::write(&file, MULTIROW_PROFILE).unwrap();
+    let mut settings = profile_settings(&file);
+    settings.knobs.depth = 16;
+    settings.knobs.mix = "insert=2,same=1,multi=1".parse().unwrap();
+    settings.knobs.ops = 6_000;
+    common::fresh_table(&settings);
+    let totals = run(&settings);
+    let t = &totals.totals;
+    let read = |op: &str| {
+        t.reads
+            .iter()
+            .find(|r| r.op == op)
+            .unwrap_or_else(|| panic!("{op}: {:?}", t.reads))
+            .clone()
+    };
+    let (same, multi) = (read("same"), read("multi"));
+    assert_eq!(same.errors + multi.errors + t.errors.total(), 0);
+    assert!(same.ok > 500 && multi.ok > 500, "{same:?} {multi:?}");
+    assert_eq!(same.rows, same.ok, "one row's key and value: each finds it");
+    // Each marker from its own row: `k` is the partition's, `c` and `v` of two rows drawn apart,
+    // alike only when the draws meet (about one in the rows before the read's).
+    assert!(
+        multi.rows * 2 < multi.ok,
+        "{} of {} multirow reads matched a row",
+        multi.rows,
+        multi.ok
+    );
+}
