@@ -299,11 +299,7 @@ impl RunFiles {
             }
             // A read's histograms follow its interval's write histograms: a reader gives them
             // to the interval whose untagged line came last.
-            for read in interval
-                .reads
-                .iter()
-                .filter(|r| r.ran())
-            {
+            for read in interval.reads.iter().filter(|r| r.ran()) {
                 let paced = interval.response.is_some();
                 for (histogram, response) in [(&read.service, false), (&read.response, true)] {
                     if response && !paced {
