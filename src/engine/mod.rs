@@ -19,6 +19,7 @@ pub mod slots;
 mod timer;
 pub mod worker;
 pub mod workload;
+mod written;
 
 use std::collections::VecDeque;
 use std::sync::Arc;

@@ -18,8 +18,10 @@ use super::pacer::Pacer;
 use super::slots::Slots;
 use super::timer::PreciseTimer;
 use super::workload::{self, RequestTemplate};
+use super::written::Written;
 use crate::knobs::Knobs;
 use crate::metrics::{ErrorKind, MAX_LATENCY_US, MetricsMessage, ReadCounts, WorkerReport};
+use crate::workload::rows::RowAt;
 
 /// Writes issued in one go before the loop looks at completions and timers again, so a
 /// fire-everything strategy cannot starve the interval hand-over.
@@ -105,6 +107,8 @@ pub struct Worker {
     /// Set when a knob change has not yet been followed by a write.
     unapplied_change: Option<Instant>,
     template: Arc<RequestTemplate>,
+    /// The rows written so far, by the template that placed them: what reads ask for.
+    written: Written<Arc<RequestTemplate>>,
     slots: Slots,
     pacer: Pacer,
     seq: u64,
@@ -157,6 +161,7 @@ impl Worker {
             knobs: state.knobs,
             knob_version: state.version,
             unapplied_change: None,
+            written: Written::new(template.clone()),
             template,
             slots: Slots::default(),
             seq: 0,
@@ -191,7 +196,9 @@ impl Worker {
                 &self.knobs,
                 self.shared.rounds_per_us,
             ));
+            let end = self.next_row;
             self.next_row = self.template.next_block(&next, self.next_row);
+            self.written.relayout(end, self.next_row, next.clone());
             self.template = next;
         }
         self.knob_version = state.version;
@@ -374,23 +381,20 @@ impl Worker {
     /// flight, with room to spare (writes complete out of order within the in-flight window).
     fn rows_read_back(&self) -> u64 {
         let lag = u64::from(self.template.rows) * u64::from(self.knobs.in_flight_limit()) * 2 + 1;
-        self.next_row.saturating_sub(lag)
+        self.written.readable(self.next_row, lag)
     }
 
     /// A row this worker wrote a while ago, to read: drawn (the same for the same `seq`) from
     /// [`Self::rows_read_back`], so that a read finds what an acknowledged write left. Its key,
-    /// and where it falls.
-    fn row_to_read(&self) -> (i64, workload::Origin) {
-        let written = self.rows_read_back();
-        let counter = match written {
+    /// and where the layout it was written under placed it.
+    fn row_to_read(&self) -> (i64, RowAt) {
+        let n = match self.rows_read_back() {
             0 => 0,
             n => crate::workload::dist::mix(self.seq ^ (u64::from(self.id) << 48)) % n,
         };
-        let origin = workload::Origin {
-            worker: self.id,
-            counter,
-        };
-        (self.shared.keys.key(self.id, counter), origin)
+        let (counter, template) = self.written.nth(n, self.next_row);
+        let at = template.place(self.id, counter);
+        (self.shared.keys.key(self.id, counter), at)
     }
 
     /// Counts the write just issued as `seq`; the first under new knobs says how long after the
@@ -487,14 +491,14 @@ impl Worker {
                     }
                     Some(read) => {
                         let intended = self.pacer.take(now);
-                        let (key, origin) = self.row_to_read();
+                        let (key, at) = self.row_to_read();
                         self.reads_in_flight[usize::from(read)] += 1;
                         in_flight.push(Either::Right(workload::read(
                             shared.session.clone(),
                             self.template.clone(),
                             read,
                             key,
-                            origin,
+                            at,
                             self.seq,
                             intended,
                         )));

@@ -388,13 +388,13 @@ pub async fn write(
     }
 }
 
-/// Sends read `index` of the mix for the row at `origin` (casstop's own table: `key`).
+/// Sends read `index` of the mix for the row at `at` (casstop's own table: `key`).
 pub async fn read(
     session: Arc<Session>,
     template: Arc<RequestTemplate>,
     index: u8,
     key: i64,
-    origin: Origin,
+    at: RowAt,
     seq: u64,
     intended: Instant,
 ) -> Completion {
@@ -404,7 +404,6 @@ pub async fn read(
         None => session.execute_unpaged(statement, (key,)).await,
         Some(table) => {
             let op = &template.writes.reads[usize::from(index)];
-            let at = template.place(origin.worker, origin.counter);
             let values = if op.multirow {
                 multirow_values(table, &op.binds, at, seq)
             } else {

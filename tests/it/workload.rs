@@ -552,6 +552,8 @@ fn switching_statement_batch_type_spread_and_rows_live_loses_and_doubles_nothing
     std::fs::write(&file, SWITCH_PROFILE).unwrap();
     let mut settings = profile_settings(&file);
     settings.knobs.depth = 16;
+    // Reads beside: each must find its row through the layout that wrote it.
+    settings.knobs.mix = "insert=3,read=1".parse().unwrap();
     common::fresh_table(&settings);
     let engine = Engine::start(&settings, None).expect("engine starts");
     let changes = [
@@ -577,7 +579,20 @@ fn switching_statement_batch_type_spread_and_rows_live_loses_and_doubles_nothing
     let totals = engine.stop().expect("run ends");
     let t = &totals.totals;
     assert_eq!(t.errors.total(), 0, "{}", t.errors);
-    assert_eq!(t.issued, t.ok, "every issued write is counted once");
+    let [read] = t.reads.as_slice() else {
+        panic!("one read operation: {:?}", t.reads);
+    };
+    assert_eq!(read.errors, 0);
+    assert!(read.ok > 100, "{read:?}");
+    assert_eq!(
+        t.issued,
+        t.ok + read.ok,
+        "every issued request is counted once"
+    );
+    assert_eq!(
+        read.rows, read.ok,
+        "every read found its row, whichever layout wrote it"
+    );
     assert!(
         t.ok_rows > t.ok,
         "batches ran: {} requests, {} rows",
