@@ -10,17 +10,17 @@ use anyhow::{Context, Result};
 use hdrhistogram::Histogram;
 use tokio::sync::{broadcast, watch};
 
+use super::bucket::Bucket;
 use super::encoded::EncodedRing;
 use super::evidence::Evidence;
 use super::feed::{ClosedInterval, Record, RecordFeed};
 use super::little::LittleTrack;
-use super::measure::{ErrorCounts, ErrorKind, LatencySummary, new_histogram};
+use super::measure::{ErrorKind, LatencySummary, new_histogram};
 use super::nodes::{Health, NodeBuckets, NodeTotals};
 use super::proc::CpuSampler;
 use super::reads::{ReadCounts, absorb_reads};
 use super::stats::{
-    Event, EventKind, IntervalStats, NodeSeen, RunState, SlotTime, Snapshot, TaskSplit, Totals,
-    WorkerReport,
+    Event, EventKind, IntervalStats, NodeSeen, RunState, Snapshot, TaskSplit, Totals, WorkerReport,
 };
 use super::verdict::{self, Verdict};
 use crate::knobs::{KnobChange, Knobs};
@@ -139,43 +139,6 @@ pub struct Outputs {
     pub record: Option<RecordFeed>,
     /// Keep the recent intervals' histograms encoded, for the control API's `/intervals`.
     pub keep_encoded: bool,
-}
-
-/// An interval being filled.
-struct Bucket {
-    issued: u64,
-    ok: u64,
-    ok_rows: u64,
-    errors: ErrorCounts,
-    maybe: u64,
-    maybe_rows: u64,
-    first_error: Option<(ErrorKind, String)>,
-    service: Histogram<u64>,
-    response: Histogram<u64>,
-    pacer_late: Histogram<u64>,
-    in_flight_max: BTreeMap<u32, u32>,
-    slots: SlotTime,
-    reads: Vec<ReadCounts>,
-}
-
-impl Bucket {
-    fn new() -> Self {
-        Bucket {
-            issued: 0,
-            ok: 0,
-            ok_rows: 0,
-            errors: ErrorCounts::default(),
-            maybe: 0,
-            maybe_rows: 0,
-            first_error: None,
-            service: new_histogram(),
-            response: new_histogram(),
-            pacer_late: new_histogram(),
-            in_flight_max: BTreeMap::new(),
-            slots: SlotTime::default(),
-            reads: Vec::new(),
-        }
-    }
 }
 
 struct State {

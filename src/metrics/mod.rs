@@ -8,6 +8,7 @@
 //! one on a `broadcast` (headless printers, recorders).
 
 pub mod aggregate;
+mod bucket;
 pub mod encoded;
 pub mod evidence;
 pub mod feed;
