@@ -210,20 +210,18 @@ pub fn read(path: &Path, text: &str, table: toml::Table) -> Result<Profile, Prof
                     )
                 })?;
             let fields = query.get("fields").and_then(toml::Value::as_str);
-            if let Some(fields) = fields
-                && !matches!(fields, "samerow" | "multirow")
-            {
-                return Err(fail(
+            let multirow = super::profile::multirow(fields).map_err(|why| {
+                fail(
                     &format!("queries.{name}.fields"),
                     line_of(text, "fields", line),
-                    format!("`{fields}`: samerow or multirow"),
-                ));
-            }
+                    why,
+                )
+            })?;
             queries.push(Query {
                 name: name.clone(),
                 cql: cql.into(),
                 line,
-                multirow: fields == Some("multirow"),
+                multirow,
             });
         }
     }

@@ -79,6 +79,16 @@ pub struct Query {
     pub multirow: bool,
 }
 
+/// A query's `fields` (cassandra-stress's, in both formats): whether it is `multirow`;
+/// anything but `samerow` or `multirow` is refused with what it may be.
+pub fn multirow(fields: Option<&str>) -> Result<bool, String> {
+    match fields {
+        None | Some("samerow") => Ok(false),
+        Some("multirow") => Ok(true),
+        Some(other) => Err(format!("`{other}`: samerow or multirow")),
+    }
+}
+
 /// 2026-01-01T00:00:00Z.
 pub const AROUND_MS: i64 = 1_767_225_600_000;
 

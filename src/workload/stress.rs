@@ -294,20 +294,18 @@ pub fn read(path: &Path, text: &str) -> Result<Profile, ProfileError> {
                 )
             })?;
             let fields = query.get("fields").and_then(Value::as_str);
-            if let Some(fields) = fields
-                && !matches!(fields, "samerow" | "multirow")
-            {
-                return Err(fail(
+            let multirow = super::profile::multirow(fields).map_err(|why| {
+                fail(
                     &format!("queries.{name}.fields"),
                     line_of(text, "fields", line),
-                    format!("`{fields}`: samerow or multirow"),
-                ));
-            }
+                    why,
+                )
+            })?;
             queries.push(Query {
                 name: name.to_string(),
                 cql: cql.trim().to_string(),
                 line,
-                multirow: fields == Some("multirow"),
+                multirow,
             });
         }
     }
