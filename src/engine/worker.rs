@@ -31,6 +31,11 @@ const ISSUE_BURST: u32 = 256;
 const MIN_BACKOFF: Duration = Duration::from_millis(10);
 const MAX_BACKOFF: Duration = Duration::from_millis(500);
 
+/// The wait after one more write found no connection, given the last (zero after a success).
+fn next_backoff(last: Duration) -> Duration {
+    (last * 2).clamp(MIN_BACKOFF, MAX_BACKOFF)
+}
+
 /// The longest a stop waits for the writes in flight.
 pub const MAX_DRAIN: Duration = Duration::from_secs(5);
 
@@ -301,7 +306,7 @@ impl Worker {
     /// until the driver drops it), doubling the wait up to [`MAX_BACKOFF`] while the
     /// node stays away. The driver reconnects in the background; the first success resets it.
     fn back_off(&mut self, now: Instant) {
-        self.backoff = (self.backoff * 2).clamp(MIN_BACKOFF, MAX_BACKOFF);
+        self.backoff = next_backoff(self.backoff);
         self.backoff_until = Some(now + self.backoff);
     }
 
@@ -602,6 +607,17 @@ fn per_worker_rate(knobs: &Knobs) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_back_off_starts_at_10_ms_and_doubles_up_to_500_ms() {
+        let mut waits = Vec::new();
+        let mut wait = Duration::ZERO;
+        for _ in 0..8 {
+            wait = next_backoff(wait);
+            waits.push(wait.as_millis());
+        }
+        assert_eq!(waits, [10, 20, 40, 80, 160, 320, 500, 500]);
+    }
 
     #[test]
     fn hand_overs_stay_on_the_grid_of_edges() {

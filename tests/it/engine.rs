@@ -42,19 +42,44 @@ fn every_strategy_writes_exactly_its_ok_count() {
     }
 }
 
+/// How many writes the node has applied to its batch log (`system.batches`) since it started: a
+/// logged batch is written there before its rows and removed after them, two writes; an
+/// unlogged batch never touches it.
+fn batchlog_writes(settings: &Settings) -> i64 {
+    common::with_session(settings, async move |session| {
+        let text = "SELECT count FROM system_views.local_write_latency \
+                    WHERE keyspace_name = 'system' AND table_name = 'batches'";
+        let rows = session.query_unpaged(text, &[]).await?.into_rows_result()?;
+        Ok(rows.first_row::<(i64,)>().map(|(c,)| c).unwrap_or(0))
+    })
+}
+
 #[test]
-fn rows_per_request_writes_unlogged_batches() {
-    let _load = common::loading();
+fn rows_per_request_writes_batches_of_the_type_asked_as_the_node_logs_them() {
+    // The batch log is the whole node's: no other test may batch meanwhile.
+    let _alone = common::measuring();
     let mut settings = common::settings("rows_per_request");
     settings.knobs.strategy = Strategy::Callbacks;
     settings.knobs.depth = 8;
     settings.knobs.rows_per_request = 5;
     settings.knobs.ops = 200;
     settings.knobs.workers = 2;
-    common::fresh_table(&settings);
-    let totals = run_ops(&settings).totals;
-    assert_eq!((totals.ok, totals.ok_rows), (200, 1000));
-    assert_eq!(common::count_rows(&settings), 1000);
+    for (batch_type, logged) in [
+        (knobs::BatchType::Unlogged, 0),
+        (knobs::BatchType::Logged, 400),
+    ] {
+        settings.knobs.batch_type = batch_type;
+        common::fresh_table(&settings);
+        let before = batchlog_writes(&settings);
+        let totals = run_ops(&settings).totals;
+        assert_eq!((totals.ok, totals.ok_rows), (200, 1000), "{batch_type}");
+        assert_eq!(common::count_rows(&settings), 1000, "{batch_type}");
+        assert_eq!(
+            batchlog_writes(&settings) - before,
+            logged,
+            "{batch_type}: 200 batches of 5 rows"
+        );
+    }
 }
 
 #[test]
@@ -127,41 +152,71 @@ fn switching_strategy_depth_and_workers_live_loses_and_doubles_nothing() {
     );
 }
 
-fn max_in_flight(settings: &Settings) -> u32 {
-    let engine = Engine::start(settings, None).expect("engine starts");
-    std::thread::sleep(Duration::from_secs(2));
-    let totals = engine.stop().expect("run ends");
-    assert!(totals.totals.ok > 100, "the load ran");
-    totals
-        .history
-        .iter()
-        .map(|i| i.in_flight_max)
-        .max()
-        .unwrap_or(0)
-}
-
 #[test]
-fn in_flight_never_exceeds_the_strategy_limit() {
+fn in_flight_never_exceeds_the_strategy_limit_as_the_table_and_the_clock_see_it() {
     let _load = common::loading();
+    // Through a hop that holds every request for 100 ms, a write occupies its slot for at least
+    // that long, so by Little's law no run can add rows faster than limit / 100 ms. The rows are
+    // counted in the table and timed by this test; casstop's own counts decide nothing. The
+    // rest of a round trip (~3 ms here) is small beside the hop's, so one slot too many shows
+    // as 3-12% more rows than the bound allows (at 20 ms it hid: 350/s of 400 for 8 slots).
+    let rtt = Duration::from_millis(100);
+    let hop = common::start_hop(casstop::hop::HopSettings {
+        rtt,
+        ..Default::default()
+    });
     let cases = [
         (Strategy::Sync, 1),
         (Strategy::Pipeline, 8),
         (Strategy::Callbacks, 12),
         (Strategy::Batches, 10),
-        (Strategy::Throttle, 200),
+        (Strategy::Throttle, 16),
     ];
     for (strategy, limit) in cases {
-        let mut settings = common::settings("in_flight");
+        let direct = common::settings(&format!("in_flight_{strategy}"));
+        let mut settings = common::through(direct.clone(), &hop);
         settings.knobs.strategy = strategy;
-        settings.knobs.depth = limit.max(1);
-        settings.knobs.batch = limit.max(1);
-        settings.knobs.throttle_cap = limit.max(10);
-        let max = max_in_flight(&settings);
-        assert!(max <= limit, "{strategy}: {max} in flight > {limit}");
-        assert!(
-            max >= limit.min(2),
-            "{strategy}: {max} in flight; the limit was never reached"
+        // The throttle cap may not go below depth or batch.
+        settings.knobs.depth = limit.min(8);
+        settings.knobs.batch = limit.min(8);
+        settings.knobs.throttle_cap = 16;
+        if strategy != Strategy::Throttle {
+            settings.knobs.depth = limit;
+            settings.knobs.batch = limit;
+        }
+        common::fresh_table(&direct);
+        let engine = Engine::start(&settings, None).expect("engine starts");
+        std::thread::sleep(Duration::from_millis(1500));
+        // The widest window the two counts can stand for: from before the first to after the
+        // second (each counts the rows at some moment while it runs).
+        let from = std::time::Instant::now();
+        let before = common::count_rows(&direct);
+        std::thread::sleep(Duration::from_secs(5));
+        let after = common::count_rows(&direct);
+        let window = from.elapsed().as_secs_f64();
+        let totals = engine.stop().expect("run ends");
+        assert_eq!(
+            totals.totals.errors.total(),
+            0,
+            "{strategy}: {}",
+            totals.totals.errors
         );
+        // Each slot completes at most one write per round trip, plus one at the window's edge.
+        let added = (after - before) as f64;
+        let most = f64::from(limit) * (window / rtt.as_secs_f64() + 1.0);
+        eprintln!(
+            "{strategy} limit {limit}: {added} rows in {window:.2} s through the hop, at most {most:.0}"
+        );
+        assert!(
+            added <= most,
+            "{strategy}: {added} rows in {window:.2} s through a {rtt:?} hop need more than {limit} in flight"
+        );
+        assert!(
+            added >= most * 0.6,
+            "{strategy}: {added} rows in {window:.2} s; {limit} in flight would add {most:.0}"
+        );
+        let max = totals.history.iter().map(|i| i.in_flight_max).max();
+        assert_eq!(max, Some(limit), "{strategy}: the most in flight reported");
     }
 }
 

@@ -126,7 +126,51 @@ fn a_killed_node_and_a_paused_node_are_survived_and_counted_honestly() {
         .running_pid()
         .expect("the fault node runs again");
     paused_node_times_out_instead_of_hanging(&fault_settings("paused"), pid);
+    a_stop_under_a_paused_node_drains_for_5_s_then_gives_up(&fault_settings("drain_cap"), pid);
     a_second_signal_leaves_at_once_while_writes_hang(&fault_settings("second_signal"), pid);
+}
+
+/// A stop waits for the writes in flight until each has had its request timeout, but never more
+/// than 5 s: here the timeout is 30 s and the node never answers, so the drain is the cap, and
+/// every write it gives up on is a timeout that may have been applied.
+fn a_stop_under_a_paused_node_drains_for_5_s_then_gives_up(settings: &Settings, pid: u32) {
+    let mut settings = settings.clone();
+    settings.knobs.strategy = Strategy::Callbacks;
+    settings.knobs.depth = 8;
+    settings.knobs.rate = 500.0;
+    settings.knobs.request_timeout = Duration::from_secs(30);
+    fresh_table(&settings);
+
+    let engine = Engine::start(&settings, Some(pid)).expect("engine starts");
+    wait_for_health(&engine, NodeHealth::Up, Duration::from_secs(10));
+    std::thread::sleep(Duration::from_secs(1));
+    signal(pid, libc::SIGSTOP);
+    // Long enough for every slot to fill with a write the node will not answer.
+    std::thread::sleep(Duration::from_millis(500));
+    let stopping = Instant::now();
+    let totals = engine.stop().expect("run ends");
+    let took = stopping.elapsed();
+    signal(pid, libc::SIGCONT);
+    // The cap is 5 s from the stop; a drain that waited for the 30 s timeout, or that did not
+    // wait at all, fails here. The upper bound leaves room for a slow machine's summary.
+    assert!(
+        took >= Duration::from_millis(4_900) && took < Duration::from_secs(12),
+        "the drain took {took:?}, not the 5 s cap"
+    );
+    let t = &totals.totals;
+    let timeouts = t.errors.get(casstop::metrics::ErrorKind::Timeout);
+    assert_eq!(
+        (timeouts, t.errors.total()),
+        (t.maybe, t.maybe),
+        "each write given up is one timeout, 'maybe' applied: {}",
+        t.errors
+    );
+    assert!(
+        (1..=8).contains(&t.maybe),
+        "the writes in flight (at most the depth, 8) are given up: {}",
+        t.maybe
+    );
+    assert_rows_match(&settings, &totals);
 }
 
 /// Writes to a paused node never drain quickly: the first Ctrl-C starts a drain of up to 5 s,
