@@ -723,6 +723,46 @@ mod tests {
         assert_eq!(state.service.len(), 550);
     }
 
+    fn failing(worker: u32, kind: ErrorKind, detail: &str) -> MetricsMessage {
+        let mut report = WorkerReport::new(worker);
+        report.issued = 10;
+        for _ in 0..10 {
+            report.errors.add(kind);
+        }
+        report.first_error = Some((kind, detail.into()));
+        MetricsMessage::Report(Box::new(report))
+    }
+
+    #[test]
+    fn the_event_log_quotes_a_drivers_error_once_until_another_comes() {
+        let (mut state, started) = state();
+        let quoted = |state: &State| -> Vec<String> {
+            // Only the quotes: the node's health has events of its own.
+            let events = state.events.iter().filter(|e| e.text.contains(" error: "));
+            events.map(|e| e.text.clone()).collect()
+        };
+        let timeout = "Request timeout: Request took longer than 1ms";
+        for second in 1..=3 {
+            state.handle(failing(0, ErrorKind::Timeout, timeout));
+            state.handle(failing(1, ErrorKind::Timeout, timeout));
+            state.close_interval(started + second * INTERVAL);
+        }
+        assert_eq!(quoted(&state), [format!("timeout error: {timeout}")]);
+        state.handle(failing(0, ErrorKind::Unavailable, "not enough replicas"));
+        state.close_interval(started + 4 * INTERVAL);
+        state.handle(failing(0, ErrorKind::Timeout, timeout));
+        state.close_interval(started + 5 * INTERVAL);
+        assert_eq!(
+            quoted(&state),
+            [
+                format!("timeout error: {timeout}"),
+                "unavailable error: not enough replicas".into(),
+                format!("timeout error: {timeout}"),
+            ],
+            "a new error is quoted, and the old one again when it comes back"
+        );
+    }
+
     #[test]
     fn an_interval_without_hand_overs_is_empty_not_a_copy_of_the_last() {
         let (mut state, started) = state();

@@ -171,3 +171,86 @@ fn bench_and_sweep_with_stdout_closed_still_write_everything_and_exit_0() {
         "the sweep wrote sweep.json"
     );
 }
+
+/// The OS threads of `pid` named `casstop-wrk-*` (the multi-thread runtime's), each with the
+/// CPU ticks the kernel charged it (utime + stime).
+fn load_threads(pid: u32) -> Vec<(String, u64)> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return vec![];
+    };
+    let mut threads = vec![];
+    for task in tasks.flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        // After the `(comm)` field: state is field 3, utime 14 and stime 15.
+        let Some((_, rest)) = stat.rsplit_once(") ") else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split(' ').collect();
+        let ticks = |i: usize| fields.get(i - 3).and_then(|f| f.parse::<u64>().ok());
+        if comm.starts_with("casstop-wrk-")
+            && let (Some(user), Some(system)) = (ticks(14), ticks(15))
+        {
+            threads.push((comm.trim().to_string(), user + system));
+        }
+    }
+    threads.sort();
+    threads
+}
+
+#[test]
+fn a_multi_thread_runtime_spreads_the_load_over_its_threads_and_writes_exactly_its_ok_rows() {
+    let _load = crate::common::loading();
+    common::node_pid();
+    let dir = tempfile::tempdir().unwrap();
+    for (runtime, threads) in [("multi-thread", 3), ("current-thread", 0)] {
+        let json = dir.path().join(format!("{runtime}.json"));
+        let mut child = crate::common::casstop()
+            .args([
+                "bench",
+                "--runtime",
+                runtime,
+                "--threads",
+                "3",
+                "--workers",
+                "3",
+            ])
+            .args(["--duration", "4s", "--truncate", "--quiet", "--json"])
+            .arg(&json)
+            .env("CASSTOP_CLUSTER_KEYSPACE", "casstop_test")
+            .env("CASSTOP_CLUSTER_TABLE", "cli_runtime")
+            .env("CASSTOP_OUTPUT_DIR", dir.path().join("runs"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("casstop runs");
+        // Seen from the kernel in the run's last second: each of the threads asked for has
+        // done real work (100 ms of CPU or more), and no more of them did. tokio names its
+        // blocking-pool threads (name lookups, files) with the same function; those idle.
+        std::thread::sleep(std::time::Duration::from_millis(3_300));
+        let seen = load_threads(child.id());
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+        let busy = seen.iter().filter(|(_, ticks)| *ticks >= 10).count();
+        assert_eq!(busy, threads, "{runtime}: load threads that ran: {seen:?}");
+        let value: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        assert_eq!(value["runtime"], runtime);
+        let ok = value["ok"].as_u64().expect("ok");
+        for kind in [
+            "timeout",
+            "overloaded",
+            "unavailable",
+            "connection",
+            "other",
+        ] {
+            assert_eq!(value["errors"][kind], 0, "{runtime}: errors.{kind}");
+        }
+        let settings = common::settings("cli_runtime");
+        assert_eq!(
+            common::count_rows(&settings) as u64,
+            ok,
+            "{runtime}: rows == ok"
+        );
+    }
+}

@@ -208,19 +208,36 @@ fn rows_beyond(settings: &Settings, than: i64, limit: Duration) -> i64 {
     })
 }
 
-fn apply(fault: Fault, settings: &Settings, env: &[(String, String)]) {
+/// In the session, waits until the header says `what` of the node (where the user looks first).
+fn header_says(running: &Running, what: &str) {
+    if let Running::Tmux { socket } = running {
+        common::wait_for(what, Duration::from_secs(30), POLL, || {
+            let screen = pane(socket);
+            let header = screen.lines().next().unwrap_or_default();
+            header.contains(what).then_some(())
+        });
+    }
+}
+
+fn apply(fault: Fault, settings: &Settings, env: &[(String, String)], running: &Running) {
     let node = LocalNode::new(&settings.local);
     let pid = node.running_pid().expect("the matrix node runs");
     match fault {
         Fault::KillAndRestart => {
             signal(pid, libc::SIGKILL);
             std::thread::sleep(Duration::from_secs(1));
+            header_says(running, "node DOWN for");
             up(settings);
         }
         Fault::PauseAndResume => {
+            let paused = std::time::Instant::now();
             signal(pid, libc::SIGSTOP);
-            std::thread::sleep(Duration::from_secs(4));
+            header_says(running, "node NOT ANSWERING for");
+            std::thread::sleep(Duration::from_secs(4).saturating_sub(paused.elapsed()));
             signal(pid, libc::SIGCONT);
+            if matches!(running, Running::Tmux { .. }) {
+                header_says(running, "running");
+            }
         }
         Fault::HopKilled | Fault::HopRestarted => {
             let pid_file = settings.local.data_dir.join("hop.pid");
@@ -282,7 +299,7 @@ fn cell(run: Run, fault: Fault) -> (u64, u64, u64, u64) {
     let running = start(run, fault, &env);
     // A few hundred writes before the fault, and as many after it once the node is back.
     let before = rows_beyond(&settings, 300, Duration::from_secs(60));
-    apply(fault, &settings, &env);
+    apply(fault, &settings, &env, &running);
     if fault != Fault::HopKilled {
         rows_beyond(&settings, before + 300, Duration::from_secs(60));
     }
