@@ -205,7 +205,7 @@ fn a_multi_thread_runtime_spreads_the_load_over_its_threads_and_writes_exactly_i
     let dir = tempfile::tempdir().unwrap();
     for (runtime, threads) in [("multi-thread", 3), ("current-thread", 0)] {
         let json = dir.path().join(format!("{runtime}.json"));
-        let mut child = crate::common::casstop()
+        let child = crate::common::casstop()
             .args([
                 "bench",
                 "--runtime",
