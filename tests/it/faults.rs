@@ -83,6 +83,26 @@ fn wait_for_health(engine: &Engine, health: NodeHealth, limit: Duration) -> Dura
     }
 }
 
+/// A callbacks run at `depth` and `rate` on a fresh table of its own, writing for `warm` after the
+/// node is seen up: the fault comes next. Its settings too, to count the table by.
+fn writing(
+    settings: &Settings,
+    pid: u32,
+    (depth, rate, request_timeout): (u32, f64, Duration),
+    warm: Duration,
+) -> (Settings, Engine) {
+    let mut settings = settings.clone();
+    settings.knobs.strategy = Strategy::Callbacks;
+    settings.knobs.depth = depth;
+    settings.knobs.rate = rate;
+    settings.knobs.request_timeout = request_timeout;
+    fresh_table(&settings);
+    let engine = Engine::start(&settings, Some(pid)).expect("engine starts");
+    wait_for_health(&engine, NodeHealth::Up, Duration::from_secs(10));
+    std::thread::sleep(warm);
+    (settings, engine)
+}
+
 /// Every key counted ok is in the table; failed writes may or may not be.
 fn assert_rows_match(settings: &Settings, totals: &RunTotals) {
     let t = &totals.totals;
@@ -134,16 +154,12 @@ fn a_killed_node_and_a_paused_node_are_survived_and_counted_honestly() {
 /// than 5 s: here the timeout is 30 s and the node never answers, so the drain is the cap, and
 /// every write it gives up on is a timeout that may have been applied.
 fn a_stop_under_a_paused_node_drains_for_5_s_then_gives_up(settings: &Settings, pid: u32) {
-    let mut settings = settings.clone();
-    settings.knobs.strategy = Strategy::Callbacks;
-    settings.knobs.depth = 8;
-    settings.knobs.rate = 500.0;
-    settings.knobs.request_timeout = Duration::from_secs(30);
-    fresh_table(&settings);
-
-    let engine = Engine::start(&settings, Some(pid)).expect("engine starts");
-    wait_for_health(&engine, NodeHealth::Up, Duration::from_secs(10));
-    std::thread::sleep(Duration::from_secs(1));
+    let (settings, engine) = writing(
+        settings,
+        pid,
+        (8, 500.0, Duration::from_secs(30)),
+        Duration::from_secs(1),
+    );
     signal(pid, libc::SIGSTOP);
     // Long enough for every slot to fill with a write the node will not answer.
     std::thread::sleep(Duration::from_millis(500));
@@ -226,16 +242,12 @@ fn a_second_signal_leaves_at_once_while_writes_hang(settings: &Settings, pid: u3
 }
 
 fn killed_node_is_survived(settings: &Settings, pid: u32) {
-    let mut settings = settings.clone();
-    settings.knobs.strategy = Strategy::Callbacks;
-    settings.knobs.depth = 16;
-    settings.knobs.rate = 2000.0;
-    settings.knobs.request_timeout = Duration::from_secs(2);
-    fresh_table(&settings);
-
-    let engine = Engine::start(&settings, Some(pid)).expect("engine starts");
-    wait_for_health(&engine, NodeHealth::Up, Duration::from_secs(10));
-    std::thread::sleep(Duration::from_secs(2));
+    let (settings, engine) = writing(
+        settings,
+        pid,
+        (16, 2000.0, Duration::from_secs(2)),
+        Duration::from_secs(2),
+    );
     signal(pid, libc::SIGKILL);
     let down_after = wait_for_health(&engine, NodeHealth::Down, Duration::from_secs(20));
     eprintln!("node seen down {down_after:?} after kill -9");
@@ -284,16 +296,12 @@ fn killed_node_is_survived(settings: &Settings, pid: u32) {
 }
 
 fn paused_node_times_out_instead_of_hanging(settings: &Settings, pid: u32) {
-    let mut settings = settings.clone();
-    settings.knobs.strategy = Strategy::Callbacks;
-    settings.knobs.depth = 8;
-    settings.knobs.rate = 1000.0;
-    settings.knobs.request_timeout = Duration::from_millis(1000);
-    fresh_table(&settings);
-
-    let engine = Engine::start(&settings, Some(pid)).expect("engine starts");
-    wait_for_health(&engine, NodeHealth::Up, Duration::from_secs(10));
-    std::thread::sleep(Duration::from_secs(1));
+    let (settings, engine) = writing(
+        settings,
+        pid,
+        (8, 1000.0, Duration::from_millis(1000)),
+        Duration::from_secs(1),
+    );
     signal(pid, libc::SIGSTOP);
     let stuck_after = wait_for_health(&engine, NodeHealth::Unresponsive, Duration::from_secs(10));
     eprintln!("node seen unresponsive {stuck_after:?} after SIGSTOP");
