@@ -177,13 +177,13 @@ fn in_flight_never_exceeds_the_strategy_limit_as_the_table_and_the_clock_see_it(
         let mut settings = common::through(direct.clone(), &hop);
         settings.knobs.strategy = strategy;
         // The throttle cap may not go below depth or batch.
-        settings.knobs.depth = limit.min(8);
-        settings.knobs.batch = limit.min(8);
+        let own = if strategy == Strategy::Throttle {
+            8
+        } else {
+            limit
+        };
+        (settings.knobs.depth, settings.knobs.batch) = (own, own);
         settings.knobs.throttle_cap = 16;
-        if strategy != Strategy::Throttle {
-            settings.knobs.depth = limit;
-            settings.knobs.batch = limit;
-        }
         common::fresh_table(&direct);
         let engine = Engine::start(&settings, None).expect("engine starts");
         std::thread::sleep(Duration::from_millis(1500));

@@ -235,9 +235,7 @@ fn apply(fault: Fault, settings: &Settings, env: &[(String, String)], running: &
             header_says(running, "node NOT ANSWERING for");
             std::thread::sleep(Duration::from_secs(4).saturating_sub(paused.elapsed()));
             signal(pid, libc::SIGCONT);
-            if matches!(running, Running::Tmux { .. }) {
-                header_says(running, "running");
-            }
+            header_says(running, "running");
         }
         Fault::HopKilled | Fault::HopRestarted => {
             let pid_file = settings.local.data_dir.join("hop.pid");
