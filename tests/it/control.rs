@@ -18,7 +18,8 @@ fn http(port: u16, method: &str, path: &str, token: Option<&str>, body: &str) ->
     try_http(port, method, path, token, body).expect("the server accepts")
 }
 
-/// [`http`], or `None` when nothing listens yet.
+/// [`http`], or `None` when nothing listens yet, or when the listener went away before it
+/// answered (a loader that exits during start-up resets the connections it had not accepted).
 fn try_http(
     port: u16,
     method: &str,
@@ -38,9 +39,9 @@ fn try_http(
         "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
-    .unwrap();
+    .ok()?;
     let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
+    stream.read_to_string(&mut response).ok()?;
     let (head, body) = response
         .split_once("\r\n\r\n")
         .expect("a header and a body");
@@ -100,12 +101,20 @@ impl Loader {
             .stderr(Stdio::piped())
             .spawn()
             .expect("casstop starts");
-        let loader = Loader { child, port };
+        let mut loader = Loader { child, port };
         common::wait_for(
             "a running run behind the API",
             Duration::from_secs(60),
             Duration::from_millis(200),
             || {
+                // A loader that gave up during start-up fails the test with its own words.
+                if let Ok(Some(status)) = loader.child.try_wait() {
+                    let mut stderr = String::new();
+                    if let Some(mut pipe) = loader.child.stderr.take() {
+                        let _ = pipe.read_to_string(&mut stderr);
+                    }
+                    panic!("the loader exited ({status}) before it ran: {stderr}");
+                }
                 let (_, body) = try_http(port, "GET", "/status", None, "")?;
                 (json(&body)["state"] == "running").then_some(())
             },
