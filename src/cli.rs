@@ -617,6 +617,38 @@ mod tests {
         Cli::command().debug_assert();
     }
 
+    /// The detached hop is started with a command line casstop writes and parses itself: every
+    /// setting must come back as it was sent (a sub-millisecond RTT, a normal jitter, the seed).
+    #[test]
+    fn the_hop_serve_command_line_parses_back_into_the_settings_it_was_made_from() {
+        let sent = crate::hop::HopSettings {
+            rtt: Duration::from_micros(1_500),
+            jitter: Duration::from_micros(250),
+            jitter_distribution: crate::config::JitterDistribution::Normal,
+            seed: 12_345,
+        };
+        let listen: std::net::SocketAddr = "127.0.0.3:9043".parse().unwrap();
+        let upstream: std::net::SocketAddr = "127.0.0.3:9042".parse().unwrap();
+        let dir = std::path::Path::new("/tmp/a node dir");
+        let mut line = vec!["casstop".to_string()];
+        line.extend(crate::hop::process::serve_args(
+            listen, upstream, &sent, dir,
+        ));
+        let cli = Cli::try_parse_from(&line).unwrap_or_else(|e| panic!("{line:?}: {e}"));
+        let Some(Command::Local(LocalArgs {
+            action: LocalAction::HopServe(got),
+        })) = cli.command
+        else {
+            panic!("{line:?} is not hop-serve");
+        };
+        assert_eq!((got.listen, got.upstream), (listen, upstream));
+        assert_eq!((got.rtt, got.jitter), (sent.rtt, sent.jitter));
+        assert_eq!(got.jitter_distribution, sent.jitter_distribution);
+        assert_eq!(got.seed, sent.seed);
+        assert_eq!(got.dir, dir);
+        assert_eq!(got.parent, None);
+    }
+
     #[test]
     fn global_flags_go_before_or_after_the_subcommand() {
         let before =

@@ -267,3 +267,50 @@ impl Bench<'_> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_path_checks_name_the_flag_and_leave_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let culprit = |path: &Path| format!("{:#}", check_writable(path).unwrap_err());
+        let why = culprit(dir.path());
+        assert!(
+            why.starts_with("--json ") && why.ends_with("is a directory"),
+            "{why}"
+        );
+        let why = culprit(&dir.path().join("missing").join("out.json"));
+        assert!(why.contains("cannot be written"), "{why}");
+        check_writable(&dir.path().join("out.json")).unwrap();
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "the probe is removed and the file is not made before the run"
+        );
+    }
+
+    #[test]
+    fn json_is_written_whole_or_not_at_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.json");
+        std::fs::write(&path, "old").unwrap();
+        write_json_atomically(&path, &serde_json::json!({"ok": 3})).unwrap();
+        let back: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(back["ok"], 3);
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["out.json"], "no partial file beside it");
+        // A value serde cannot write (a map with non-string keys) leaves the old file as it was.
+        let bad: std::collections::HashMap<(u8, u8), u8> = [((1, 2), 3)].into();
+        assert!(write_json_atomically(&path, &bad).is_err());
+        let back: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(back["ok"], 3);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+}

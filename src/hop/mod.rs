@@ -570,14 +570,20 @@ mod tests {
             assert_eq!(&answer, b"ping");
             start.elapsed()
         };
-        let slow = round_trip(&mut socket);
-        assert!(slow >= Duration::from_millis(20), "{slow:?}");
+        // Each round trip at least the RTT; their median under 1.5x it (a hop twice as slow
+        // as asked fails; the echo itself takes microseconds).
+        let median_of_5 = |socket: &mut std::net::TcpStream, rtt: Duration| {
+            let mut times: Vec<Duration> = (0..5).map(|_| round_trip(socket)).collect();
+            times.sort();
+            assert!(times[0] >= rtt, "{times:?} under {rtt:?}");
+            assert!(times[2] < rtt * 3 / 2, "median of {times:?} for {rtt:?}");
+        };
+        median_of_5(&mut socket, Duration::from_millis(20));
         hop.set(HopSettings {
             rtt: Duration::from_millis(60),
             ..HopSettings::default()
         });
-        let slower = round_trip(&mut socket);
-        assert!(slower >= Duration::from_millis(60), "{slower:?}");
+        median_of_5(&mut socket, Duration::from_millis(60));
         assert_eq!(hop.stats().connections, 1, "the same connection carried on");
         assert_eq!(hop.stats().open, 1);
     }
@@ -585,7 +591,7 @@ mod tests {
     #[test]
     fn a_slow_consumer_pushes_back_and_nothing_is_dropped() {
         use std::io::{Read, Write};
-        use std::sync::atomic::AtomicBool;
+        use std::sync::atomic::AtomicUsize;
         // The node does not read for a while. The client writes far more than the hop's queue
         // and every socket buffer hold together, so its write must block (pushed back through
         // TCP) instead of the hop buffering without bound or dropping; then every byte arrives.
@@ -600,20 +606,31 @@ mod tests {
         });
         let hop = hop(upstream, HopSettings::default());
         let sent = pattern(4 * QUEUE_BYTES);
-        let done = Arc::new(AtomicBool::new(false));
+        let written = Arc::new(AtomicUsize::new(0));
         let mut socket = std::net::TcpStream::connect(hop.listen()).unwrap();
         let writing = {
-            let (sent, done) = (sent.clone(), done.clone());
+            let (sent, written) = (sent.clone(), written.clone());
             std::thread::spawn(move || {
-                socket.write_all(&sent).unwrap();
-                done.store(true, Ordering::SeqCst);
+                for chunk in sent.chunks(4096) {
+                    socket.write_all(chunk).unwrap();
+                    written.fetch_add(chunk.len(), Ordering::SeqCst);
+                }
                 socket.shutdown(std::net::Shutdown::Write).unwrap();
                 socket
             })
         };
-        std::thread::sleep(Duration::from_millis(700));
+        // Pushed back: the writer stalls short of the end and stays stalled while the node does
+        // not read (not merely slow: nothing more is taken in 300 ms).
+        std::thread::sleep(Duration::from_millis(600));
+        let stalled_at = written.load(Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(
+            written.load(Ordering::SeqCst),
+            stalled_at,
+            "the writer kept going: no back-pressure"
+        );
         assert!(
-            !done.load(Ordering::SeqCst),
+            stalled_at < sent.len(),
             "the whole write was absorbed: no back-pressure"
         );
         let received = server.join().unwrap();

@@ -268,7 +268,8 @@ pub fn ensure(
     }
 }
 
-fn serve_args(
+/// The command line of the detached hop (`casstop local hop-serve ...`): `cli` parses it back.
+pub(crate) fn serve_args(
     listen: SocketAddr,
     upstream: SocketAddr,
     s: &HopSettings,
@@ -382,4 +383,135 @@ pub fn route(settings: &mut Settings, rtt_flag: bool, exe: &Path) -> Result<Opti
         state,
         started,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::JitterDistribution;
+
+    fn wanted() -> HopSettings {
+        HopSettings {
+            rtt: Duration::from_millis(2),
+            jitter: Duration::ZERO,
+            jitter_distribution: JitterDistribution::Uniform,
+            seed: 7,
+        }
+    }
+
+    fn place(dir: &Path, listen: SocketAddr) -> HopPlace {
+        HopPlace {
+            dir: dir.to_path_buf(),
+            listen,
+            upstream: SocketAddr::from(([127, 0, 0, 1], 9)),
+        }
+    }
+
+    fn free_addr() -> SocketAddr {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_hop_is_known_by_its_subcommand_and_its_exact_directory() {
+        let dir = Path::new("/data/node1");
+        let args = serve_args(free_addr(), free_addr(), &wanted(), dir);
+        let mut line = vec!["casstop".to_string()];
+        line.extend(args.iter().cloned());
+        assert!(is_hop_command_line(&line, dir));
+        // Another node's hop, a directory that only starts the same, or no hop at all.
+        assert!(!is_hop_command_line(&line, Path::new("/data/node2")));
+        assert!(!is_hop_command_line(&line, Path::new("/data")));
+        let not_serving: Vec<String> = line
+            .iter()
+            .filter(|a| *a != SERVE_SUBCOMMAND)
+            .cloned()
+            .collect();
+        assert!(!is_hop_command_line(&not_serving, dir));
+    }
+
+    #[test]
+    fn a_pid_file_naming_a_live_process_that_is_not_the_hop_is_removed_never_believed() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = HopFiles::new(dir.path());
+        // This test process is alive and is no hop: a recycled pid must not be taken for one.
+        process::write_pid_file(&files.pid_file(), std::process::id()).unwrap();
+        assert_eq!(files.running_pid(), None);
+        assert!(!files.pid_file().exists());
+        fs::write(files.pid_file(), "not a pid\n").unwrap();
+        assert_eq!(files.running_pid(), None);
+        assert!(!files.pid_file().exists());
+        assert!(files.state().is_none());
+        assert_eq!(
+            stop(&files).unwrap(),
+            None,
+            "nothing to stop, nothing signalled"
+        );
+    }
+
+    #[test]
+    fn a_hop_that_exits_before_it_answers_is_reported_with_its_log_and_leaves_no_pid_file() {
+        let dir = tempfile::tempdir().unwrap();
+        // A "casstop" that writes one line and fails, as a hop that cannot listen would.
+        let exe = dir.path().join("fake-casstop");
+        fs::write(
+            &exe,
+            "#!/bin/sh\necho 'cannot listen: address in use' >&2\nexit 3\n",
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&exe, fs::Permissions::from_mode(0o755)).unwrap();
+        let err = ensure(&place(dir.path(), free_addr()), wanted(), &exe, true)
+            .map(|_| ())
+            .unwrap_err();
+        let text = format!("{err:#}");
+        assert!(text.contains("the hop exited (exit status: 3)"), "{text}");
+        assert!(
+            text.contains("says: cannot listen: address in use"),
+            "{text}"
+        );
+        assert!(!HopFiles::new(dir.path()).pid_file().exists());
+    }
+
+    #[test]
+    fn a_port_someone_else_listens_on_is_refused_before_anything_is_started() {
+        let dir = tempfile::tempdir().unwrap();
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let listen = taken.local_addr().unwrap();
+        let err = ensure(
+            &place(dir.path(), listen),
+            wanted(),
+            Path::new("/nonexistent/casstop"),
+            true,
+        )
+        .map(|_| ())
+        .unwrap_err();
+        let text = format!("{err:#}");
+        assert!(
+            text.contains(&format!("another process already listens on {listen}"))
+                && text.contains("local.hop_port"),
+            "{text}"
+        );
+        assert!(!dir.path().join("logs").exists(), "nothing was made");
+    }
+
+    #[test]
+    fn the_configured_hop_takes_the_local_sections_jitter_and_seed_at_the_rtt_asked() {
+        let mut settings = Settings::default();
+        settings.local.jitter = Duration::from_micros(300);
+        settings.local.jitter_distribution = JitterDistribution::Normal;
+        settings.local.jitter_seed = 42;
+        settings.local.rtt = Duration::from_millis(9);
+        let hop = configured(&settings, Duration::from_millis(3));
+        assert_eq!(
+            hop.rtt,
+            Duration::from_millis(3),
+            "the rtt asked, not local.rtt"
+        );
+        assert_eq!(hop.jitter, Duration::from_micros(300));
+        assert_eq!(hop.jitter_distribution, JitterDistribution::Normal);
+        assert_eq!(hop.seed, 42);
+    }
 }

@@ -168,6 +168,65 @@ pub fn markdown_table(result: &SweepResult) -> String {
 mod tests {
     use super::*;
 
+    fn recorded_sweep() -> Recording {
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/sweep-callbacks"
+        );
+        Recording::load(std::path::Path::new(dir)).unwrap()
+    }
+
+    /// The promise, said in time: an interval counts for a step when it lies wholly between
+    /// the step's change plus the warm-up and the next change, is labelled with the step's
+    /// setting, and is not the last (the stop's, which holds the drain). (The label matters
+    /// once: this recording's 2.5-3.0 s interval is labelled with the change that came 35 ms
+    /// after its edge, so it counts for neither step.) Each interval is inflated in turn by a
+    /// million writes: exactly the step it counts for must grow by that, every other stay.
+    #[test]
+    fn a_step_counts_the_whole_intervals_after_its_warm_up_under_its_setting_and_never_the_drain() {
+        const VALUES: [u32; 3] = [1, 16, 128];
+        const WARMUP_S: f64 = 1.0;
+        let recording = recorded_sweep();
+        let mut changes = vec![0.0];
+        changes.extend(recording.knob_events().map(|e| e.at_s));
+        assert_eq!(changes.len(), VALUES.len(), "{changes:?}");
+        let base = steps_from_recording(&recording, "depth", &VALUES, WARMUP_S);
+        assert!(base.iter().all(|s| s.measured_s > 0.0), "{base:?}");
+        let last = recording.intervals.len() - 1;
+        let mut counted = [0; 3];
+        for (i, line) in recording.intervals.iter().enumerate() {
+            let expected = (i != last)
+                .then(|| {
+                    (0..VALUES.len()).find(|&k| {
+                        let ends = changes.get(k + 1).copied().unwrap_or(f64::INFINITY);
+                        line.start_s() + 1e-6 >= changes[k] + WARMUP_S
+                            && line.at_s <= ends
+                            && line.knobs.depth == VALUES[k]
+                    })
+                })
+                .flatten();
+            let mut inflated = recording.clone();
+            inflated.intervals[i].ok += 1_000_000;
+            let steps = steps_from_recording(&inflated, "depth", &VALUES, WARMUP_S);
+            for (k, (step, before)) in steps.iter().zip(&base).enumerate() {
+                let grew = step.ok - before.ok;
+                let want = if expected == Some(k) { 1_000_000 } else { 0 };
+                assert_eq!(
+                    grew,
+                    want,
+                    "interval {i} ({:.3}..{:.3} s) and step {k} (changed at {:.3} s)",
+                    line.start_s(),
+                    line.at_s,
+                    changes[k]
+                );
+            }
+            if let Some(k) = expected {
+                counted[k] += 1;
+            }
+        }
+        assert!(counted.iter().all(|&n| n >= 2), "{counted:?}");
+    }
+
     #[test]
     fn knee_is_where_throughput_flattens_and_p99_climbs() {
         // depth:        1      2      4      8      16     32     64

@@ -16,6 +16,7 @@ mod profile;
 pub mod rows;
 mod stress;
 mod text;
+mod values;
 
 use std::path::Path;
 

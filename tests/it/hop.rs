@@ -235,6 +235,7 @@ fn bench_matrix_across_rtts_runs_the_hop_process_and_records_each_rtt() {
         .args(["--depth", "8", "--batch", "8", "--throttle-cap", "64"])
         .arg("--json")
         .arg(&json)
+        .env("CASSTOP_OUTPUT_DIR", dir.path().join("runs"))
         .env("CASSTOP_LOCAL_DATA_DIR", dir.path())
         .env("CASSTOP_LOCAL_HOP_PORT", port.to_string())
         .env("CASSTOP_CLUSTER_KEYSPACE", "casstop_test")
@@ -273,6 +274,8 @@ fn bench_matrix_across_rtts_runs_the_hop_process_and_records_each_rtt() {
     let sync_at_2ms = &results[5];
     assert_eq!(sync_at_2ms["strategy"], "sync");
     assert!(sync_at_2ms["latency_us"]["p50"].as_u64().unwrap() >= 2000);
+    matrix_table_says_each_strategy_vs_sync_at_its_own_rtt(&stdout, &results);
+    matrix_dir_holds_each_sub_run_and_the_chart(&dir.path().join("runs"), &results);
 
     // The bench started the hop for itself, so it stopped it: nothing listens, no pid file.
     assert!(!dir.path().join("hop.pid").exists());
@@ -280,6 +283,89 @@ fn bench_matrix_across_rtts_runs_the_hop_process_and_records_each_rtt() {
         std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
         "the hop still listens on {port}"
     );
+}
+
+/// The printed tables (one per RTT) give each run's throughput over the same RTT's sync run, to
+/// one decimal, as `vs sync`.
+fn matrix_table_says_each_strategy_vs_sync_at_its_own_rtt(
+    stdout: &str,
+    results: &[serde_json::Value],
+) {
+    let rows: Vec<Vec<&str>> = stdout
+        .lines()
+        .map(|line| line.split_whitespace().collect::<Vec<_>>())
+        .filter(|words| words.len() > 9 && Strategy::ALL.iter().any(|s| s.name() == words[0]))
+        .collect();
+    assert_eq!(rows.len(), results.len(), "a table row per run:\n{stdout}");
+    for (i, (row, result)) in rows.iter().zip(results).enumerate() {
+        assert_eq!(row[0], result["strategy"], "{stdout}");
+        let sync = results[i / 5 * 5]["throughput_ops_s"].as_f64().unwrap();
+        let ratio = result["throughput_ops_s"].as_f64().unwrap() / sync;
+        // "vs sync" is the 9th column: strategy, in flight, writes/s, p50, p99 (each one word
+        // with its unit), CPU µs/write, errors, peak RSS, vs sync.
+        let shown = row
+            .iter()
+            .find(|w| w.ends_with('x') && w[..w.len() - 1].parse::<f64>().is_ok())
+            .unwrap_or_else(|| panic!("a ratio in {row:?}"));
+        assert_eq!(
+            *shown,
+            format!("{ratio:.1}x"),
+            "{row:?} (sync {sync} ops/s)"
+        );
+    }
+}
+
+/// A recorded matrix is one directory: a sub-run per strategy and RTT, each a whole recording of
+/// its own run, `matrix.json` with what `--json` got, and the chart drawn from it.
+fn matrix_dir_holds_each_sub_run_and_the_chart(
+    runs: &std::path::Path,
+    results: &[serde_json::Value],
+) {
+    let dirs: Vec<_> = std::fs::read_dir(runs).unwrap().flatten().collect();
+    assert_eq!(
+        dirs.len(),
+        1,
+        "one directory for the whole matrix: {dirs:?}"
+    );
+    let matrix = dirs[0].path();
+    let matrix_json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(matrix.join("matrix.json")).unwrap())
+            .unwrap();
+    assert_eq!(matrix_json, serde_json::Value::from(results.to_vec()));
+    for result in results {
+        let rtt = if result["rtt_ms"] == 0.0 { "0" } else { "2ms" };
+        let name = format!("{}-rtt-{rtt}", result["strategy"].as_str().unwrap());
+        let sub = matrix.join(&name);
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(sub.join("summary.json")).unwrap())
+                .unwrap_or_else(|e| panic!("{name}/summary.json: {e}"));
+        assert_eq!(summary["ok"], result["ok"], "{name}");
+        assert_eq!(summary["strategy"], result["strategy"], "{name}");
+        let hlog = std::fs::read_to_string(sub.join("latency.hlog")).unwrap();
+        assert!(
+            hlog.lines()
+                .any(|l| !l.starts_with('#') && !l.starts_with('"')),
+            "{name}/latency.hlog has intervals"
+        );
+    }
+    let svg = std::fs::read_to_string(matrix.join("matrix.svg")).unwrap();
+    let svg = roxmltree::Document::parse(&svg).expect("matrix.svg is well-formed");
+    let labels: Vec<&str> = svg
+        .descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| n.text())
+        .collect();
+    for strategy in Strategy::ALL {
+        assert_eq!(
+            labels
+                .iter()
+                .filter(|l| l.trim() == strategy.name())
+                .count(),
+            2,
+            "a {strategy} bar at each RTT: {labels:?}"
+        );
+    }
+    assert!(matrix.join("matrix.png").exists());
 }
 
 #[test]

@@ -150,6 +150,25 @@ fn a_change_inside_the_open_interval_is_in_force_at_its_end() {
     assert_eq!(seen.borrow().knobs.depth, 99);
 }
 
+/// One change inside the open interval and one after its edge (before the hand-overs closed
+/// it): the interval closes under the first, the next under the second. Holding the first for
+/// the edge too would let the second overwrite it and the interval show neither.
+#[test]
+fn changes_either_side_of_an_edge_each_land_in_their_own_interval() {
+    let (mut state, started, seen) = watched();
+    let before = Knobs::default().depth;
+    state.handle(depth_change(before + 5, 1, started + INTERVAL / 2));
+    state.handle(depth_change(
+        before + 9,
+        2,
+        started + INTERVAL + INTERVAL / 10,
+    ));
+    state.close_interval(started + INTERVAL);
+    assert_eq!(seen.borrow().knobs.depth, before + 5);
+    state.close_interval(started + 2 * INTERVAL);
+    assert_eq!(seen.borrow().knobs.depth, before + 9);
+}
+
 #[test]
 fn the_first_write_under_a_change_is_reported_once_with_its_delay() {
     let (mut state, started) = state();
