@@ -337,6 +337,11 @@ mod tests {
         let mut snapshot = Snapshot::empty(knobs::Knobs::default());
         snapshot.totals.ok = 1200;
         snapshot.totals.ok_rows = 1200;
+        // Three errors, one of them a timeout (maybe written): the error outcome counts all.
+        snapshot.totals.errors.add(ErrorKind::Timeout);
+        snapshot.totals.errors.add(ErrorKind::Overloaded);
+        snapshot.totals.errors.add(ErrorKind::Unavailable);
+        snapshot.totals.maybe = 1;
         let mut histogram = crate::metrics::new_histogram();
         for us in [90, 400, 400, 3_000, 20_000_000] {
             histogram.record(us).unwrap();
@@ -345,6 +350,14 @@ mod tests {
         let text = render(Some(std::sync::Arc::new(snapshot)));
         assert!(
             text.contains("casstop_writes_total{outcome=\"ok\"} 1200"),
+            "{text}"
+        );
+        assert!(
+            text.contains("casstop_writes_total{outcome=\"error\"} 3"),
+            "{text}"
+        );
+        assert!(
+            text.contains("casstop_write_errors_total{kind=\"overloaded\"} 1"),
             "{text}"
         );
         assert!(text.contains("casstop_knob{knob=\"depth\"} "), "{text}");

@@ -251,9 +251,7 @@ impl Worker {
                 }
                 Err(failure) => {
                     counts.errors.add(failure.kind);
-                    if self.report.first_error.is_none() {
-                        self.report.first_error = Some((failure.kind, failure.detail.clone()));
-                    }
+                    self.report.note_error(failure.kind, &failure.detail);
                     if failure.kind == ErrorKind::Connection {
                         self.back_off(done.done);
                         return;
@@ -289,9 +287,7 @@ impl Worker {
                     self.report.maybe += 1;
                     self.report.maybe_rows += u64::from(done.rows);
                 }
-                if self.report.first_error.is_none() {
-                    self.report.first_error = Some((failure.kind, failure.detail.clone()));
-                }
+                self.report.note_error(failure.kind, &failure.detail);
                 if failure.kind == ErrorKind::Connection {
                     self.back_off(done.done);
                     return;

@@ -155,6 +155,15 @@ impl LatencySummary {
 mod tests {
     use super::*;
 
+    /// Each loader counts at its own rate over the time it covered: 500 in half a slot is
+    /// 1,000/s, not 500/s; a loader that covered nothing adds nothing (and no division by 0).
+    #[test]
+    fn loaders_rates_add_each_over_the_time_it_covered() {
+        let rate = summed_rate([(500, 0.5), (300, 1.0), (7, 0.0)]);
+        assert!((rate - 1_300.0).abs() < 1e-9, "{rate}");
+        assert_eq!(summed_rate([]), 0.0);
+    }
+
     #[test]
     fn latency_summary_reads_percentiles() {
         let mut histogram = new_histogram();

@@ -142,6 +142,14 @@ impl WorkerReport {
         &mut self.nodes[at]
     }
 
+    /// Notes a failed request's error: the interval's first is kept for the event log to quote
+    /// (the later ones are only counted).
+    pub fn note_error(&mut self, kind: ErrorKind, detail: &str) {
+        if self.first_error.is_none() {
+            self.first_error = Some((kind, detail.to_string()));
+        }
+    }
+
     /// Adds a later report's counts to this one (histograms merged, in-flight from the later).
     pub fn absorb(&mut self, later: WorkerReport) {
         self.issued += later.issued;
@@ -575,6 +583,51 @@ mod tests {
         assert_eq!(first.service.len(), 2);
         assert_eq!((first.in_flight, first.in_flight_max), (1, 7));
         assert_eq!(first.errors.to_string(), "2 timeout, 1 overloaded");
+    }
+
+    /// The event log quotes an interval's first error: neither a later one nor a later
+    /// report's replaces it.
+    #[test]
+    fn the_first_error_is_the_one_kept() {
+        let mut report = WorkerReport::new(0);
+        report.note_error(ErrorKind::Timeout, "first");
+        report.note_error(ErrorKind::Overloaded, "second");
+        let mut later = WorkerReport::new(0);
+        later.note_error(ErrorKind::Unavailable, "later");
+        report.absorb(later);
+        assert_eq!(
+            report.first_error,
+            Some((ErrorKind::Timeout, "first".into()))
+        );
+        let mut empty = WorkerReport::new(0);
+        let mut later = WorkerReport::new(0);
+        later.note_error(ErrorKind::Unavailable, "later");
+        empty.absorb(later);
+        assert_eq!(
+            empty.first_error,
+            Some((ErrorKind::Unavailable, "later".into()))
+        );
+    }
+
+    /// Little's law over a mix: writes at 1,000/s for 2 ms keep 2 in flight, reads at 500/s
+    /// for 4 ms 2 more; both take slots, so the expected in flight is 4, not the writes' 2.
+    #[test]
+    fn littles_law_counts_the_reads_in_flight_beside_the_writes() {
+        let mut interval = (*Snapshot::empty(Knobs::default()).interval).clone();
+        interval.throughput = 1_000.0;
+        interval.service.mean = 2_000.0;
+        assert!((interval.little_in_flight() - 2.0).abs() < 1e-9);
+        interval.reads.push(ReadStats {
+            op: "read".into(),
+            throughput: 500.0,
+            service: LatencySummary {
+                mean: 4_000.0,
+                ..Default::default()
+            },
+            ..Default::default()
+        });
+        assert!((interval.little_in_flight() - 4.0).abs() < 1e-9);
+        assert_eq!(interval.requests_per_s(), 1_500.0);
     }
 }
 
