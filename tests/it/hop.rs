@@ -291,8 +291,10 @@ fn matrix_table_says_each_strategy_vs_sync_at_its_own_rtt(
     stdout: &str,
     results: &[serde_json::Value],
 ) {
+    // Table rows start at the margin; each run's verdict follows the table, indented.
     let rows: Vec<Vec<&str>> = stdout
         .lines()
+        .filter(|line| !line.starts_with(' '))
         .map(|line| line.split_whitespace().collect::<Vec<_>>())
         .filter(|words| words.len() > 9 && Strategy::ALL.iter().any(|s| s.name() == words[0]))
         .collect();
