@@ -589,20 +589,21 @@ mod tests {
     /// report's replaces it.
     #[test]
     fn the_first_error_is_the_one_kept() {
+        let later = || {
+            let mut later = WorkerReport::new(0);
+            later.note_error(ErrorKind::Unavailable, "later");
+            later
+        };
         let mut report = WorkerReport::new(0);
         report.note_error(ErrorKind::Timeout, "first");
         report.note_error(ErrorKind::Overloaded, "second");
-        let mut later = WorkerReport::new(0);
-        later.note_error(ErrorKind::Unavailable, "later");
-        report.absorb(later);
+        report.absorb(later());
         assert_eq!(
             report.first_error,
             Some((ErrorKind::Timeout, "first".into()))
         );
         let mut empty = WorkerReport::new(0);
-        let mut later = WorkerReport::new(0);
-        later.note_error(ErrorKind::Unavailable, "later");
-        empty.absorb(later);
+        empty.absorb(later());
         assert_eq!(
             empty.first_error,
             Some((ErrorKind::Unavailable, "later".into()))

@@ -118,14 +118,7 @@ pub(super) fn make(
             let count = shape.size.sample(mix(draw ^ 2)).max(1) as u64;
             let element = |i: u64, typ: &ColumnType| {
                 let draw = mix(draw ^ mix(i + 3));
-                make(
-                    typ,
-                    shape,
-                    default_population(typ).sample(draw),
-                    draw,
-                    false,
-                    around_ms,
-                )
+                part(typ, shape, draw, around_ms)
             };
             match typ {
                 CollectionType::List(inner) => {
@@ -154,14 +147,7 @@ pub(super) fn make(
                         ColumnType::Native(NativeType::Float) => {
                             CqlValue::Float(((draw >> 40) as f32 / (1u32 << 23) as f32) - 1.0)
                         }
-                        inner => make(
-                            inner,
-                            shape,
-                            default_population(inner).sample(draw),
-                            draw,
-                            false,
-                            around_ms,
-                        ),
+                        inner => part(inner, shape, draw, around_ms),
                     }
                 })
                 .collect(),
@@ -172,14 +158,7 @@ pub(super) fn make(
                 .enumerate()
                 .map(|(i, typ)| {
                     let draw = mix(draw ^ mix(i as u64 + 7));
-                    Some(make(
-                        typ,
-                        shape,
-                        default_population(typ).sample(draw),
-                        draw,
-                        false,
-                        around_ms,
-                    ))
+                    Some(part(typ, shape, draw, around_ms))
                 })
                 .collect(),
         ),
@@ -192,20 +171,26 @@ pub(super) fn make(
                 .enumerate()
                 .map(|(i, (name, typ))| {
                     let draw = mix(draw ^ mix(i as u64 + 11));
-                    let value = make(
-                        typ,
-                        shape,
-                        default_population(typ).sample(draw),
-                        draw,
-                        false,
-                        around_ms,
-                    );
+                    let value = part(typ, shape, draw, around_ms);
                     (name.to_string(), Some(value))
                 })
                 .collect(),
         },
         _ => CqlValue::Blob(vec![]),
     }
+}
+
+/// A part of a composite value (a collection's element, a vector's, a tuple's or a UDT's
+/// field): never a key, its number drawn from its type's default population.
+fn part(typ: &ColumnType, shape: Shape, draw: u64, around_ms: i64) -> CqlValue {
+    make(
+        typ,
+        shape,
+        default_population(typ).sample(draw),
+        draw,
+        false,
+        around_ms,
+    )
 }
 
 /// Text of the column's size from its alphabet (ASCII only when `ascii`), the characters drawn

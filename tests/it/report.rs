@@ -11,6 +11,8 @@ use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 use casstop::report::canvas::{CHART_SIZE, TIMELINE_SIZE};
 use casstop::units::Micros;
 
+use crate::common::svg_text;
+
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
@@ -104,17 +106,6 @@ fn png_size(path: &Path) -> (u32, u32) {
     assert_eq!(&bytes[12..16], b"IHDR");
     let be = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap());
     (be(16), be(20))
-}
-
-/// Every `<text>` of an SVG, trimmed, joined as `>text<` lines so a test can look for exact labels.
-fn svg_text(path: &Path) -> String {
-    let source = std::fs::read_to_string(path).unwrap();
-    let document = roxmltree::Document::parse(&source).expect("well-formed SVG");
-    document
-        .descendants()
-        .filter(|n| n.has_tag_name("text"))
-        .map(|n| format!(">{}<\n", n.text().unwrap_or_default().trim()))
-        .collect()
 }
 
 #[test]

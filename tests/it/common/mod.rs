@@ -174,6 +174,17 @@ pub fn jvms_on(data_dir: &std::path::Path) -> Vec<i32> {
         .collect()
 }
 
+/// Every `<text>` of an SVG, trimmed, joined as `>text<` lines so a test can look for exact labels.
+pub fn svg_text(path: &std::path::Path) -> String {
+    let source = std::fs::read_to_string(path).unwrap();
+    let document = roxmltree::Document::parse(&source).expect("well-formed SVG");
+    document
+        .descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .map(|n| format!(">{}<\n", n.text().unwrap_or_default().trim()))
+        .collect()
+}
+
 /// Asks `check` once per `every` until it finds something, which it returns; fails the test
 /// with `what` after `limit`.
 pub fn wait_for<T>(
